@@ -1,0 +1,67 @@
+"""Conversations as data: flow specs, message catalogs and the engine that runs them.
+
+A pure library: it imports nothing else of the project and does no I/O while
+a conversation runs (it reads its spec and catalog files when they are
+loaded). Typical use, in the composition root::
+
+    catalog = load_catalog()
+    engine = Engine(load_specs(catalog=catalog), catalog, CountryMatcher(catalog.languages))
+    outcome = engine.handle(state, Answer(text="hello"))
+"""
+
+from flows.catalog import Catalog, load_catalog
+from flows.countries import CountryMatcher
+from flows.diagram import to_mermaid
+from flows.engine import Engine
+from flows.errors import CatalogError, FlowsError, SpecError
+from flows.spec import load_specs
+from flows.spec_types import ABORT, SUBMIT, Condition, Edge, Expect, FlowSpec, Routing, StepSpec
+from flows.state import STATE_VERSION
+from flows.status import CASE_STATES, render_status
+from flows.values import (
+    Answer,
+    Choice,
+    DiscardDraft,
+    Duress,
+    Effect,
+    Outcome,
+    Prompt,
+    RoutingFacts,
+    ShowStatus,
+    Submit,
+    Wipe,
+)
+
+__all__ = [
+    "ABORT",
+    "CASE_STATES",
+    "STATE_VERSION",
+    "SUBMIT",
+    "Answer",
+    "Catalog",
+    "CatalogError",
+    "Choice",
+    "Condition",
+    "CountryMatcher",
+    "DiscardDraft",
+    "Duress",
+    "Edge",
+    "Effect",
+    "Engine",
+    "Expect",
+    "FlowSpec",
+    "FlowsError",
+    "Outcome",
+    "Prompt",
+    "Routing",
+    "RoutingFacts",
+    "ShowStatus",
+    "SpecError",
+    "StepSpec",
+    "Submit",
+    "Wipe",
+    "load_catalog",
+    "load_specs",
+    "render_status",
+    "to_mermaid",
+]

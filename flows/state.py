@@ -1,0 +1,123 @@
+"""The conversation state: a small JSON-serialisable dict, and its typed view.
+
+The dict is what the caller stores (encrypted) between messages::
+
+    {"v": 1, "lang": "fr", "flow": "threat_report", "step": "details",
+     "answers": {"consent_store": "yes", "country": "UA", ...},
+     "history": ["consent_store", "country", ...],   # steps answered, for /back
+     "pending": null}   # or {"kind": "language"}, {"kind": "country", "codes": [...]},
+                        #    {"kind": "multi", "selected": [...]}
+
+Between messages no ``transitions`` model exists: the engine rebuilds a
+:class:`Conversation` from the dict, attaches it to the flow's shared machine
+for one step, and turns it back into a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["STATE_VERSION", "Conversation"]
+
+STATE_VERSION = 1
+_PENDING_KINDS = frozenset({"language", "country", "multi"})
+
+
+def _strings(raw: object) -> list[str] | None:
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return list(raw)
+    return None
+
+
+@dataclass
+class Conversation:
+    """One defender's conversation, between two messages."""
+
+    lang: str
+    flow: str | None = None
+    step: str | None = None
+    answers: dict[str, str | list[str]] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)
+    pending: dict[str, str | list[str]] | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.flow is None
+
+    def pending_kind(self) -> str | None:
+        kind = self.pending.get("kind") if self.pending else None
+        return kind if isinstance(kind, str) else None
+
+    def pending_list(self, name: str) -> list[str]:
+        value = self.pending.get(name) if self.pending else None
+        return list(value) if isinstance(value, list) else []
+
+    def reset(self) -> None:
+        """Back to the main menu, keeping the language."""
+        self.flow = self.step = None
+        self.answers = {}
+        self.history = []
+        self.pending = None
+
+    def dump(self) -> dict[str, object]:
+        """A fresh JSON-serialisable dict (shares nothing with this object)."""
+        return {
+            "v": STATE_VERSION,
+            "lang": self.lang,
+            "flow": self.flow,
+            "step": self.step,
+            "answers": {
+                key: list(value) if isinstance(value, list) else value
+                for key, value in self.answers.items()
+            },
+            "history": list(self.history),
+            "pending": (
+                {key: list(v) if isinstance(v, list) else v for key, v in self.pending.items()}
+                if self.pending is not None
+                else None
+            ),
+        }
+
+    @classmethod
+    def load(cls, state: Mapping[str, object]) -> Conversation | None:
+        """Read a dict made by :meth:`dump`; None if it is not one (the input
+        is copied, never modified)."""
+        if not isinstance(state, Mapping) or state.get("v") != STATE_VERSION:
+            return None
+        lang, flow, step = state.get("lang"), state.get("flow"), state.get("step")
+        raw_answers, raw_pending = state.get("answers"), state.get("pending")
+        history = _strings(state.get("history"))
+        if not isinstance(lang, str) or history is None or not isinstance(raw_answers, dict):
+            return None
+        if isinstance(flow, str) and isinstance(step, str):
+            where: tuple[str | None, str | None] = (flow, step)
+        elif flow is None and step is None:
+            where = (None, None)
+        else:
+            return None
+        answers: dict[str, str | list[str]] = {}
+        for key, value in raw_answers.items():
+            listed = _strings(value)
+            if not isinstance(key, str) or not (isinstance(value, str) or listed is not None):
+                return None
+            answers[key] = listed if listed is not None else str(value)
+        pending: dict[str, str | list[str]] | None = None
+        if raw_pending is not None:
+            if not isinstance(raw_pending, dict) or raw_pending.get("kind") not in _PENDING_KINDS:
+                return None
+            pending = {"kind": str(raw_pending["kind"])}
+            for name in ("codes", "selected"):
+                if name in raw_pending:
+                    values = _strings(raw_pending[name])
+                    if values is None:
+                        return None
+                    pending[name] = values
+        return cls(
+            lang=lang,
+            flow=where[0],
+            step=where[1],
+            answers=answers,
+            history=history,
+            pending=pending,
+        )

@@ -1,0 +1,190 @@
+"""Configuration: one TOML file plus `HRD_INTAKE_*` environment variables.
+
+Parsed once, at start-up, into frozen models; a bad value fails fast with the
+name of the setting. Secrets come from the environment or from files (secret
+mounts), never from the command line and never inline in the TOML file.
+
+Precedence: environment > TOML file > defaults. The TOML file is
+`$HRD_INTAKE_CONFIG`, else `$HRD_INTAKE_HOME/config.toml` when it exists.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoutingRule(_Frozen):
+    """First matching rule wins; an empty criterion matches anything."""
+
+    mission: str
+    countries: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    urgencies: tuple[str, ...] = ()
+
+    @field_validator("countries")
+    @classmethod
+    def _upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(code.upper() for code in value)
+
+
+class RoutingSettings(_Frozen):
+    rules: tuple[RoutingRule, ...] = ()
+    # Where a submission goes when neither a rule nor the missions directory
+    # serves its country. None means "refuse to route", which loses the case:
+    # so init's demo sets it and `missions import` warns when it is missing.
+    fallback: str | None = "eeas-hq"
+
+
+class KeyringSettings(_Frozen):
+    path: Path
+    passphrase: SecretStr | None = None
+
+
+class TelegramSettings(_Frozen):
+    token: SecretStr | None = None
+    api_url: str = DEFAULT_TELEGRAM_API_URL
+    webhook_url: str | None = None
+
+
+class MatrixSettings(_Frozen):
+    homeserver: str | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    store: Path
+
+
+class Settings(_Frozen):
+    home: Path
+    database_url: str
+    keyring: KeyringSettings
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    default_language: str = "en"
+    duress_words: tuple[str, ...] = ()
+    draft_idle_hours: int = Field(default=72, ge=1)
+    http_addr: str | None = None
+    officer: str | None = None
+    routing: RoutingSettings = RoutingSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    matrix: MatrixSettings
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "logs" / "hrd-intake.log"
+
+
+# Environment variable -> dotted TOML key. Names are a contract with operators.
+_ENV_KEYS = {
+    "HRD_INTAKE_DATABASE_URL": "database_url",
+    "HRD_INTAKE_LOG_FORMAT": "log_format",
+    "HRD_INTAKE_LOG_LEVEL": "log_level",
+    "HRD_INTAKE_HTTP_ADDR": "http_addr",
+    "HRD_INTAKE_OFFICER": "officer",
+    "HRD_INTAKE_DEFAULT_LANGUAGE": "default_language",
+    "HRD_INTAKE_KEYRING": "keyring.path",
+    "HRD_INTAKE_TELEGRAM_API_URL": "telegram.api_url",
+    "HRD_INTAKE_TELEGRAM_WEBHOOK_URL": "telegram.webhook_url",
+    "HRD_INTAKE_MATRIX_HOMESERVER": "matrix.homeserver",
+    "HRD_INTAKE_MATRIX_USER": "matrix.user",
+    "HRD_INTAKE_MATRIX_STORE": "matrix.store",
+}
+
+# Secrets: environment variable (or VAR_FILE) -> TOML table and key; the TOML
+# file may only name a file (`<key>_file`), never hold the secret itself.
+_SECRETS = {
+    "HRD_INTAKE_KEYRING_PASSPHRASE": ("keyring", "passphrase"),
+    "HRD_INTAKE_TELEGRAM_TOKEN": ("telegram", "token"),
+    "HRD_INTAKE_MATRIX_PASSWORD": ("matrix", "password"),
+}
+
+
+def _read_secret_file(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file for {what} ({path}): {exc.strerror}") from exc
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment and the TOML file.
+
+    Raises:
+        ConfigError: a file cannot be read or a value is invalid.
+    """
+    env = os.environ if env is None else env
+    home = Path(env.get("HRD_INTAKE_HOME", "./var")).expanduser()
+    config_path = (
+        Path(env["HRD_INTAKE_CONFIG"]) if "HRD_INTAKE_CONFIG" in env else home / "config.toml"
+    )
+    tree: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            tree = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc}") from exc
+    elif "HRD_INTAKE_CONFIG" in env:
+        raise ConfigError(f"HRD_INTAKE_CONFIG names {config_path}, which does not exist")
+
+    for table, key in _SECRETS.values():
+        section = tree.get(table, {})
+        if key in section:
+            raise ConfigError(
+                f"[{table}] {key} must not be written in the config file: "
+                f"use {key}_file or the environment"
+            )
+        if f"{key}_file" in section:
+            section[key] = _read_secret_file(Path(section.pop(f"{key}_file")), f"[{table}] {key}")
+    for var, dotted in _ENV_KEYS.items():
+        if env.get(var):
+            _set_dotted(tree, dotted, env[var])
+    for var, (table, key) in _SECRETS.items():
+        if env.get(var):
+            _set_dotted(tree, f"{table}.{key}", env[var])
+        elif env.get(f"{var}_FILE"):
+            _set_dotted(tree, f"{table}.{key}", _read_secret_file(Path(env[f"{var}_FILE"]), var))
+
+    tree["home"] = home
+    tree.setdefault("database_url", f"sqlite:///{(home / 'intake.db').as_posix()}")
+    keyring = tree.setdefault("keyring", {})
+    keyring.setdefault("path", home / "keyring.json")
+    if "passphrase" not in keyring:
+        # The embedded setup keeps a generated passphrase beside the keyring
+        # (see `init`); production supplies it from a secret mount instead.
+        local = home / "keyring.passphrase"
+        if local.exists():
+            keyring["passphrase"] = _read_secret_file(local, "the keyring passphrase")
+    tree.setdefault("matrix", {}).setdefault("store", home / "matrix-store")
+    if "duress_words" in tree and isinstance(tree["duress_words"], str):
+        tree["duress_words"] = [tree["duress_words"]]
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

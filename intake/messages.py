@@ -1,0 +1,66 @@
+"""Neutral messages between the channels (`bots/`) and the core.
+
+Every channel turns a platform update into one `Inbound` and renders the
+`Outbound` values the core answers with. The core never calls a platform API.
+
+`sender`, `chat` and everything a defender typed are sensitive: they are
+handled in memory only and stored encrypted or as keyed pseudonyms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NewType
+
+ChannelName = NewType("ChannelName", str)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a defender sent, already downloaded by the channel."""
+
+    data: bytes = field(repr=False)
+    media_type: str
+    name: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a defender, whatever the platform.
+
+    `message_id` is unique per channel (a Telegram update id, a Matrix event
+    id); the core processes a given id once.
+    """
+
+    channel: str
+    sender: str = field(repr=False)
+    chat: str = field(repr=False)
+    message_id: str = field(repr=False)
+    text: str | None = field(default=None, repr=False)
+    choice: str | None = field(default=None, repr=False)
+    attachment: Attachment | None = field(default=None, repr=False)
+    # The platform's hint of the defender's language (Telegram gives one).
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Text for the defender, with choices a channel may render as buttons."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    multi: bool = False
+
+
+@dataclass(frozen=True)
+class WipeChat:
+    """Ask the channel to delete what it can of this conversation on the device."""
+
+
+Outbound = Reply | WipeChat

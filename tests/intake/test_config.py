@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intake.config import ConfigError, load_settings
+
+
+def test_defaults_put_everything_under_home(tmp_path: Path) -> None:
+    settings = load_settings({"HRD_INTAKE_HOME": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path.as_posix()}/intake.db"
+    assert settings.keyring.path == tmp_path / "keyring.json"
+    assert settings.matrix.store == tmp_path / "matrix-store"
+    assert settings.log_format == "text"
+    assert settings.http_addr is None
+    assert settings.telegram.api_url == "https://api.telegram.org"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        'database_url = "sqlite:///from-file.db"\nlog_format = "json"\n'
+        '[routing]\nfallback = "hq"\n[[routing.rules]]\nmission = "m1"\ncountries = ["ua"]\n'
+    )
+    settings = load_settings(
+        {"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_DATABASE_URL": "sqlite:///env.db"}
+    )
+    assert settings.database_url == "sqlite:///env.db"
+    assert settings.log_format == "json"
+    assert settings.routing.fallback == "hq"
+    assert settings.routing.rules[0].countries == ("UA",)
+
+
+def test_secret_from_file_and_environment(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("123:from-file\n")
+    settings = load_settings(
+        {"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_TELEGRAM_TOKEN_FILE": str(token_file)}
+    )
+    assert settings.telegram.token is not None
+    assert settings.telegram.token.get_secret_value() == "123:from-file"
+    assert "from-file" not in repr(settings)
+
+
+def test_secret_inline_in_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[telegram]\ntoken = "123:abc"\n')
+    with pytest.raises(ConfigError, match="token_file"):
+        load_settings({"HRD_INTAKE_HOME": str(tmp_path)})
+
+
+def test_invalid_value_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="log_format"):
+        load_settings({"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_LOG_FORMAT": "xml"})
+
+
+def test_missing_explicit_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({"HRD_INTAKE_CONFIG": str(tmp_path / "nope.toml")})

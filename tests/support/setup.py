@@ -1,0 +1,67 @@
+"""Build a real embedded setup (keyring, migrated database, demo missions) for a test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto import KdfParams
+from intake import app
+from intake.config import Settings, load_settings
+from intake.records import RecordCipher
+from intake.service import ConversationService
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def home_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {"HRD_INTAKE_HOME": str(home), "HRD_INTAKE_DATABASE_URL": database_url}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Setup:
+    settings: Settings
+    env: dict[str, str]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cipher: RecordCipher
+    clock: Clock
+
+    def service(self) -> ConversationService:
+        """A new service instance on the same database (as after a restart)."""
+        return app.build_service(self.settings, self.sessions, self.cipher, clock=self.clock)
+
+
+@contextmanager
+def embedded_setup(
+    home: Path, database_url: str, kdf: KdfParams, **extra_env: str
+) -> Iterator[Setup]:
+    env = home_env(home, database_url, **extra_env)
+    app.initialise(load_settings(env), demo=True, kdf=kdf)
+    settings = load_settings(env)  # now with the generated keyring passphrase
+    engine, sessions = app.open_database(settings)
+    try:
+        yield Setup(
+            settings, env, engine, sessions, RecordCipher(app.open_keyring(settings)), Clock()
+        )
+    finally:
+        engine.dispose()
