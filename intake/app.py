@@ -110,6 +110,9 @@ def build_service(
         clock,
         default_language=settings.default_language,
         draft_idle=timedelta(hours=settings.draft_idle_hours),
+        # Telegram bot chats are not end-to-end encrypted: say so once.
+        first_contact_notices={"telegram": "notice.telegram_not_e2e"},
+        max_attachment_bytes=settings.max_attachment_mb * 1024 * 1024,
     )
 
 

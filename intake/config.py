@@ -79,6 +79,7 @@ class Settings(_Frozen):
     default_language: str = "en"
     duress_words: tuple[str, ...] = ()
     draft_idle_hours: int = Field(default=72, ge=1)
+    max_attachment_mb: int = Field(default=20, ge=1, le=50)
     http_addr: str | None = None
     officer: str | None = None
     routing: RoutingSettings = RoutingSettings()

@@ -10,7 +10,7 @@ handled in memory only and stored encrypted or as keyed pseudonyms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NewType
+from typing import Literal, NewType
 
 ChannelName = NewType("ChannelName", str)
 
@@ -22,6 +22,9 @@ class Attachment:
     data: bytes = field(repr=False)
     media_type: str
     name: str | None = field(default=None, repr=False)
+    # The size the platform announced, when the channel did not download a
+    # file that is plainly too large (data is then empty).
+    declared_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,12 @@ class Inbound:
     attachment: Attachment | None = field(default=None, repr=False)
     # The platform's hint of the defender's language (Telegram gives one).
     language: str | None = None
+    # This message's id in its chat, remembered (encrypted) so the channel
+    # can delete it from the device later; None where nothing can be deleted.
+    trace_id: str | None = field(default=None, repr=False)
+    # Set instead of text/choice/attachment for what the core cannot read
+    # (a sticker, a voice note, an edit): the defender is told, nothing changes.
+    unsupported: Literal["unsupported", "edited"] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,13 @@ class Reply:
 
 @dataclass(frozen=True)
 class WipeChat:
-    """Ask the channel to delete what it can of this conversation on the device."""
+    """Ask the channel to delete these messages of the conversation from the device.
+
+    The ids are those the channel reported (`Inbound.trace_id`,
+    `ConversationService.record_sent`); the core forgets them once handed over.
+    """
+
+    message_ids: tuple[str, ...] = field(default=(), repr=False)
 
 
 Outbound = Reply | WipeChat

@@ -132,3 +132,19 @@ class Attachment(Base):
     meta_ct: Mapped[bytes] = mapped_column(LargeBinary)
     data_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelState(Base):
+    """Small secrets and cursors a channel keeps between runs (Matrix session, sync token).
+
+    Values are sealed under the keyring like every other record.
+    """
+
+    __tablename__ = "channel_state"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    value_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

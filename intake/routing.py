@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from flows import RoutingFacts
 from intake.config import RoutingRule
 
 log = logging.getLogger(__name__)
@@ -19,16 +19,6 @@ log = logging.getLogger(__name__)
 
 class RoutingError(Exception):
     """No queue can take this submission (no rule, no mission, no fallback)."""
-
-
-@dataclass(frozen=True)
-class RoutingFacts:
-    """The plaintext-safe facts routing looks at."""
-
-    kind: str
-    country: str | None
-    category: tuple[str, ...]
-    urgency: str | None
 
 
 def _matches(rule: RoutingRule, facts: RoutingFacts) -> bool:
@@ -39,6 +29,9 @@ def _matches(rule: RoutingRule, facts: RoutingFacts) -> bool:
     if rule.categories and not set(rule.categories) & set(facts.category):
         return False
     return not (rule.urgencies and facts.urgency not in rule.urgencies)
+
+
+__all__ = ["Router", "RoutingError", "RoutingFacts"]
 
 
 class Router:

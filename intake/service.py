@@ -9,10 +9,9 @@ the processed-message table makes the second arrival a no-op.
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,20 +30,15 @@ from flows import (
     Wipe,
     render_status,
 )
-from intake import storage
+from intake import cases, storage
 from intake.config import RoutingSettings
+from intake.files import DEFAULT_MAX_BYTES, FileRejected, clean_file
 from intake.messages import Attachment, Choice, Inbound, Outbound, Reply, WipeChat
-from intake.missions import mission_exists, missions_serving
-from intake.models import Attachment as AttachmentRow
-from intake.models import Case, Conversation
+from intake.models import Conversation
 from intake.records import RecordCipher, new_record_id
-from intake.references import new_reference
-from intake.routing import Router, RoutingFacts
 
 log = logging.getLogger(__name__)
 
-URGENCY_RANK = {"immediate": 0, "days": 1, "not_urgent": 2}
-_REFERENCE_ATTEMPTS = 8
 STATE_VERSION = 1
 
 
@@ -55,6 +49,7 @@ class _Turn:
     conversation: Conversation
     dek: Any
     record: dict[str, Any]
+    notices: list[Outbound] = field(default_factory=list)
 
 
 def prompt_to_reply(prompt: Prompt) -> Reply:
@@ -77,6 +72,9 @@ class ConversationService:
         clock: returns the current aware UTC time.
         default_language: for a new conversation without a platform hint.
         draft_idle: a draft untouched this long is destroyed at next contact.
+        first_contact_notices: channel -> catalog key of a notice shown once,
+            when a defender first writes on that channel (Telegram: not E2EE).
+        max_attachment_bytes: larger files are refused.
     """
 
     def __init__(
@@ -89,6 +87,8 @@ class ConversationService:
         clock: Callable[[], datetime],
         default_language: str = "en",
         draft_idle: timedelta = timedelta(hours=72),
+        first_contact_notices: Mapping[str, str] | None = None,
+        max_attachment_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -98,6 +98,8 @@ class ConversationService:
         self._clock = clock
         self._default_language = default_language
         self._draft_idle = draft_idle
+        self._first_contact = dict(first_contact_notices or {})
+        self._max_attachment_bytes = max_attachment_bytes
         self._effects: dict[type, Callable[[Session, _Turn, Any], list[Outbound]]] = {
             Submit: self._on_submit,
             DiscardDraft: self._on_discard,
@@ -130,24 +132,91 @@ class ConversationService:
             )
         ]
         if storage.message_seen(session, message.channel, digests):
+            # Seen before: the platform re-delivers only what was not
+            # acknowledged, i.e. the process died after recording it but
+            # perhaps before replying. Ask the current question again.
             log.info("duplicate message ignored", extra={"channel": message.channel})
-            return []
+            return self._repeat_prompt(session, message)
         storage.record_message(session, message.channel, digests[0], now)
 
         turn = self._load_turn(session, message, now)
-        answer = Answer(text=message.text, choice=message.choice)
-        if message.attachment is not None:
-            answer = Answer(
-                attachment=self._store_attachment(session, turn, message.attachment, now)
+        if message.trace_id is not None:
+            turn.record["trace"].append(message.trace_id)
+        replies = list(turn.notices)
+        if message.unsupported is not None:
+            replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
+        elif message.attachment is not None:
+            replies.extend(self._take_attachment(session, turn, message.attachment, now))
+        else:
+            answer = Answer(text=message.text, choice=message.choice)
+            replies.extend(
+                self._apply(session, turn, self._engine.handle(turn.record["flow"], answer))
             )
-        outcome = self._engine.handle(turn.record["flow"], answer)
-        replies = self._apply(session, turn, outcome)
         self._save_turn(turn, now)
         log.info(
             "message processed",
             extra={"channel": message.channel, "conversation": turn.conversation.id},
         )
         return replies
+
+    def _repeat_prompt(self, session: Session, message: Inbound) -> list[Outbound]:
+        conversation = self._find_conversation(session, message.channel, message.sender)
+        if conversation is None:
+            return []
+        turn = self._open_turn(conversation)
+        return [prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
+
+    def _find_conversation(
+        self, session: Session, channel: str, sender: str
+    ) -> Conversation | None:
+        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
+        return storage.find_conversation(session, channel, [digest for _, digest in candidates])
+
+    def _tell(self, turn: _Turn, key: str, **params: str) -> list[Outbound]:
+        """A notice, then the question the conversation is waiting for."""
+        text = self._catalog.text(self._language(turn), key, **params)
+        return [Reply(text=text), prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
+
+    def _take_attachment(
+        self, session: Session, turn: _Turn, attachment: Attachment, now: datetime
+    ) -> list[Outbound]:
+        try:
+            cleaned = clean_file(
+                attachment.data, self._max_attachment_bytes, attachment.declared_size
+            )
+        except FileRejected as rejected:
+            max_mb = str(self._max_attachment_bytes // (1024 * 1024))
+            return self._tell(turn, f"file.{rejected.reason}", max_mb=max_mb)
+        stored = Attachment(cleaned.data, cleaned.media_type, attachment.name)
+        attachment_id = cases.store_draft_attachment(
+            session, self._cipher, turn.conversation.id, stored, now
+        )
+        outcome = self._engine.handle(turn.record["flow"], Answer(attachment=attachment_id))
+        return self._apply(session, turn, outcome)
+
+    def record_sent(self, channel: str, sender: str, message_ids: Sequence[str]) -> None:
+        """Remember (encrypted) the ids of messages the bot sent, to delete them later."""
+        if not message_ids:
+            return
+        with self._sessions.begin() as session:
+            conversation = self._find_conversation(session, channel, sender)
+            if conversation is None:
+                return
+            turn = self._open_turn(conversation)
+            turn.record["trace"].extend(message_ids)
+            self._save_turn(turn, conversation.last_seen_at)
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        """Channels skip downloading larger files (and say so via `declared_size`)."""
+        return self._max_attachment_bytes
+
+    def notice(self, key: str, language: str | None = None) -> str:
+        """A channel-level notice (group refused, rate limited...) in the best language."""
+        lang = (language or self._default_language).split("-")[0].lower()
+        return self._catalog.text(
+            lang if lang in self._catalog.languages else "en", f"notice.{key}"
+        )
 
     def _apply(self, session: Session, turn: _Turn, outcome: Outcome) -> list[Outbound]:
         turn.record["flow"] = dict(outcome.state)
@@ -166,19 +235,22 @@ class ConversationService:
         )
         if conversation is None:
             return self._new_turn(session, message, candidates[0], now)
-        dek = self._cipher.open_key("conversation", conversation.id, conversation.dek_wrapped)
-        record = self._cipher.open_json(
-            dek, "conversation", conversation.id, "state", conversation.state_ct
-        )
+        turn = self._open_turn(conversation)
         primary_version, primary_digest = candidates[0]
         if conversation.sender_pseudonym != primary_digest:
             # Pseudonym key rotated: move this sender to the primary version.
             conversation.sender_pseudonym = primary_digest
             conversation.pseudonym_version = primary_version
-        turn = _Turn(conversation, dek, record)
         if now - conversation.last_seen_at > self._draft_idle:
             self._expire_draft(session, turn)
         return turn
+
+    def _open_turn(self, conversation: Conversation) -> _Turn:
+        dek = self._cipher.open_key("conversation", conversation.id, conversation.dek_wrapped)
+        record = self._cipher.open_json(
+            dek, "conversation", conversation.id, "state", conversation.state_ct
+        )
+        return _Turn(conversation, dek, record)
 
     def _new_turn(
         self, session: Session, message: Inbound, pseudonym: tuple[int, str], now: datetime
@@ -187,7 +259,12 @@ class ConversationService:
         dek, wrapped, version = self._cipher.new_key("conversation", conversation_id)
         # Platforms send tags like "fr-FR"; the engine falls back to English if unknown.
         language = (message.language or self._default_language).split("-")[0].lower()
-        record = {"v": STATE_VERSION, "flow": self._engine.new_state(language), "cases": []}
+        record = {
+            "v": STATE_VERSION,
+            "flow": self._engine.new_state(language),
+            "cases": [],
+            "trace": [],
+        }
         conversation = Conversation(
             id=conversation_id,
             channel=message.channel,
@@ -204,7 +281,11 @@ class ConversationService:
             last_seen_at=now,
         )
         session.add(conversation)
-        return _Turn(conversation, dek, record)
+        turn = _Turn(conversation, dek, record)
+        notice = self._first_contact.get(message.channel)
+        if notice is not None:
+            turn.notices.append(Reply(text=self._catalog.text(self._language(turn), notice)))
+        return turn
 
     def _save_turn(self, turn: _Turn, now: datetime) -> None:
         conversation = turn.conversation
@@ -220,32 +301,6 @@ class ConversationService:
         turn.record["flow"] = self._engine.new_state(language)
         log.info("idle draft destroyed", extra={"conversation": turn.conversation.id})
 
-    def _store_attachment(
-        self, session: Session, turn: _Turn, attachment: Attachment, now: datetime
-    ) -> str:
-        attachment_id = new_record_id()
-        dek, wrapped, version = self._cipher.new_key("attachment", attachment_id)
-        meta = {
-            "media_type": attachment.media_type,
-            "name": attachment.name,
-            "size": len(attachment.data),
-        }
-        session.add(
-            AttachmentRow(
-                id=attachment_id,
-                conversation_id=turn.conversation.id,
-                dek_wrapped=wrapped,
-                kek_version=version,
-                # Who can decrypt: the service until submission, then whoever opens the case.
-                meta_ct=self._cipher.seal_json(dek, "attachment", attachment_id, "meta", meta),
-                data_ct=self._cipher.seal(
-                    dek, "attachment", attachment_id, "data", attachment.data
-                ),
-                created_at=now,
-            )
-        )
-        return attachment_id
-
     # -- effects ----------------------------------------------------------
 
     def _language(self, turn: _Turn) -> str:
@@ -253,96 +308,50 @@ class ConversationService:
 
     def _on_submit(self, session: Session, turn: _Turn, effect: Submit) -> list[Outbound]:
         now = self._clock()
-        facts = RoutingFacts(
-            kind=effect.routing.kind,
-            country=effect.routing.country,
-            category=tuple(effect.routing.category),
-            urgency=effect.routing.urgency,
-        )
-        router = Router(
-            self._routing.rules,
-            self._routing.fallback,
-            serving=lambda country: list(missions_serving(session, country)),
-            exists=lambda mission: mission_exists(session, mission),
-        )
-        mission_id = router.route(facts)
-        case_id = new_record_id()
-        reference = self._unused_reference(session)
-        dek, wrapped, version = self._cipher.new_key("case", case_id)
-        files = self._adopt_attachments(session, turn, case_id)
-        payload = {
-            "flow": effect.flow,
-            "language": effect.language,
-            "answers": dict(effect.answers),
-            "routing": {
-                "kind": facts.kind,
-                "country": facts.country,
-                "category": list(facts.category),
-                "urgency": facts.urgency,
+        mission_id = cases.route(session, self._routing, effect.routing)
+        case = cases.create_case(
+            session,
+            self._cipher,
+            mission_id=mission_id,
+            facts=effect.routing,
+            report={
+                "flow": effect.flow,
+                "language": effect.language,
+                "answers": dict(effect.answers),
             },
-            "attachments": files,
-            "conversation": turn.conversation.id,
-            "channel": turn.conversation.channel,
-        }
-        urgency = facts.urgency or "not_urgent"
-        session.add(
-            Case(
-                id=case_id,
-                reference=reference,
-                mission_id=mission_id,
-                kind=facts.kind,
-                urgency=urgency,
-                urgency_rank=URGENCY_RANK.get(urgency, len(URGENCY_RANK)),
-                status="new",
-                flagged=False,
-                submitted_at=now,
-                updated_at=now,
-                dek_wrapped=wrapped,
-                kek_version=version,
-                # Who can decrypt: the service (keyring) for now; triage seals it to the mission.
-                payload_ct=self._cipher.seal_json(dek, "case", case_id, "payload", payload),
-            )
+            conversation_id=turn.conversation.id,
+            channel=turn.conversation.channel,
+            now=now,
         )
-        turn.record["cases"].append(reference)
+        turn.record["cases"].append(case.reference)
         log.info(
-            "case submitted", extra={"case": reference, "mission": mission_id, "kind": facts.kind}
+            "case submitted",
+            extra={"case": case.reference, "mission": mission_id, "kind": case.kind},
         )
-        text = self._catalog.text(self._language(turn), "engine.submitted", reference=reference)
-        return [WipeChat(), Reply(text=text)]
-
-    def _unused_reference(self, session: Session) -> str:
-        for _ in range(_REFERENCE_ATTEMPTS):
-            reference = new_reference()
-            if not storage.reference_taken(session, reference):
-                return reference
-        raise RuntimeError("could not draw an unused case reference; the space is exhausted")
-
-    def _adopt_attachments(self, session: Session, turn: _Turn, case_id: str) -> dict[str, str]:
-        """Move the draft's files to the case: their keys go into the case payload."""
-        files: dict[str, str] = {}
-        for row in storage.draft_attachments(session, turn.conversation.id):
-            assert row.dek_wrapped is not None  # noqa: S101 - drafts always carry their key
-            dek = self._cipher.open_key("attachment", row.id, row.dek_wrapped)
-            files[row.id] = base64.b64encode(dek).decode("ascii")
-            row.case_id = case_id
-            row.conversation_id = None
-            row.dek_wrapped = None
-            row.kek_version = None
-        return files
+        text = self._catalog.text(
+            self._language(turn), "engine.submitted", reference=case.reference
+        )
+        return [self._wipe(turn), Reply(text=text)]
 
     def _on_discard(self, session: Session, turn: _Turn, effect: DiscardDraft) -> list[Outbound]:
-        storage.delete_draft_attachments(session, turn.conversation.id)
+        storage.delete_draft_attachments(session, turn.conversation.id, effect.attachments)
         return []
 
     def _on_wipe(self, session: Session, turn: _Turn, effect: Wipe) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id)
-        return [WipeChat()]
+        return [self._wipe(turn)]
+
+    def _wipe(self, turn: _Turn) -> WipeChat:
+        """Hand the remembered message ids to the channel and forget them."""
+        ids = tuple(turn.record["trace"])
+        turn.record["trace"] = []
+        return WipeChat(ids)
 
     def _on_duress(self, session: Session, turn: _Turn, effect: Duress) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id)
         storage.flag_cases(session, turn.record["cases"], self._clock())
         log.warning("duress word received", extra={"conversation": turn.conversation.id})
-        return [WipeChat()]
+        return [self._wipe(turn)]
 
     def _on_status(self, session: Session, turn: _Turn, effect: ShowStatus) -> list[Outbound]:
         cases = storage.cases_by_reference(session, turn.record["cases"])

@@ -8,6 +8,7 @@ import sys
 import click
 
 from intake import app, migrate
+from intake.channel_state import ChannelStateStore
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.queue import missions, queue
 from intake.routing import RoutingError
@@ -51,13 +52,28 @@ def init(ctx: Context, demo: bool, if_absent: bool) -> None:
 @pass_context
 def serve(ctx: Context) -> None:
     """Run the configured channels (the console channel when none is configured)."""
-    from bots.console import ConsoleChannel
+    import asyncio
 
-    # Telegram and Matrix channels plug in here once configured; until then
-    # the console channel is the one that runs.
-    service = app.build_service(ctx.settings, ctx.sessions, ctx.cipher)
-    with refusals(RoutingError):
-        ConsoleChannel(service, sys.stdin, sys.stdout).run()
+    from bots.console import ConsoleChannel
+    from bots.runner import Channel, run_channels
+
+    settings = ctx.settings
+    service = app.build_service(settings, ctx.sessions, ctx.cipher)
+    channels: list[Channel] = []
+    if settings.telegram.token is not None:
+        from bots.telegram import build_telegram
+
+        channels.append(build_telegram(settings, service))
+    if settings.matrix.homeserver:
+        from bots.matrix import build_matrix
+
+        store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
+        channels.append(build_matrix(settings, service, store))
+    if not channels:
+        with refusals(RoutingError):
+            ConsoleChannel(service, sys.stdin, sys.stdout).run()
+        return
+    asyncio.run(run_channels(channels))
 
 
 @cli.command()
