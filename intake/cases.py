@@ -106,18 +106,6 @@ def create_case(
     """Create a case in `mission_id`'s queue from a submitted report and the draft's files."""
     case_id = new_record_id()
     dek, wrapped, version = cipher.new_key("case", case_id)
-    payload = {
-        **report,
-        "routing": {
-            "kind": facts.kind,
-            "country": facts.country,
-            "category": list(facts.category),
-            "urgency": facts.urgency,
-        },
-        "attachments": _adopt_attachments(session, cipher, conversation_id, case_id),
-        "conversation": conversation_id,
-        "channel": channel,
-    }
     urgency = facts.urgency or "not_urgent"
     case = Case(
         id=case_id,
@@ -132,8 +120,22 @@ def create_case(
         updated_at=now,
         dek_wrapped=wrapped,
         kek_version=version,
-        # Who can decrypt: the service (keyring) for now; triage seals it to the mission.
-        payload_ct=cipher.seal_json(dek, "case", case_id, "payload", payload),
+        payload_ct=b"",  # sealed below, once the files' keys are known
     )
     session.add(case)
+    session.flush()  # the case row must exist before its files point to it
+    payload = {
+        **report,
+        "routing": {
+            "kind": facts.kind,
+            "country": facts.country,
+            "category": list(facts.category),
+            "urgency": facts.urgency,
+        },
+        "attachments": _adopt_attachments(session, cipher, conversation_id, case_id),
+        "conversation": conversation_id,
+        "channel": channel,
+    }
+    # Who can decrypt: the service (keyring) for now; triage seals it to the mission.
+    case.payload_ct = cipher.seal_json(dek, "case", case_id, "payload", payload)
     return case
