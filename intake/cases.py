@@ -65,6 +65,7 @@ def store_draft_attachment(
             created_at=now,
         )
     )
+    session.flush()  # visible to the batch's later queries (which do not autoflush)
     return attachment_id
 
 

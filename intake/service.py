@@ -118,7 +118,10 @@ class ConversationService:
         Any exception rolls the whole batch back: nothing is acknowledged, so
         the channel retries it later.
         """
-        with self._sessions.begin() as session:
+        with self._sessions.begin() as session, session.no_autoflush:
+            # No autoflush: updates to conversations wait for the commit and go
+            # out together. Rows that later queries of the batch must see are
+            # flushed where they are created (conversations, files, cases).
             return [self._process(session, message) for message in messages]
 
     # -- one message -----------------------------------------------------
@@ -131,13 +134,15 @@ class ConversationService:
                 f"message:{message.channel}", message.message_id
             )
         ]
-        if storage.message_seen(session, message.channel, digests):
+        seen_before = len(digests) > 1 and storage.message_seen(
+            session, message.channel, digests[1:]
+        )
+        if seen_before or not storage.claim_message(session, message.channel, digests[0], now):
             # Seen before: the platform re-delivers only what was not
             # acknowledged, i.e. the process died after recording it but
             # perhaps before replying. Ask the current question again.
             log.info("duplicate message ignored", extra={"channel": message.channel})
             return self._repeat_prompt(session, message)
-        storage.record_message(session, message.channel, digests[0], now)
 
         turn = self._load_turn(session, message, now)
         if message.trace_id is not None:
@@ -281,6 +286,7 @@ class ConversationService:
             last_seen_at=now,
         )
         session.add(conversation)
+        session.flush()
         turn = _Turn(conversation, dek, record)
         notice = self._first_contact.get(message.channel)
         if notice is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from intake.models import Attachment, Case, Conversation, ProcessedMessage
@@ -25,20 +27,47 @@ def message_seen(session: Session, channel: str, digests: Sequence[str]) -> bool
     return found is not None
 
 
-def record_message(session: Session, channel: str, digest: str, now: datetime) -> None:
-    """Mark a message processed; the primary key refuses a second record of it."""
-    session.add(ProcessedMessage(channel=channel, digest=digest, received_at=now))
-    session.flush()
+_CLAIM_VALUES = {
+    "channel": bindparam("channel"),
+    "digest": bindparam("digest"),
+    "received_at": bindparam("received_at"),
+}
+# Built once: statement construction costs more than executing it on SQLite.
+_CLAIM = {
+    "postgresql": pg_insert(ProcessedMessage.__table__)
+    .values(_CLAIM_VALUES)
+    .on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(ProcessedMessage.__table__)
+    .values(_CLAIM_VALUES)
+    .on_conflict_do_nothing(),
+}
+_FIND_CONVERSATION = select(Conversation).where(
+    Conversation.channel == bindparam("channel"),
+    Conversation.sender_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
+)
+
+
+def claim_message(session: Session, channel: str, digest: str, now: datetime) -> bool:
+    """Record a message as processed; False when it already was (by this digest).
+
+    One `INSERT ... ON CONFLICT DO NOTHING`: concurrent workers cannot both
+    claim a message, and no separate lookup is needed.
+    """
+    params = {"channel": channel, "digest": digest, "received_at": now}
+    connection = session.connection()
+    statement = _CLAIM.get(connection.dialect.name)
+    if statement is None:
+        if message_seen(session, channel, [digest]):
+            return False
+        connection.execute(insert(ProcessedMessage.__table__), params)
+        return True
+    return bool(connection.execute(statement, params).rowcount)
 
 
 def find_conversation(
     session: Session, channel: str, pseudonyms: Sequence[str]
 ) -> Conversation | None:
-    return session.scalar(
-        select(Conversation).where(
-            Conversation.channel == channel, Conversation.sender_pseudonym.in_(pseudonyms)
-        )
-    )
+    return session.scalar(_FIND_CONVERSATION, {"channel": channel, "pseudonyms": list(pseudonyms)})
 
 
 def draft_attachments(session: Session, conversation_id: str) -> list[Attachment]:

@@ -1,0 +1,92 @@
+"""The matrix-nio client as the channel uses it: durable keys, quiet logs.
+
+nio is untyped (no `py.typed`), hence the `type: ignore` on its imports.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import nio  # type: ignore[import-untyped]
+from nio.api import Api  # type: ignore[import-untyped]
+from nio.store import SqliteStore  # type: ignore[import-untyped]
+
+# Matrix ids (@user:server, !room:server, #alias:server, $event:server), bare
+# event ids of room versions 3+, 43-character base64 keys, access tokens and
+# Synapse's 10-letter device ids: what nio's own messages may carry.
+_IDENTIFIERS = re.compile(
+    r"[@!#$+][^\s:'\"]+:[A-Za-z0-9.\-\[\]]+(?::\d+)?"
+    r"|\$[A-Za-z0-9+/=_-]{16,}"
+    r"|\b[A-Za-z0-9+/]{43}\b"
+    r"|\bsy[a-z]_[A-Za-z0-9_]+"
+    r"|\b[A-Z]{10}\b"
+)
+
+
+def scrub(text: str) -> str:
+    return _IDENTIFIERS.sub("<id>", text)
+
+
+class ScrubIdentifiers(logging.Filter):
+    """Rewrites a library's log record so it carries no Matrix identifier."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+def quiet_libraries() -> None:
+    """Keep nio (ids in its messages) and peewee (SQL with values) out of our logs.
+
+    A logger's filters do not apply to its children, so every nio logger
+    (created when nio was imported) gets one.
+    """
+    scrubber = ScrubIdentifiers()
+    for name in list(logging.root.manager.loggerDict):
+        if name == "nio" or name.startswith("nio."):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.WARNING)
+            if not any(isinstance(f, ScrubIdentifiers) for f in logger.filters):
+                logger.addFilter(scrubber)
+    logging.getLogger("peewee").setLevel(logging.WARNING)
+
+
+class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
+    """An `AsyncClient` that saves new one-time keys before uploading them.
+
+    nio generates one-time keys in memory, uploads them, and saves its account
+    only after the server answered. Killed in between, the server would hand
+    out keys whose private halves are gone (the defender's room keys to us
+    could not be decrypted) and our next upload would collide with them. Saving
+    first makes the upload safe to repeat: the same keys are sent again.
+    """
+
+    async def keys_upload(self) -> Any:
+        if not self.should_upload_keys:
+            raise nio.LocalProtocolError("No key upload needed.")
+        keys = self.olm.share_keys()
+        self.olm.save_account()
+        method, path, data = Api.keys_upload(self.access_token, keys)
+        return await self._send(nio.KeysUploadResponse, method, path, data)
+
+
+def make_client(homeserver: str, user: str, store: Path, pickle_key: str) -> DurableKeysClient:
+    """A client whose encryption store is one SQLite file in `store`.
+
+    `SqliteStore` keeps device trust in that database (the default store
+    writes plaintext known-hosts files beside it).
+    """
+    config = nio.AsyncClientConfig(
+        store=SqliteStore,
+        encryption_enabled=True,
+        pickle_key=pickle_key,
+        store_sync_tokens=False,  # we keep the token ourselves, after the core commits
+        max_timeouts=3,
+        max_limit_exceeded=5,
+        request_timeout=30,
+    )
+    return DurableKeysClient(homeserver, user, store_path=str(store), config=config)

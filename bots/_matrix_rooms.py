@@ -1,0 +1,242 @@
+"""Rooms: which ones the bot talks in, and what it says and redacts there.
+
+Policy: one defender per room. A room with more members is refused and left.
+A room without end-to-end encryption gets a notice (necessarily in the
+clear, and without any case content) and an invitation to an encrypted room
+the bot creates itself, which also gives the bot the power to redact the
+defender's messages there. Replies go only to encrypted rooms, and only
+after every device of the defender has passed the trust-on-first-use check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import nio  # type: ignore[import-untyped]
+
+from bots import _matrix_trust as trust
+from bots._matrix_events import (
+    EventId,
+    RoomId,
+    UserId,
+    decode_trace,
+    encode_trace,
+    message_content,
+    render,
+)
+from bots._matrix_state import MatrixState
+from intake.messages import Outbound, Reply, WipeChat
+from intake.service import ConversationService
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "matrix"
+# A refusal notice is repeated at most this often in a given room.
+NOTICE_INTERVAL = 30.0
+# Sending a reply is retried: a message the server did not take can be sent
+# again (at worst the defender sees a question twice).
+SEND_ATTEMPTS = 3
+
+_PRIVATE_ROOM_STATE = (
+    nio.EnableEncryptionBuilder().as_dict(),
+    # Someone invited later does not read what came before.
+    {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}},
+    {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+)
+
+
+class Rooms:
+    """Room policy and rendering for one signed-in client.
+
+    Args:
+        client: the signed-in nio client.
+        state: the channel's sealed state (trust records, offers).
+        service: the conversation service (notices only; no business logic here).
+    """
+
+    def __init__(self, client: Any, state: MatrixState, service: ConversationService) -> None:
+        self._client = client
+        self._state = state
+        self._service = service
+        self._trusted: trust.DeviceRecords = {}
+        self._offers: dict[str, str] = {}
+        self._noticed: dict[str, float] = {}
+
+    async def load(self) -> None:
+        self._trusted = await asyncio.to_thread(self._state.trusted_devices)
+        self._offers = await asyncio.to_thread(self._state.offers)
+
+    @property
+    def own_user(self) -> UserId:
+        return UserId(str(self._client.user_id))
+
+    def room(self, room_id: RoomId) -> Any | None:
+        return self._client.rooms.get(room_id)
+
+    def is_encrypted(self, room_id: RoomId) -> bool:
+        room = self.room(room_id)
+        return bool(room is not None and room.encrypted)
+
+    def others(self, room_id: RoomId) -> list[UserId]:
+        room = self.room(room_id)
+        if room is None:
+            return []
+        members = set(room.users) | set(room.invited_users)
+        return sorted(UserId(u) for u in members if u != self.own_user)
+
+    def is_group(self, room_id: RoomId) -> bool:
+        return len(self.others(room_id)) > 1
+
+    # -- invitations and policy -------------------------------------------
+
+    async def accept(self, room_ids: Sequence[str]) -> None:
+        """Join the rooms we are invited to; the policy applies once we see them."""
+        for room_id in room_ids:
+            response = await self._client.join(room_id)
+            if not isinstance(response, nio.JoinResponse):
+                log.warning("could not accept an invitation", extra={"channel": CHANNEL})
+        if room_ids:
+            log.info("invitations accepted", extra={"channel": CHANNEL, "count": len(room_ids)})
+
+    async def refuse_group(self, room_id: RoomId) -> None:
+        await self._send_notice(room_id, "group_refused", force=True)
+        await self._client.room_leave(room_id)
+        log.info("left a room with several members", extra={"channel": CHANNEL})
+
+    async def refuse_unencrypted(self, room_id: RoomId) -> None:
+        """Say we do not talk here, and invite the defender to an encrypted room (once)."""
+        others = self.others(room_id)
+        if len(others) != 1:
+            return
+        if room_id not in self._offers:
+            created = await self._client.room_create(
+                is_direct=True,
+                preset=nio.RoomPreset.private_chat,
+                invite=[others[0]],
+                initial_state=list(_PRIVATE_ROOM_STATE),
+            )
+            if not isinstance(created, nio.RoomCreateResponse):
+                log.warning("could not open an encrypted room", extra={"channel": CHANNEL})
+                return
+            self._offers[room_id] = created.room_id
+            await asyncio.to_thread(self._state.save_offers, dict(self._offers))
+            log.info("encrypted room offered instead of a plain one", extra={"channel": CHANNEL})
+        await self._send_notice(room_id, "unencrypted_room")
+
+    async def _send_notice(self, room_id: RoomId, key: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._noticed.get(room_id, -NOTICE_INTERVAL) < NOTICE_INTERVAL:
+            return
+        self._noticed[room_id] = now
+        content = {"msgtype": "m.notice", "body": self._service.notice(key)}
+        # In an encrypted room nio encrypts this like any reply.
+        await self._prepare(room_id)
+        response = await self._client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=False
+        )
+        if not isinstance(response, nio.RoomSendResponse):
+            log.warning("notice not sent", extra={"channel": CHANNEL})
+
+    # -- trust ---------------------------------------------------------------
+
+    async def _prepare(self, room_id: RoomId) -> None:
+        """Know and trust-check every device we are about to encrypt to."""
+        if self._client.should_query_keys:
+            await self._client.keys_query()
+        changed = False
+        for user_id in self.others(room_id):
+            devices = list(self._client.device_store.active_user_devices(user_id))
+            current = {str(d.id): str(d.ed25519) for d in devices}
+            change = trust.assess(self._trusted, user_id, current)
+            if change.first_use:
+                log.info("devices trusted on first use", extra={"channel": CHANNEL, "count": len(current)})
+            elif change.suspicious:
+                # TODO(core): flag the defender's cases ("device changed") for the officer.
+                log.warning(
+                    "a known defender has a new or changed device; encrypting to it",
+                    extra={"channel": CHANNEL, "count": len(change.added) + len(change.rekeyed)},
+                )
+            if change.added or change.rekeyed:
+                self._trusted = trust.updated(self._trusted, user_id, current)
+                changed = True
+        if changed:
+            # Recorded before nio marks them verified: a crash in between
+            # re-runs this check rather than forgetting what was seen.
+            await asyncio.to_thread(self._state.save_trusted_devices, self._trusted)
+        for user_id in self.others(room_id):
+            for device in self._client.device_store.active_user_devices(user_id):
+                if not self._client.olm.is_device_verified(device):
+                    self._client.verify_device(device)
+
+    # -- replies and traces ------------------------------------------------
+
+    async def deliver(self, room_id: RoomId, outbounds: Sequence[Outbound]) -> list[str]:
+        """Render the core's answer in order; return trace ids of the events sent."""
+        sent: list[str] = []
+        pending: list[Reply] = []
+        for outbound in outbounds:
+            if isinstance(outbound, WipeChat):
+                sent.extend(await self._flush(room_id, pending))
+                pending = []
+                await self.redact(outbound.message_ids)
+            else:
+                pending.append(outbound)
+        sent.extend(await self._flush(room_id, pending))
+        return sent
+
+    async def _flush(self, room_id: RoomId, replies: list[Reply]) -> list[str]:
+        if not replies:
+            return []
+        event_id = await self.send_encrypted(room_id, render(replies))
+        return [] if event_id is None else [encode_trace(room_id, event_id)]
+
+    async def send_encrypted(self, room_id: RoomId, body: str) -> EventId | None:
+        """Send one message, end-to-end encrypted; None if it could not be sent."""
+        if not self.is_encrypted(room_id):
+            # Never reached through the policy; refuse rather than leak.
+            log.error("refused to send a reply to an unencrypted room", extra={"channel": CHANNEL})
+            return None
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                await self._prepare(room_id)
+                response = await self._client.room_send(
+                    room_id, "m.room.message", message_content(body), ignore_unverified_devices=False
+                )
+            except nio.OlmUnverifiedDeviceError:
+                # A device appeared between the check and the send: check again.
+                continue
+            except (aiohttp.ClientError, TimeoutError, nio.SendRetryError):
+                response = None
+            if isinstance(response, nio.RoomSendResponse):
+                return EventId(str(response.event_id))
+            if isinstance(response, nio.ErrorResponse) and response.status_code == "M_FORBIDDEN":
+                break
+            log.warning("reply not sent yet", extra={"channel": CHANNEL, "count": attempt})
+            await asyncio.sleep(0.5 * attempt)
+        log.error("reply could not be sent", extra={"channel": CHANNEL})
+        return None
+
+    async def redact(self, traces: Sequence[str]) -> None:
+        """Redact these events where our power level allows (always our own)."""
+        done = denied = 0
+        for trace in traces:
+            decoded = decode_trace(trace)
+            if decoded is None:
+                continue
+            room_id, event_id = decoded
+            try:
+                response = await self._client.room_redact(room_id, event_id)
+            except (aiohttp.ClientError, TimeoutError):
+                response = None
+            if isinstance(response, nio.RoomRedactResponse):
+                done += 1
+            else:
+                denied += 1
+        log.info("messages redacted", extra={"channel": CHANNEL, "count": done})
+        if denied:
+            log.info("messages left (no power to redact)", extra={"channel": CHANNEL, "count": denied})
