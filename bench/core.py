@@ -29,13 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from intake import app  # noqa: E402
-from intake.config import load_settings  # noqa: E402
-from intake.messages import Inbound  # noqa: E402
-from intake.models import Conversation  # noqa: E402
-from intake.records import RecordCipher  # noqa: E402
+from intake import app
+from intake.config import load_settings
+from intake.messages import Inbound
+from intake.models import Conversation
+from intake.records import RecordCipher
 
 # The first steps of a threat report: leaves every conversation open mid-flow.
 SCRIPT: list[dict[str, str]] = [
@@ -101,12 +101,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--single", type=int, default=300, help="conversations for the per-message run")
+    parser.add_argument(
+        "--single", type=int, default=300, help="conversations for the per-message run"
+    )
     parser.add_argument("--memory", type=int, default=2000, help="conversations for the memory run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings, engine, sessions, service = build(Path(tmp) / "home")
+        _, engine, sessions, service = build(Path(tmp) / "home")
         # Warm up imports, caches and the connection pool.
         run_core(service, messages(20, "warm"), args.batch)
 
@@ -127,7 +129,9 @@ def main() -> None:
         with sessions() as session:
             open_count = session.scalar(select(func.count()).select_from(Conversation)) or 0
             at_rest = session.scalar(
-                select(func.avg(func.length(Conversation.state_ct) + func.length(Conversation.chat_ct)))
+                select(
+                    func.avg(func.length(Conversation.state_ct) + func.length(Conversation.chat_ct))
+                )
             )
             sample = session.scalar(select(Conversation.state_ct).limit(1)) or b""
         engine.dispose()
@@ -136,7 +140,9 @@ def main() -> None:
         bare_batched = run_bare(Path(tmp) / "bare2.db", sample, len(inbound), args.batch)
 
     per_conversation = (after - before) / args.memory
-    print(f"messages through the core:     {len(inbound):,} over {args.conversations:,} conversations")
+    print(
+        f"messages through the core:     {len(inbound):,} over {args.conversations:,} conversations"
+    )
     print(f"core, batches of {args.batch:<4}         {batched:10,.0f} msg/s")
     print(f"core, one transaction each:    {single:10,.0f} msg/s")
     print(f"bare insert, commit each:      {bare_single:10,.0f} ins/s  ({len(sample)} bytes each)")
