@@ -1,4 +1,4 @@
-"""Cryptography of hrd-intake: keyring, envelope encryption, pseudonyms.
+"""Cryptography of hrd-intake: keyring, envelope encryption, pseudonyms, HPKE sealing.
 
 A pure library: imports nothing of the project, only `cryptography` and the
 standard library. Public names are listed here; modules starting with "_" are
@@ -28,6 +28,13 @@ from crypto.errors import (
     UnsupportedFormat,
     WrongKey,
 )
+from crypto.hpke_keys import (
+    DEFAULT_ALGORITHM,
+    HPKE_ALGORITHMS,
+    PrivateKey,
+    PublicKey,
+    generate_keypair,
+)
 from crypto.keyring import (
     KdfParams,
     KeyEntry,
@@ -38,10 +45,15 @@ from crypto.keyring import (
     load_keyring,
     save_keyring,
 )
+from crypto.passphrase_wrap import rewrap_private_key, unwrap_private_key, wrap_private_key
 from crypto.pseudonym import pseudonym, pseudonym_candidates
+from crypto.recovery_file import export_recovery_key, load_recovery_key
+from crypto.sealing import SealContext, open_sealed, seal
 
 __all__ = [
+    "DEFAULT_ALGORITHM",
     "FORMAT_VERSION",
+    "HPKE_ALGORITHMS",
     "BadPassphrase",
     "Binding",
     "CryptoError",
@@ -55,19 +67,30 @@ __all__ = [
     "Keyring",
     "KeyringFileError",
     "Misplaced",
+    "PrivateKey",
+    "PublicKey",
+    "SealContext",
     "Tampered",
     "UnsupportedFormat",
     "WrongKey",
     "create_keyring_file",
+    "export_recovery_key",
+    "generate_keypair",
     "load_keyring",
+    "load_recovery_key",
     "new_data_key",
     "open_field",
+    "open_sealed",
     "pseudonym",
     "pseudonym_candidates",
     "rewrap_data_key",
+    "rewrap_private_key",
     "save_keyring",
+    "seal",
     "seal_field",
     "unwrap_data_key",
+    "unwrap_private_key",
     "wrap_data_key",
+    "wrap_private_key",
     "wrapped_key_version",
 ]

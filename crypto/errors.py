@@ -13,7 +13,8 @@ the clear anyway.
     ├── Misplaced          .expected: the ciphertext belongs to another record or field
     ├── WrongKey           the data key given is not the one the ciphertext was made with
     ├── UnsupportedFormat  .what, .format_version, .reason: unknown version or malformed bytes
-    ├── BadPassphrase      .path: the keyring file does not open with that passphrase
+    ├── BadPassphrase      .path or .owner: the keyring file, or an officer's wrapped
+    │                      private key, does not open with that passphrase
     └── KeyringFileError   .path, .reason: missing, permissions too open, malformed, exists
 """
 
@@ -146,20 +147,26 @@ class UnsupportedFormat(CryptoError):
 
 
 class BadPassphrase(CryptoError):
-    """The keyring file could not be opened with that passphrase.
+    """The keyring file, or an officer's wrapped private key, did not open with that passphrase.
 
-    Also raised when the file was modified (including its KDF parameters): the
-    two cannot be told apart.
+    Also raised when the file or the wrapped key was modified (including its KDF
+    parameters or its owner): the two cannot be told apart.
 
     Attributes:
-        path: the keyring file.
+        path: the keyring file, or None for a wrapped private key.
+        owner: whose wrapped private key it is, or None for the keyring file.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None = None, *, owner: str | None = None) -> None:
         self.path = path
-        super().__init__(
-            f"keyring file {path} could not be opened: wrong passphrase, or the file was modified"
-        )
+        self.owner = owner
+        if path is not None:
+            what, modified = f"keyring file {path}", "the file was modified"
+        elif owner is not None:
+            what, modified = f"the private key wrapped for {owner!r}", "it was modified"
+        else:
+            what, modified = "the passphrase-protected key", "it was modified"
+        super().__init__(f"{what} could not be opened: wrong passphrase, or {modified}")
 
 
 class KeyringFileError(CryptoError):

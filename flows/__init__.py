@@ -9,6 +9,7 @@ loaded). Typical use, in the composition root::
     outcome = engine.handle(state, Answer(text="hello"))
 """
 
+from flows.answers import Rejection, check_text
 from flows.catalog import Catalog, load_catalog
 from flows.countries import CountryMatcher
 from flows.diagram import to_mermaid
@@ -53,6 +54,7 @@ __all__ = [
     "FlowsError",
     "Outcome",
     "Prompt",
+    "Rejection",
     "Routing",
     "RoutingFacts",
     "ShowStatus",
@@ -60,6 +62,7 @@ __all__ = [
     "StepSpec",
     "Submit",
     "Wipe",
+    "check_text",
     "load_catalog",
     "load_specs",
     "render_status",

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine as DbEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import KdfParams, Keyring, create_keyring_file, load_keyring
@@ -24,8 +26,10 @@ from flows import Engine as FlowEngine
 from intake import migrate
 from intake.config import Settings
 from intake.db import make_engine, make_session_factory
+from intake.keyholders import active_recovery_key
 from intake.missions import DEMO_DIRECTORY, import_directory, read_directory
 from intake.records import RecordCipher
+from intake.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.service import ConversationService
 
 log = logging.getLogger(__name__)
@@ -80,8 +84,31 @@ def open_keyring(settings: Settings) -> KeyringHolder:
     return KeyringHolder(settings.keyring.path, keyring_passphrase(settings))
 
 
-def open_database(settings: Settings) -> tuple[DbEngine, sessionmaker[Session]]:
+def open_database(
+    settings: Settings, require_schema: bool = False
+) -> tuple[DbEngine, sessionmaker[Session]]:
+    """Connect; with `require_schema`, refuse a missing or outdated schema with the fix to run.
+
+    Raises:
+        SetupError: no database yet, or migrations pending.
+    """
+    url = make_url(settings.database_url)
+    if require_schema and url.get_backend_name() == "sqlite" and url.database:
+        if not Path(url.database).exists():
+            raise SetupError(f"no database at {url.database}: run `hrd-intake init` first")
     engine = make_engine(settings.database_url)
+    if require_schema:
+        try:
+            current = migrate.current_revision(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise SetupError(f"cannot reach the database: {exc.orig}") from exc
+        if current != migrate.head_revision():
+            engine.dispose()
+            raise SetupError(
+                f"the database schema is at {current or 'nothing'}, the code needs "
+                f"{migrate.head_revision()}: run `hrd-intake db upgrade` (or `init`)"
+            )
     return engine, make_session_factory(engine)
 
 
@@ -113,6 +140,15 @@ def build_service(
         # Telegram bot chats are not end-to-end encrypted: say so once.
         first_contact_notices={"telegram": "notice.telegram_not_e2e"},
         max_attachment_bytes=settings.max_attachment_mb * 1024 * 1024,
+        notify={
+            channel: chat
+            for channel, chat in (
+                ("telegram", settings.notifications.telegram_chat),
+                ("matrix", settings.notifications.matrix_room),
+            )
+            if chat
+        },
+        audit_checkpoint=settings.audit_checkpoint,
     )
 
 
@@ -130,6 +166,7 @@ class InitReport:
     generated_passphrase: Path | None
     schema_revision: str | None
     missions_added: int
+    recovery_key_file: Path | None
 
 
 def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> InitReport:
@@ -158,10 +195,14 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
     try:
         migrate.upgrade(engine)
         added = 0
-        if demo:
-            with make_session_factory(engine).begin() as session:
+        recovery_file: Path | None = None
+        with make_session_factory(engine).begin() as session:
+            if demo:
                 added, _ = import_directory(session, read_directory(DEMO_DIRECTORY), utcnow())
+            if active_recovery_key(session) is None:
+                recovery_file = settings.home / RECOVERY_FILE_NAME
+                create_recovery_key(session, recovery_file, utcnow())
         revision = migrate.current_revision(engine)
     finally:
         engine.dispose()
-    return InitReport(created, generated, revision, added)
+    return InitReport(created, generated, revision, added, recovery_file)

@@ -7,6 +7,7 @@ record cipher; the service opens and commits the transaction.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from intake import storage
 from intake.config import RoutingSettings
+from intake.keyholders import NoKeyAtHand, seal_record_key
 from intake.messages import Attachment
 from intake.missions import mission_exists, missions_serving
 from intake.models import Attachment as AttachmentRow
@@ -22,6 +24,8 @@ from intake.models import Case
 from intake.records import RecordCipher, new_record_id
 from intake.references import new_reference
 from intake.routing import Router, RoutingFacts
+
+log = logging.getLogger(__name__)
 
 URGENCY_RANK = {"immediate": 0, "days": 1, "not_urgent": 2}
 _REFERENCE_ATTEMPTS = 8
@@ -137,6 +141,18 @@ def create_case(
         "conversation": conversation_id,
         "channel": channel,
     }
-    # Who can decrypt: the service (keyring) for now; triage seals it to the mission.
     case.payload_ct = cipher.seal_json(dek, "case", case_id, "payload", payload)
+    try:
+        # Who can decrypt from now on: the mission's officers and the recovery key.
+        seal_record_key(session, "case", case_id, case.reference, mission_id, dek, now)
+    except NoKeyAtHand:
+        # A setup from before officer keys: the case stays under the keyring
+        # until security staff create a recovery key and re-seal.
+        log.warning(
+            "no recovery key: case left under the server keyring", extra={"case": case.reference}
+        )
+        return case
+    # The server's copy of the key is destroyed: the server alone can no longer read the case.
+    case.dek_wrapped = None
+    case.kek_version = None
     return case

@@ -63,6 +63,13 @@ class TelegramSettings(_Frozen):
     webhook_url: str | None = None
 
 
+class NotificationSettings(_Frozen):
+    """Where officers are told of new cases (reference, mission, urgency; never content)."""
+
+    telegram_chat: str | None = None
+    matrix_room: str | None = None
+
+
 class MatrixSettings(_Frozen):
     homeserver: str | None = None
     user: str | None = None
@@ -85,10 +92,16 @@ class Settings(_Frozen):
     routing: RoutingSettings = RoutingSettings()
     telegram: TelegramSettings = TelegramSettings()
     matrix: MatrixSettings
+    notifications: NotificationSettings = NotificationSettings()
 
     @property
     def log_path(self) -> Path:
         return self.home / "logs" / "hrd-intake.log"
+
+    @property
+    def audit_checkpoint(self) -> Path:
+        """The audit log's head, kept outside the database, beside the keyring."""
+        return self.keyring.path.parent / "audit-head.json"
 
 
 # Environment variable -> dotted TOML key. Names are a contract with operators.

@@ -103,10 +103,13 @@ class Case(Base):
     urgency_rank: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="new")
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    # The server's copy of the data key: cleared once sealed at submission,
+    # after which only mission officers and the recovery key can open the case.
+    dek_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kek_version: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -148,3 +151,113 @@ class ChannelState(Base):
     kek_version: Mapped[int] = mapped_column(Integer, index=True)
     value_ct: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecoveryKey(Base):
+    """The public half of the security staff's offline recovery key."""
+
+    __tablename__ = "recovery_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Officer(Base):
+    """A liaison officer: their public key, and their private key wrapped under their passphrase."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mission_id: Mapped[str] = mapped_column(ForeignKey("missions.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(32))
+    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class MissionKey(Base):
+    """One version of a mission's key pair; its private half lives only in `KeySeal` rows."""
+
+    __tablename__ = "mission_keys"
+
+    mission_id: Mapped[str] = mapped_column(ForeignKey("missions.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeySeal(Base):
+    """A secret sealed (HPKE) to one recipient key.
+
+    What is sealed: a case's or an event's data key (`record_type` "case" or
+    "event") to a mission key or the recovery key; a mission private key
+    (`record_type` "mission_key", `record_id` "<mission>/<version>") to an
+    officer or the recovery key.
+    """
+
+    __tablename__ = "key_seals"
+
+    record_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(100), primary_key=True)
+    recipient_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_key_seals_recipient", "recipient", "recipient_version"),)
+
+
+class CaseEvent(Base):
+    """A note, an officer's reply or a defender's answer on a case: content sealed like the case."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Delivery(Base):
+    """A message waiting for a channel to deliver it (officer reply, officer notification).
+
+    The body is sealed under the keyring because the bot must read it to
+    send it; the row is deleted once delivered.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), nullable=True
+    )
+    dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """One entry of the hash-chained audit log (no case content)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -6,7 +6,6 @@ reference): the same data anyone with the database has. Opening decrypts.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,24 +14,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.models import Attachment, Case
+from intake.keyholders import KeysAtHand
+from intake.models import Case
 from intake.records import RecordCipher
+from intake.triage import CaseNotFound, OpenedCase, find_case
+from intake.triage import open_case as triage_open
+from intake.triage_states import STATUSES
 
-STATUSES = (
-    "new",
-    "acknowledged",
-    "in_progress",
-    "awaiting_defender",
-    "escalated",
-    "transferred",
-    "closed",
-)
-
-
-class CaseNotFound(Exception):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"no case with reference {reference}")
-        self.reference = reference
+__all__ = [
+    "STATUSES",
+    "CaseNotFound",
+    "CaseSummary",
+    "count_cases",
+    "list_cases",
+    "open_case",
+    "summary",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +40,7 @@ class CaseSummary:
     urgency: str
     status: str
     flagged: bool
+    claimed_by: str | None
     submitted_at: datetime
     updated_at: datetime
 
@@ -54,25 +52,11 @@ class CaseSummary:
             "urgency": self.urgency,
             "status": self.status,
             "flagged": self.flagged,
+            "claimed_by": self.claimed_by,
             "submitted_at": self.submitted_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "age_seconds": int((now - self.submitted_at).total_seconds()),
         }
-
-
-@dataclass(frozen=True)
-class AttachmentContent:
-    id: str
-    media_type: str
-    name: str | None
-    data: bytes
-
-
-@dataclass(frozen=True)
-class CaseContent:
-    summary: CaseSummary
-    payload: dict[str, Any]
-    attachments: tuple[AttachmentContent, ...]
 
 
 def _summary(case: Case) -> CaseSummary:
@@ -83,6 +67,7 @@ def _summary(case: Case) -> CaseSummary:
         urgency=case.urgency,
         status=case.status,
         flagged=case.flagged,
+        claimed_by=case.claimed_by,
         submitted_at=case.submitted_at,
         updated_at=case.updated_at,
     )
@@ -114,29 +99,18 @@ def count_cases(session: Session, missions: Sequence[str] | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def open_case(session: Session, cipher: RecordCipher, reference: str) -> CaseContent:
-    """Decrypt a case and its files with the server keyring.
+def open_case(
+    session: Session, cipher: RecordCipher, reference: str, keys: KeysAtHand | None = None
+) -> OpenedCase:
+    """Decrypt a case by reference with the keys at hand (no mission check: callers do it).
 
     Raises:
         CaseNotFound: no such reference.
+        NoKeyAtHand: the case is sealed and `keys` cannot open it.
         crypto.CryptoError: a record does not decrypt (tampered, misplaced, key gone).
     """
-    case = session.scalar(select(Case).where(Case.reference == reference))
-    if case is None:
-        raise CaseNotFound(reference)
-    dek = cipher.open_key("case", case.id, case.dek_wrapped)
-    payload: dict[str, Any] = cipher.open_json(dek, "case", case.id, "payload", case.payload_ct)
-    files = []
-    rows = {
-        row.id: row
-        for row in session.scalars(select(Attachment).where(Attachment.case_id == case.id))
-    }
-    for attachment_id, key in payload.get("attachments", {}).items():
-        row = rows.get(attachment_id)
-        if row is None:
-            continue
-        file_key = base64.b64decode(key)
-        meta = cipher.open_json(file_key, "attachment", row.id, "meta", row.meta_ct)  # type: ignore[arg-type]
-        data = cipher.open(file_key, "attachment", row.id, "data", row.data_ct)  # type: ignore[arg-type]
-        files.append(AttachmentContent(row.id, str(meta["media_type"]), meta.get("name"), data))
-    return CaseContent(_summary(case), payload, tuple(files))
+    return triage_open(session, cipher, find_case(session, reference, None), keys)
+
+
+def summary(case: Case) -> CaseSummary:
+    return _summary(case)

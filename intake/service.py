@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,13 +25,17 @@ from flows import (
     Engine,
     Outcome,
     Prompt,
+    Rejection,
     ShowStatus,
     Submit,
     Wipe,
+    check_text,
     render_status,
 )
-from intake import cases, storage
+from intake import audit, cases, storage, triage
 from intake.config import RoutingSettings
+from intake.conversations import Turn, new_record, open_turn, save_turn
+from intake.deliveries import PendingDelivery, claim_deliveries, forget_deliveries, queue_delivery
 from intake.files import DEFAULT_MAX_BYTES, FileRejected, clean_file
 from intake.messages import Attachment, Choice, Inbound, Outbound, Reply, WipeChat
 from intake.models import Conversation
@@ -39,17 +43,8 @@ from intake.records import RecordCipher, new_record_id
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
-
-
-@dataclass
-class _Turn:
-    """What one inbound message works on, loaded and decrypted."""
-
-    conversation: Conversation
-    dek: Any
-    record: dict[str, Any]
-    notices: list[Outbound] = field(default_factory=list)
+# A defender's answer to an officer, like the longest answer of a flow.
+MAX_ANSWER_LENGTH = 4000
 
 
 def prompt_to_reply(prompt: Prompt) -> Reply:
@@ -75,6 +70,8 @@ class ConversationService:
         first_contact_notices: channel -> catalog key of a notice shown once,
             when a defender first writes on that channel (Telegram: not E2EE).
         max_attachment_bytes: larger files are refused.
+        notify: channel -> chat where officers are told of new cases (no content).
+        audit_checkpoint: the audit head file to update after commits that audit.
     """
 
     def __init__(
@@ -89,6 +86,8 @@ class ConversationService:
         draft_idle: timedelta = timedelta(hours=72),
         first_contact_notices: Mapping[str, str] | None = None,
         max_attachment_bytes: int = DEFAULT_MAX_BYTES,
+        notify: Mapping[str, str] | None = None,
+        audit_checkpoint: Path | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -100,7 +99,10 @@ class ConversationService:
         self._draft_idle = draft_idle
         self._first_contact = dict(first_contact_notices or {})
         self._max_attachment_bytes = max_attachment_bytes
-        self._effects: dict[type, Callable[[Session, _Turn, Any], list[Outbound]]] = {
+        self._notify = dict(notify or {})
+        self._audited = 0  # audit entries this instance appended: checkpoint after commit
+        self._audit_checkpoint = audit_checkpoint
+        self._effects: dict[type, Callable[[Session, Turn, Any], list[Outbound]]] = {
             Submit: self._on_submit,
             DiscardDraft: self._on_discard,
             Wipe: self._on_wipe,
@@ -122,7 +124,12 @@ class ConversationService:
             # No autoflush: updates to conversations wait for the commit and go
             # out together. Rows that later queries of the batch must see are
             # flushed where they are created (conversations, files, cases).
-            return [self._process(session, message) for message in messages]
+            audited_before = self._audited
+            replies = [self._process(session, message) for message in messages]
+        if self._audited != audited_before:
+            with self._sessions() as session:
+                audit.sync_checkpoint(session, self._audit_checkpoint)
+        return replies
 
     # -- one message -----------------------------------------------------
 
@@ -152,6 +159,8 @@ class ConversationService:
             replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
         elif message.attachment is not None:
             replies.extend(self._take_attachment(session, turn, message.attachment, now))
+        elif self._answers_officer(turn, message):
+            replies.extend(self._pass_to_officer(session, turn, message.text or "", now))
         else:
             answer = Answer(text=message.text, choice=message.choice)
             replies.extend(
@@ -168,7 +177,7 @@ class ConversationService:
         conversation = self._find_conversation(session, message.channel, message.sender)
         if conversation is None:
             return []
-        turn = self._open_turn(conversation)
+        turn = open_turn(self._cipher, conversation)
         return [prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
 
     def _find_conversation(
@@ -177,13 +186,38 @@ class ConversationService:
         candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
         return storage.find_conversation(session, channel, [digest for _, digest in candidates])
 
-    def _tell(self, turn: _Turn, key: str, **params: str) -> list[Outbound]:
+    @staticmethod
+    def _answers_officer(turn: Turn, message: Inbound) -> bool:
+        """Free text outside a flow, after an officer wrote: it is the defender's answer."""
+        text = (message.text or "").strip()
+        return bool(
+            turn.record.get("reply_to")
+            and text
+            and text[0] not in "/!"
+            and turn.record["flow"].get("flow") is None
+        )
+
+    def _pass_to_officer(
+        self, session: Session, turn: Turn, text: str, now: datetime
+    ) -> list[Outbound]:
+        reference = str(turn.record["reply_to"])
+        checked = check_text(text, MAX_ANSWER_LENGTH)
+        if isinstance(checked, Rejection):
+            params = {key: str(value) for key, value in checked.params.items()}
+            return self._tell(turn, checked.key, **params)
+        if not triage.defender_answer(session, self._cipher, reference, checked, now):
+            turn.record["reply_to"] = None
+            return self._tell(turn, "reply.case_closed", reference=reference)
+        self._audited += 1
+        return self._tell(turn, "reply.sent_to_officer", reference=reference)
+
+    def _tell(self, turn: Turn, key: str, **params: str) -> list[Outbound]:
         """A notice, then the question the conversation is waiting for."""
         text = self._catalog.text(self._language(turn), key, **params)
         return [Reply(text=text), prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
 
     def _take_attachment(
-        self, session: Session, turn: _Turn, attachment: Attachment, now: datetime
+        self, session: Session, turn: Turn, attachment: Attachment, now: datetime
     ) -> list[Outbound]:
         try:
             cleaned = clean_file(
@@ -207,9 +241,33 @@ class ConversationService:
             conversation = self._find_conversation(session, channel, sender)
             if conversation is None:
                 return
-            turn = self._open_turn(conversation)
+            turn = open_turn(self._cipher, conversation)
             turn.record["trace"].extend(message_ids)
             self._save_turn(turn, conversation.last_seen_at)
+
+    def claim_deliveries(self, channel: str, limit: int = 50) -> list[PendingDelivery]:
+        """Messages for this channel to send (officer replies, notifications).
+
+        Call `delivered` for each once sent; unsent ones come back on the next
+        claim (at least once: a crash between sending and `delivered` repeats one).
+        """
+        with self._sessions.begin() as session:
+            return claim_deliveries(session, self._cipher, channel, limit)
+
+    def delivered(self, delivery: PendingDelivery, sent_message_ids: Sequence[str] = ()) -> None:
+        """Forget a sent delivery, remembering its platform ids to wipe them later."""
+        with self._sessions.begin() as session:
+            forget_deliveries(session, [delivery.id])
+            if delivery.conversation_id and sent_message_ids:
+                conversation = session.get(Conversation, delivery.conversation_id)
+                if conversation is not None:
+                    turn = open_turn(self._cipher, conversation)
+                    turn.record["trace"].extend(sent_message_ids)
+                    save_turn(self._cipher, turn)
+
+    def render_reply(self, language: str, reference: str, text: str) -> str:
+        """How an officer's reply reads to the defender."""
+        return self._catalog.text(language, "reply.from_officer", reference=reference, text=text)
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -223,7 +281,7 @@ class ConversationService:
             lang if lang in self._catalog.languages else "en", f"notice.{key}"
         )
 
-    def _apply(self, session: Session, turn: _Turn, outcome: Outcome) -> list[Outbound]:
+    def _apply(self, session: Session, turn: Turn, outcome: Outcome) -> list[Outbound]:
         turn.record["flow"] = dict(outcome.state)
         replies: list[Outbound] = []
         for effect in outcome.effects:
@@ -233,14 +291,14 @@ class ConversationService:
 
     # -- conversation records ---------------------------------------------
 
-    def _load_turn(self, session: Session, message: Inbound, now: datetime) -> _Turn:
+    def _load_turn(self, session: Session, message: Inbound, now: datetime) -> Turn:
         candidates = self._cipher.pseudonym_candidates(f"sender:{message.channel}", message.sender)
         conversation = storage.find_conversation(
             session, message.channel, [digest for _, digest in candidates]
         )
         if conversation is None:
             return self._new_turn(session, message, candidates[0], now)
-        turn = self._open_turn(conversation)
+        turn = open_turn(self._cipher, conversation)
         primary_version, primary_digest = candidates[0]
         if conversation.sender_pseudonym != primary_digest:
             # Pseudonym key rotated: move this sender to the primary version.
@@ -250,26 +308,14 @@ class ConversationService:
             self._expire_draft(session, turn)
         return turn
 
-    def _open_turn(self, conversation: Conversation) -> _Turn:
-        dek = self._cipher.open_key("conversation", conversation.id, conversation.dek_wrapped)
-        record = self._cipher.open_json(
-            dek, "conversation", conversation.id, "state", conversation.state_ct
-        )
-        return _Turn(conversation, dek, record)
-
     def _new_turn(
         self, session: Session, message: Inbound, pseudonym: tuple[int, str], now: datetime
-    ) -> _Turn:
+    ) -> Turn:
         conversation_id = new_record_id()
         dek, wrapped, version = self._cipher.new_key("conversation", conversation_id)
         # Platforms send tags like "fr-FR"; the engine falls back to English if unknown.
         language = (message.language or self._default_language).split("-")[0].lower()
-        record = {
-            "v": STATE_VERSION,
-            "flow": self._engine.new_state(language),
-            "cases": [],
-            "trace": [],
-        }
+        record = new_record(self._engine.new_state(language))
         conversation = Conversation(
             id=conversation_id,
             channel=message.channel,
@@ -287,21 +333,17 @@ class ConversationService:
         )
         session.add(conversation)
         session.flush()
-        turn = _Turn(conversation, dek, record)
+        turn = Turn(conversation, dek, record)
         notice = self._first_contact.get(message.channel)
         if notice is not None:
             turn.notices.append(Reply(text=self._catalog.text(self._language(turn), notice)))
         return turn
 
-    def _save_turn(self, turn: _Turn, now: datetime) -> None:
-        conversation = turn.conversation
-        # Who can decrypt: the service (keyring). The draft lives here until submitted.
-        conversation.state_ct = self._cipher.seal_json(
-            turn.dek, "conversation", conversation.id, "state", turn.record
-        )
-        conversation.last_seen_at = now
+    def _save_turn(self, turn: Turn, now: datetime) -> None:
+        save_turn(self._cipher, turn)
+        turn.conversation.last_seen_at = now
 
-    def _expire_draft(self, session: Session, turn: _Turn) -> None:
+    def _expire_draft(self, session: Session, turn: Turn) -> None:
         language = str(turn.record["flow"].get("lang", self._default_language))
         storage.delete_draft_attachments(session, turn.conversation.id)
         turn.record["flow"] = self._engine.new_state(language)
@@ -309,10 +351,10 @@ class ConversationService:
 
     # -- effects ----------------------------------------------------------
 
-    def _language(self, turn: _Turn) -> str:
+    def _language(self, turn: Turn) -> str:
         return str(turn.record["flow"].get("lang", self._default_language))
 
-    def _on_submit(self, session: Session, turn: _Turn, effect: Submit) -> list[Outbound]:
+    def _on_submit(self, session: Session, turn: Turn, effect: Submit) -> list[Outbound]:
         now = self._clock()
         mission_id = cases.route(session, self._routing, effect.routing)
         case = cases.create_case(
@@ -334,32 +376,55 @@ class ConversationService:
             "case submitted",
             extra={"case": case.reference, "mission": mission_id, "kind": case.kind},
         )
+        audit.append(
+            session,
+            now,
+            "service",
+            "case.submitted",
+            case.reference,
+            mission=mission_id,
+            kind=case.kind,
+        )
+        self._audited += 1
+        for channel, chat in self._notify.items():
+            # Officers learn that a case arrived, never what it says.
+            notice = f"New {case.kind.replace('_', ' ')} {case.reference} for {mission_id}, urgency {case.urgency}."
+            queue_delivery(
+                session,
+                self._cipher,
+                channel=channel,
+                kind="notify",
+                chat=chat,
+                text=notice,
+                conversation_id=None,
+                now=now,
+            )
         text = self._catalog.text(
             self._language(turn), "engine.submitted", reference=case.reference
         )
         return [self._wipe(turn), Reply(text=text)]
 
-    def _on_discard(self, session: Session, turn: _Turn, effect: DiscardDraft) -> list[Outbound]:
+    def _on_discard(self, session: Session, turn: Turn, effect: DiscardDraft) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id, effect.attachments)
         return []
 
-    def _on_wipe(self, session: Session, turn: _Turn, effect: Wipe) -> list[Outbound]:
+    def _on_wipe(self, session: Session, turn: Turn, effect: Wipe) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id)
         return [self._wipe(turn)]
 
-    def _wipe(self, turn: _Turn) -> WipeChat:
+    def _wipe(self, turn: Turn) -> WipeChat:
         """Hand the remembered message ids to the channel and forget them."""
         ids = tuple(turn.record["trace"])
         turn.record["trace"] = []
         return WipeChat(ids)
 
-    def _on_duress(self, session: Session, turn: _Turn, effect: Duress) -> list[Outbound]:
+    def _on_duress(self, session: Session, turn: Turn, effect: Duress) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id)
         storage.flag_cases(session, turn.record["cases"], self._clock())
         log.warning("duress word received", extra={"conversation": turn.conversation.id})
         return [self._wipe(turn)]
 
-    def _on_status(self, session: Session, turn: _Turn, effect: ShowStatus) -> list[Outbound]:
+    def _on_status(self, session: Session, turn: Turn, effect: ShowStatus) -> list[Outbound]:
         cases = storage.cases_by_reference(session, turn.record["cases"])
         listing = [(case.reference, case.status, case.updated_at.date()) for case in cases]
         return [Reply(text=render_status(self._catalog, self._language(turn), listing))]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,19 +28,15 @@ def message_seen(session: Session, channel: str, digests: Sequence[str]) -> bool
     return found is not None
 
 
-_CLAIM_VALUES = {
+_CLAIM_VALUES: dict[str, Any] = {
     "channel": bindparam("channel"),
     "digest": bindparam("digest"),
     "received_at": bindparam("received_at"),
 }
 # Built once: statement construction costs more than executing it on SQLite.
 _CLAIM = {
-    "postgresql": pg_insert(ProcessedMessage.__table__)
-    .values(_CLAIM_VALUES)
-    .on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(ProcessedMessage.__table__)
-    .values(_CLAIM_VALUES)
-    .on_conflict_do_nothing(),
+    "postgresql": pg_insert(ProcessedMessage).values(_CLAIM_VALUES).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(ProcessedMessage).values(_CLAIM_VALUES).on_conflict_do_nothing(),
 }
 _FIND_CONVERSATION = select(Conversation).where(
     Conversation.channel == bindparam("channel"),
@@ -59,7 +56,7 @@ def claim_message(session: Session, channel: str, digest: str, now: datetime) ->
     if statement is None:
         if message_seen(session, channel, [digest]):
             return False
-        connection.execute(insert(ProcessedMessage.__table__), params)
+        connection.execute(insert(ProcessedMessage), params)
         return True
     return bool(connection.execute(statement, params).rowcount)
 

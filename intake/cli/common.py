@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -44,7 +46,13 @@ class Context:
 
     @cached_property
     def database(self) -> tuple[Engine, sessionmaker[Session]]:
-        return app.open_database(self.settings)
+        """The database, which must exist at the current schema (`init`, `db upgrade` make it so)."""
+        try:
+            return app.open_database(self.settings, require_schema=not self.setting_up)
+        except app.SetupError as exc:
+            fail(str(exc), EXIT_SETUP)
+
+    setting_up = False  # init and db upgrade may find no schema yet
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -79,3 +87,57 @@ def refusals(*errors: type[Exception], code: int = EXIT_REFUSED) -> Iterator[Non
         yield
     except errors as exc:
         fail(str(exc), code)
+
+
+def read_secret_file(path: Path) -> bytes:
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n").encode("utf-8")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+def read_passphrase(
+    passphrase_file: Path | None, prompt: str, *, confirm: bool = False, use_env: bool = True
+) -> bytes:
+    """A passphrase from a file, the environment (automation) or a hidden prompt; never argv."""
+    if passphrase_file is not None:
+        return read_secret_file(passphrase_file)
+    if use_env and os.environ.get("HRD_INTAKE_PASSPHRASE"):
+        return os.environ["HRD_INTAKE_PASSPHRASE"].encode("utf-8")
+    if use_env and os.environ.get("HRD_INTAKE_PASSPHRASE_FILE"):
+        return read_secret_file(Path(os.environ["HRD_INTAKE_PASSPHRASE_FILE"]))
+    if not sys.stdin.isatty():
+        fail(f"{prompt}: no terminal to ask on; use --passphrase-file or HRD_INTAKE_PASSPHRASE")
+    value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return str(value).encode("utf-8")
+
+
+def audit_refusal(ctx: Context, actor: str, action: str, subject: str, reason: str) -> NoReturn:
+    """Record a refused attempt (in its own transaction, the action itself rolled back), then fail."""
+    from intake import audit
+    from intake.app import utcnow
+
+    with ctx.sessions.begin() as session:
+        audit.append(session, utcnow(), actor, "refused", subject, attempted=action, reason=reason)
+    with ctx.sessions() as session:
+        audit.sync_checkpoint(session, ctx.settings.audit_checkpoint)
+    fail(reason)
+
+
+def sync_audit(ctx: Context) -> None:
+    from intake import audit
+
+    with ctx.sessions() as session:
+        audit.sync_checkpoint(session, ctx.settings.audit_checkpoint)
+
+
+passphrase_file_option = click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the passphrase from this file (else HRD_INTAKE_PASSPHRASE, else a prompt).",
+)
+recovery_key_option = click.option(
+    "--recovery-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The recovery key file (security staff), instead of an officer's key.",
+)

@@ -9,8 +9,12 @@ import click
 
 from intake import app, migrate
 from intake.channel_state import ChannelStateStore
+from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
-from intake.cli.queue import missions, queue
+from intake.cli.keys import keys
+from intake.cli.missions import missions
+from intake.cli.officers import officers_group
+from intake.cli.queue import queue
 from intake.routing import RoutingError
 
 
@@ -27,6 +31,7 @@ def cli() -> None:
 def init(ctx: Context, demo: bool, if_absent: bool) -> None:
     """Create $HRD_INTAKE_HOME: keyring, migrated database, demo missions."""
     settings = ctx.settings
+    ctx.setting_up = True
     if if_absent and settings.keyring.path.exists():
         # Still bring the schema up to date: a pull may have added migrations.
         engine, _ = ctx.database
@@ -34,6 +39,13 @@ def init(ctx: Context, demo: bool, if_absent: bool) -> None:
         click.echo(f"setup exists in {settings.home}; schema at {migrate.current_revision(engine)}")
         return
     report = app.initialise(settings, demo=demo)
+    if report.recovery_key_file is not None:
+        click.echo(
+            f"WARNING: a recovery key was created; its private half is in {report.recovery_key_file}.\n"
+            "  It opens every case. MOVE IT OFFLINE NOW (two copies, e.g. encrypted USB sticks in a\n"
+            "  safe) and delete it here; `keys status` warns while it stays beside the database.",
+            err=True,
+        )
     if report.created_keyring:
         click.echo(f"keyring created: {settings.keyring.path} (mode 0600)")
     if report.generated_passphrase is not None:
@@ -97,6 +109,7 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Apply pending migrations."""
+    ctx.setting_up = True
     engine, _ = ctx.database
     migrate.upgrade(engine)
     click.echo(f"database at revision {migrate.current_revision(engine)}")
@@ -125,14 +138,17 @@ def flows_missing() -> None:
     from flows import load_catalog
 
     missing = load_catalog().missing()
-    for language, keys in sorted(missing.items()):
-        click.echo(f"{language}: {len(keys)} missing")
-        for key in keys:
+    for language, absent in sorted(missing.items()):
+        click.echo(f"{language}: {len(absent)} missing")
+        for key in absent:
             click.echo(f"  {key}")
 
 
 cli.add_command(missions)
 cli.add_command(queue)
+cli.add_command(officers_group)
+cli.add_command(keys)
+cli.add_command(audit_group)
 
 
 def main() -> None:

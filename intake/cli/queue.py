@@ -1,17 +1,45 @@
-"""Queue and missions commands."""
+"""`queue`: officers' queue and triage, acting as one officer (or as security staff)."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 
-from crypto import CryptoError
-from intake.cli.common import Context, emit_json, fail, pass_context, refusals
-from intake.missions import DirectoryError, import_directory, list_missions, read_directory
-from intake.queue import STATUSES, CaseNotFound, list_cases, open_case
+from crypto import BadPassphrase, CryptoError
+from intake import triage
+from intake.app import utcnow
+from intake.cli.common import (
+    Context,
+    audit_refusal,
+    emit_json,
+    fail,
+    pass_context,
+    passphrase_file_option,
+    read_passphrase,
+    recovery_key_option,
+    sync_audit,
+)
+from intake.keyholders import KeysAtHand, NoKeyAtHand
+from intake.models import Case, Officer
+from intake.officers import OfficerRefused, active_officer, unlock
+from intake.queue import STATUSES, CaseNotFound, list_cases, summary
+from intake.recovery import recovery_keys_at_hand
+from intake.references import parse_reference
+from intake.triage_states import TRIGGER_FOR_STATUS, IllegalTransition
+
+officer_option = click.option(
+    "--officer",
+    "officer_id",
+    envvar="HRD_INTAKE_OFFICER",
+    help="Act as this officer (or HRD_INTAKE_OFFICER).",
+)
 
 
 def _age(seconds: int) -> str:
@@ -22,67 +50,60 @@ def _age(seconds: int) -> str:
     return f"{seconds // 86400}d"
 
 
-@click.group()
-def missions() -> None:
-    """The missions directory (delegations, embassies, fallback and fund queues)."""
+def _officer(ctx: Context, officer_id: str | None, action: str, subject: str) -> Officer:
+    if not officer_id:
+        fail(f"{action} acts as an officer: give --officer ID or set HRD_INTAKE_OFFICER")
+    with ctx.sessions() as session:
+        try:
+            return active_officer(session, officer_id)
+        except OfficerRefused as exc:
+            audit_refusal(ctx, f"officer:{officer_id}", action, subject, str(exc))
 
 
-@missions.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@pass_context
-def missions_import(ctx: Context, path: Path) -> None:
-    """Import or update missions from a YAML file (validated whole first)."""
-    from intake.app import utcnow
-
-    with refusals(DirectoryError):
-        directory = read_directory(path)
-    with ctx.sessions.begin() as session:
-        added, updated = import_directory(session, directory, utcnow())
-    click.echo(f"missions imported: {added} added, {updated} updated")
-    fallback = ctx.settings.routing.fallback
-    if fallback and fallback not in {m.id for m in directory.missions}:
-        with ctx.sessions() as session:
-            known = {m.id for m in list_missions(session)}
-        if fallback not in known:
-            click.echo(
-                f"warning: the fallback queue {fallback!r} is not in the directory", err=True
+def _keys(
+    ctx: Context,
+    officer: Officer | None,
+    passphrase_file: Path | None,
+    recovery_key: Path | None,
+    subject: str,
+) -> KeysAtHand:
+    if recovery_key is not None:
+        try:
+            return recovery_keys_at_hand(recovery_key)
+        except CryptoError as exc:
+            fail(f"cannot read the recovery key file: {exc}")
+    if officer is None:
+        fail("give --officer ID (or HRD_INTAKE_OFFICER), or --recovery-key FILE")
+    passphrase = read_passphrase(passphrase_file, f"Passphrase for {officer.id}")
+    with ctx.sessions() as session:
+        try:
+            return unlock(session, officer.id, passphrase)
+        except (BadPassphrase, OfficerRefused) as exc:
+            audit_refusal(
+                ctx, f"officer:{officer.id}", "unlock", subject, str(exc) or "wrong passphrase"
             )
 
 
-@missions.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_context
-def missions_list(ctx: Context, as_json: bool) -> None:
-    """List the missions."""
-    with ctx.sessions() as session:
-        rows = list_missions(session)
-    if as_json:
-        emit_json(
-            [
-                {
-                    "id": m.id,
-                    "name": m.name,
-                    "kind": m.kind,
-                    "countries": m.countries,
-                    "languages": m.languages,
-                }
-                for m in rows
-            ]
-        )
-        return
-    table = Table("id", "name", "kind", "countries", "languages")
-    for m in rows:
-        table.add_row(m.id, m.name, m.kind, " ".join(m.countries), " ".join(m.languages))
-    ctx.console.print(table)
+def _reference(text: str) -> str:
+    return parse_reference(text) or text.strip()
+
+
+def _read_text(source: Path | None, what: str) -> str:
+    text = source.read_text(encoding="utf-8") if source is not None else sys.stdin.read()
+    text = text.strip()
+    if not text:
+        fail(f"empty {what}: write it on standard input or in --file")
+    return text
 
 
 @click.group()
 def queue() -> None:
-    """Liaison officers' queues (metadata only unless a case is opened)."""
+    """Liaison queues and triage. Case content never comes from the command line."""
 
 
 @queue.command("list")
-@click.option("--mission", "missions_", multiple=True, help="Only this mission (repeatable).")
+@officer_option
+@click.option("--mission", "missions_", multiple=True, help="Only this mission (operator view).")
 @click.option(
     "--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Only this state."
 )
@@ -92,24 +113,36 @@ def queue() -> None:
 @pass_context
 def queue_list(
     ctx: Context,
+    officer_id: str | None,
     missions_: tuple[str, ...],
     statuses: tuple[str, ...],
     limit: int,
     offset: int,
     as_json: bool,
 ) -> None:
-    """List cases, most urgent then oldest first (no case content)."""
-    from intake.app import utcnow
-
+    """List cases, most urgent then oldest (metadata only). An officer sees their mission only."""
+    if officer_id:
+        officer = _officer(ctx, officer_id, "queue.list", "queue")
+        foreign = [m for m in missions_ if m != officer.mission_id]
+        if foreign:
+            audit_refusal(
+                ctx,
+                f"officer:{officer.id}",
+                "queue.list",
+                foreign[0],
+                f"not in the queue of {foreign[0]}",
+            )
+        missions_ = (officer.mission_id,)
     now = utcnow()
     with ctx.sessions() as session:
         page = list_cases(session, missions_, statuses, limit=limit, offset=offset)
     if as_json:
         emit_json([case.as_json(now) for case in page])
         return
-    table = Table("reference", "mission", "kind", "urgency", "status", "age", "flag")
+    table = Table("reference", "mission", "kind", "urgency", "status", "age", "claimed by", "flag")
     for case in page:
         age = _age(int((now - case.submitted_at).total_seconds()))
+        flag = "duress" if case.flagged else ""
         table.add_row(
             case.reference,
             case.mission,
@@ -117,13 +150,29 @@ def queue_list(
             case.urgency,
             case.status,
             age,
-            "!" if case.flagged else "",
+            case.claimed_by or "",
+            flag,
         )
     ctx.console.print(table)
 
 
+def _acting_case(
+    ctx: Context, officer: Officer | None, reference: str, action: str, session: Session
+) -> Case:
+    try:
+        return triage.find_case(session, reference, officer)
+    except CaseNotFound as exc:
+        fail(str(exc))
+    except OfficerRefused as exc:
+        session.rollback()
+        audit_refusal(ctx, triage.actor_name(officer), action, reference, str(exc))
+
+
 @queue.command("show")
 @click.argument("reference")
+@officer_option
+@passphrase_file_option
+@recovery_key_option
 @click.option(
     "--save-attachments",
     type=click.Path(file_okay=False, path_type=Path),
@@ -131,48 +180,260 @@ def queue_list(
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
-def queue_show(ctx: Context, reference: str, save_attachments: Path | None, as_json: bool) -> None:
-    """Decrypt and show one case."""
-    from intake.app import utcnow
-    from intake.references import parse_reference
-
-    ref = parse_reference(reference) or reference
-    with ctx.sessions() as session, refusals(CaseNotFound):
+def queue_show(
+    ctx: Context,
+    reference: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+    recovery_key: Path | None,
+    save_attachments: Path | None,
+    as_json: bool,
+) -> None:
+    """Decrypt and show one case with your key (audited)."""
+    ref = _reference(reference)
+    officer = None if recovery_key else _officer(ctx, officer_id, "case.open", ref)
+    keys = _keys(ctx, officer, passphrase_file, recovery_key, ref)
+    now = utcnow()
+    with ctx.sessions.begin() as session:
+        case = _acting_case(ctx, officer, ref, "case.open", session)
         try:
-            content = open_case(session, ctx.cipher, ref)
-        except CryptoError as exc:
-            fail(f"case {ref} does not decrypt: {exc}")
-    if save_attachments is not None:
-        save_attachments.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for index, item in enumerate(content.attachments, start=1):
-            target = save_attachments / f"{content.summary.reference}-{index}"
+            opened = triage.open_case(session, ctx.cipher, case, keys)
+        except (NoKeyAtHand, CryptoError) as exc:
+            session.rollback()
+            audit_refusal(
+                ctx,
+                triage.actor_name(officer, keys),
+                "case.open",
+                ref,
+                f"case {ref} does not open: {exc}",
+            )
+        from intake import audit
+
+        audit.append(session, now, triage.actor_name(officer, keys), "case.open", ref)
+    sync_audit(ctx)
+    _print_case(ctx, opened, save_attachments, as_json)
+
+
+def _print_case(
+    ctx: Context, opened: triage.OpenedCase, folder: Path | None, as_json: bool
+) -> None:
+    case = summary(opened.case)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for index, item in enumerate(opened.attachments, start=1):
+            target = folder / f"{case.reference}-{index}"
             target.write_bytes(item.data)
             target.chmod(0o600)
     if as_json:
         emit_json(
             {
-                **content.summary.as_json(utcnow()),
-                "report": content.payload,
+                **case.as_json(utcnow()),
+                "report": opened.payload,
                 "attachments": [
                     {"id": a.id, "media_type": a.media_type, "size": len(a.data)}
-                    for a in content.attachments
+                    for a in opened.attachments
+                ],
+                "events": [
+                    {
+                        "kind": e.kind,
+                        "author": e.author,
+                        "at": e.created_at.isoformat(),
+                        "text": e.text,
+                    }
+                    for e in opened.events
                 ],
             }
         )
         return
-    summary = content.summary
-    ctx.console.print(
-        f"[bold]{summary.reference}[/bold]  {summary.kind}  urgency={summary.urgency}  "
-        f"status={summary.status}  mission={summary.mission}"
-        + ("  [red]FLAGGED (duress)[/red]" if summary.flagged else "")
+    header = Text(
+        f"{case.reference}  {case.kind}  urgency={case.urgency}  status={case.status}  mission={case.mission}"
     )
+    if case.flagged:
+        header.append("  FLAGGED: the defender typed the duress word", style="bold red")
+    ctx.console.print(header)
     table = Table("question", "answer", show_lines=True)
-    for key, value in content.payload.get("answers", {}).items():
+    for key, value in opened.payload.get("answers", {}).items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         # Text, not markup: what a defender wrote is shown literally.
         table.add_row(Text(key), Text(shown))
     ctx.console.print(table)
-    for item in content.attachments:
+    for item in opened.attachments:
+        ctx.console.print(Text(f"attachment {item.id}: {item.media_type}, {len(item.data)} bytes"))
+    for event in opened.events:
         ctx.console.print(
-            f"attachment {item.id}: {item.media_type}, {len(item.data)} bytes", markup=False
+            Text(f"[{event.created_at:%Y-%m-%d %H:%M}] {event.kind} by {event.author}:")
         )
+        ctx.console.print(Text(event.text))
+
+
+# One triage step: (session, case, officer, keys, now) -> what to tell the officer.
+Step = Callable[[Session, Case, Officer, KeysAtHand, datetime], str]
+
+
+def _act(
+    ctx: Context,
+    reference: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+    action: str,
+    step: Step,
+) -> None:
+    """Run one triage step as an authenticated officer, in one transaction, audited."""
+    ref = _reference(reference)
+    officer = _officer(ctx, officer_id, action, ref)
+    keys = _keys(ctx, officer, passphrase_file, None, ref)
+    with ctx.sessions.begin() as session:
+        case = _acting_case(ctx, officer, ref, action, session)
+        try:
+            message = step(session, case, officer, keys, utcnow())
+        except (IllegalTransition, OfficerRefused, NoKeyAtHand, LookupError) as exc:
+            session.rollback()
+            audit_refusal(ctx, f"officer:{officer.id}", action, ref, str(exc))
+    sync_audit(ctx)
+    click.echo(message)
+
+
+def _status_step(trigger: str) -> Step:
+    def step(
+        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
+    ) -> str:
+        status = triage.change_status(session, case, trigger, f"officer:{officer.id}", now)
+        return f"{case.reference}: {status}"
+
+    return step
+
+
+@queue.command("claim")
+@click.argument("reference")
+@officer_option
+@passphrase_file_option
+@pass_context
+def queue_claim(
+    ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None
+) -> None:
+    """Take a case: it shows as yours to the rest of your mission."""
+
+    def step(
+        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
+    ) -> str:
+        triage.claim(session, case, officer, now)
+        return f"{case.reference}: claimed by {officer.id}"
+
+    _act(ctx, reference, officer_id, passphrase_file, "case.claim", step)
+
+
+def _status_command(name: str, trigger: str, doc: str) -> None:
+    @queue.command(name, help=doc)
+    @click.argument("reference")
+    @officer_option
+    @passphrase_file_option
+    @pass_context
+    def command(
+        ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None
+    ) -> None:
+        _act(ctx, reference, officer_id, passphrase_file, f"case.{trigger}", _status_step(trigger))
+
+
+_status_command("ack", "ack", "Acknowledge a new (or transferred) case.")
+_status_command("close", "close", "Close a case.")
+_status_command("reopen", "reopen", "Reopen a closed case.")
+
+
+@queue.command("status")
+@click.argument("reference")
+@click.argument("state", type=click.Choice(sorted(TRIGGER_FOR_STATUS)))
+@officer_option
+@passphrase_file_option
+@pass_context
+def queue_status(
+    ctx: Context, reference: str, state: str, officer_id: str | None, passphrase_file: Path | None
+) -> None:
+    """Move a case to STATE (illegal moves are refused and audited)."""
+    trigger = TRIGGER_FOR_STATUS[state]
+    _act(ctx, reference, officer_id, passphrase_file, f"case.{trigger}", _status_step(trigger))
+
+
+@queue.command("note")
+@click.argument("reference")
+@officer_option
+@passphrase_file_option
+@click.option("--file", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def queue_note(
+    ctx: Context,
+    reference: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+    source: Path | None,
+) -> None:
+    """Add a note (from stdin or --file), sealed like the case."""
+    text = _read_text(source, "note")
+
+    def step(
+        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
+    ) -> str:
+        triage.note(session, ctx.cipher, case, f"officer:{officer.id}", text, now)
+        return f"{case.reference}: note added"
+
+    _act(ctx, reference, officer_id, passphrase_file, "case.note", step)
+
+
+@queue.command("reply")
+@click.argument("reference")
+@officer_option
+@passphrase_file_option
+@click.option("--file", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def queue_reply(
+    ctx: Context,
+    reference: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+    source: Path | None,
+) -> None:
+    """Reply to the defender (text from stdin or --file) through the bot they used."""
+    from intake.app import build_service
+
+    text = _read_text(source, "reply")
+    service = build_service(ctx.settings, ctx.sessions, ctx.cipher)
+
+    def step(
+        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
+    ) -> str:
+        triage.reply(
+            session,
+            ctx.cipher,
+            case,
+            keys,
+            f"officer:{officer.id}",
+            text,
+            service.render_reply,
+            now,
+        )
+        return f"{case.reference}: reply queued for delivery"
+
+    _act(ctx, reference, officer_id, passphrase_file, "case.reply", step)
+
+
+@queue.command("transfer")
+@click.argument("reference")
+@click.option("--to", "to_mission", required=True, help="The mission to hand the case to.")
+@officer_option
+@passphrase_file_option
+@pass_context
+def queue_transfer(
+    ctx: Context,
+    reference: str,
+    to_mission: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Hand a case to another mission: its keys are re-sealed to that mission."""
+
+    def step(
+        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
+    ) -> str:
+        triage.transfer(session, ctx.cipher, case, keys, to_mission, f"officer:{officer.id}", now)
+        return f"{case.reference}: transferred to {to_mission}"
+
+    _act(ctx, reference, officer_id, passphrase_file, "case.transfer", step)

@@ -41,6 +41,18 @@ def test_public_names_are_exported() -> None:
         "load_keyring",
         "save_keyring",
         "create_keyring_file",
+        "DEFAULT_ALGORITHM",
+        "PublicKey",
+        "PrivateKey",
+        "generate_keypair",
+        "SealContext",
+        "seal",
+        "open_sealed",
+        "wrap_private_key",
+        "unwrap_private_key",
+        "rewrap_private_key",
+        "export_recovery_key",
+        "load_recovery_key",
     ):
         assert name in crypto.__all__
 

@@ -67,7 +67,9 @@ def test_bad_input_at_every_kind_of_step(setup: Setup) -> None:
 
     with setup.sessions() as session:
         [case] = list_cases(session)
-        answers = open_case(session, setup.cipher, case.reference).payload["answers"]
+        answers = open_case(session, setup.cipher, case.reference, setup.recovery).payload[
+            "answers"
+        ]
     # Nothing lost, nothing altered: each answer is the one finally given.
     assert answers["country"] == "KE"
     assert answers["at_risk"] == "someone_else"

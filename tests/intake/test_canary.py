@@ -39,7 +39,7 @@ def test_description_and_sender_never_reach_the_disk(sqlite_setup: Setup) -> Non
         assert leaks([details, sender, chat, contact], db_files) == []
         # ...yet the officer's view shows the description.
         [case] = list_cases(session)
-        payload = open_case(session, setup.cipher, case.reference).payload
+        payload = open_case(session, setup.cipher, case.reference, setup.recovery).payload
     assert payload["answers"]["details"] == details
     assert payload["answers"]["contact"] == contact
     assert setup.settings.log_path.stat().st_size > 0
@@ -70,8 +70,13 @@ def test_cli_run_leaks_nothing_and_queue_show_displays(tmp_path: Path) -> None:
     )
     assert details not in listing.stdout
     reference = chat.stdout.split("Your reference is ")[1][:13]
+    recovery = str(home / "recovery-key.txt")
     shown = subprocess.run(
-        [*cli, "queue", "show", reference], env=env, text=True, capture_output=True, check=True
+        [*cli, "queue", "show", reference, "--recovery-key", recovery],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=True,
     )
     assert details in shown.stdout
     # Files created by the CLI are private to the user.

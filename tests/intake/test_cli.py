@@ -29,6 +29,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     init = run(environment, "init", "--demo")
     assert "keyring created" in init.stdout
     assert "generated" in init.stderr  # the loud warning about the passphrase file
+    assert "MOVE IT OFFLINE" in init.stderr  # and about the recovery key
     return environment
 
 
@@ -45,7 +46,10 @@ def test_scripted_chat_files_a_report_listed_in_the_right_queue(env: dict[str, s
     )
     only_ke = json.loads(run(env, "queue", "list", "--json", "--mission", "eu-del-ua").stdout)
     assert reference not in {case["reference"] for case in only_ke}
-    shown = json.loads(run(env, "queue", "show", reference.lower(), "--json").stdout)
+    recovery = str(Path(env["HRD_INTAKE_HOME"]) / "recovery-key.txt")
+    shown = json.loads(
+        run(env, "queue", "show", reference.lower(), "--json", "--recovery-key", recovery).stdout
+    )
     assert shown["report"]["answers"]["details"] == "They followed me."
 
 
@@ -71,16 +75,20 @@ def test_missions_import_and_list(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_unknown_case_is_refused(env: dict[str, str]) -> None:
-    result = run(env, "queue", "show", "HRD-0000-0000", check=False)
+    recovery = str(Path(env["HRD_INTAKE_HOME"]) / "recovery-key.txt")
+    result = run(env, "queue", "show", "HRD-0000-0000", "--recovery-key", recovery, check=False)
     assert result.returncode == 1
     assert "no case" in result.stderr
+    anonymous = run(env, "queue", "show", "HRD-0000-0000", check=False)
+    assert anonymous.returncode == 1 and "--officer" in anonymous.stderr
 
 
 def test_missing_setup_exits_3(tmp_path: Path) -> None:
     environment = {**os.environ, "HRD_INTAKE_HOME": str(tmp_path / "nothing")}
-    result = run(environment, "queue", "show", "HRD-0000-0000", check=False)
+    result = run(environment, "queue", "list", check=False)
     assert result.returncode == 3
     assert "hrd-intake init" in result.stderr
+    assert not (tmp_path / "nothing" / "intake.db").exists()
 
 
 def test_flows_diagram_and_missing(env: dict[str, str]) -> None:

@@ -30,7 +30,7 @@ def test_threat_report_lands_in_the_country_mission_queue(setup: Setup) -> None:
 
     with setup.sessions() as session:
         [case] = list_cases(session)
-        content = open_case(session, setup.cipher, reference)
+        content = open_case(session, setup.cipher, reference, setup.recovery)
     assert (case.reference, case.mission, case.kind, case.urgency, case.status) == (
         reference,
         "eu-del-ke",
@@ -95,7 +95,9 @@ def test_restart_resumes_at_the_same_step(setup: Setup) -> None:
     play(resumed, threat_report()[5:])
     with setup.sessions() as session:
         [case] = list_cases(session)
-        answers = open_case(session, setup.cipher, case.reference).payload["answers"]
+        answers = open_case(session, setup.cipher, case.reference, setup.recovery).payload[
+            "answers"
+        ]
     assert answers["at_risk"] == "me" and answers["when"] == "ongoing"
 
 
@@ -148,7 +150,7 @@ def test_photo_is_stored_without_exif_and_follows_the_case(setup: Setup) -> None
     play(defender, script[8:])
 
     with setup.sessions() as session:
-        content = open_case(session, setup.cipher, defender.reference())
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
         row = session.scalar(select(AttachmentRow))
     [stored] = content.attachments
     assert stored.media_type == "image/jpeg"

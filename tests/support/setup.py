@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto import KdfParams
 from intake import app
 from intake.config import Settings, load_settings
+from intake.keyholders import KeysAtHand
 from intake.records import RecordCipher
+from intake.recovery import RECOVERY_FILE_NAME, recovery_keys_at_hand
 from intake.service import ConversationService
 
 
@@ -45,6 +47,11 @@ class Setup:
     sessions: sessionmaker[Session]
     cipher: RecordCipher
     clock: Clock
+
+    @property
+    def recovery(self) -> KeysAtHand:
+        """Security staff's recovery key, which `init` left in the home folder."""
+        return recovery_keys_at_hand(self.settings.home / RECOVERY_FILE_NAME)
 
     def service(self) -> ConversationService:
         """A new service instance on the same database (as after a restart)."""

@@ -1,0 +1,193 @@
+"""The audit log: hash-chained, append-only, with a head checkpoint kept outside the database.
+
+Every entry carries the SHA-256 of the previous entry's hash and its own
+canonical content, so editing, deleting or reordering entries breaks the
+chain at the first touched entry. Cutting the last entries off leaves a valid
+chain, so the head (count and hash) is also written to a checkpoint file
+beside the keyring after each commit, and `verify` compares against it.
+
+Entries name an actor (`officer:<id>`, `operator`, `service`) and a subject
+(case reference, mission, officer id); `detail` holds no case content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.models import AuditEntry
+
+GENESIS = "0" * 64
+
+
+def entry_hash(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: Mapping[str, Any],
+) -> str:
+    content = json.dumps(
+        [seq, at.isoformat(), actor, action, subject, detail], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(f"{prev_hash}:{content}".encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    now: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    **detail: Any,
+) -> AuditEntry:
+    """Append an entry in the caller's transaction.
+
+    The head row is read with a row lock (PostgreSQL) so concurrent writers
+    queue up instead of forking the chain; the primary key on `seq` refuses a
+    fork that would slip through.
+    """
+    head = session.scalar(
+        select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1).with_for_update()
+    )
+    seq = 1 if head is None else head.seq + 1
+    prev_hash = GENESIS if head is None else head.hash
+    entry = AuditEntry(
+        seq=seq,
+        at=now,
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=dict(detail),
+        prev_hash=prev_hash,
+        hash=entry_hash(prev_hash, seq, now, actor, action, subject, detail),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Head:
+    count: int
+    hash: str
+
+
+def head(session: Session) -> Head:
+    last = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+    return Head(0, GENESIS) if last is None else Head(last.seq, last.hash)
+
+
+def write_checkpoint(path: Path, current: Head) -> None:
+    """Record the head outside the database (atomic replace, never moving backwards)."""
+    previous = read_checkpoint(path)
+    if previous is not None and previous.count >= current.count:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump({"count": current.count, "hash": current.hash}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def sync_checkpoint(session: Session, path: Path | None) -> None:
+    """Write the committed head to the checkpoint file (call after the commit)."""
+    if path is not None:
+        write_checkpoint(path, head(session))
+
+
+def read_checkpoint(path: Path) -> Head | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Head(int(data["count"]), str(data["hash"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuditBroken(0, f"the checkpoint file {path} is unreadable: {exc}") from exc
+
+
+class AuditBroken(Exception):
+    """The chain does not verify; `seq` names the first bad entry (0: the log as a whole)."""
+
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(f"audit entry {seq}: {reason}" if seq else reason)
+        self.seq = seq
+        self.reason = reason
+
+
+def _entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.seq > last)
+                .order_by(AuditEntry.seq)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session, checkpoint: Head | None) -> Head:
+    """Check the whole chain (and its length against the checkpoint).
+
+    Raises:
+        AuditBroken: naming the first entry that is missing, edited or out of order.
+    """
+    expected_seq, prev_hash = 1, GENESIS
+    for entry in _entries(session):
+        if entry.seq != expected_seq:
+            raise AuditBroken(expected_seq, f"missing (the next entry is {entry.seq})")
+        if entry.prev_hash != prev_hash:
+            raise AuditBroken(
+                entry.seq, "does not follow the previous entry (deleted or reordered)"
+            )
+        recomputed = entry_hash(
+            prev_hash, entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.detail
+        )
+        if recomputed != entry.hash:
+            raise AuditBroken(entry.seq, "content does not match its hash (edited)")
+        expected_seq, prev_hash = entry.seq + 1, entry.hash
+    count = expected_seq - 1
+    if checkpoint is not None:
+        if count < checkpoint.count:
+            raise AuditBroken(
+                count + 1,
+                f"missing: the checkpoint records {checkpoint.count} entries, the log has {count}",
+            )
+        reached = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == checkpoint.count))
+        if checkpoint.count and reached != checkpoint.hash:
+            raise AuditBroken(checkpoint.count, "differs from the checkpoint (log rewritten)")
+    return Head(count, prev_hash)
+
+
+def list_entries(
+    session: Session, limit: int = 100, subject: str | None = None
+) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if subject is not None:
+        query = query.where(AuditEntry.subject == subject)
+    return list(session.scalars(query))
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
