@@ -44,6 +44,7 @@ class ConsoleChannel:
         self._send(text="/start")
         for line in self._reader:
             self._send_line(line.rstrip("\r\n"))
+        self._deliver()
 
     def _send_line(self, line: str) -> None:
         choice = self._choices.get(line.strip())
@@ -64,7 +65,16 @@ class ConsoleChannel:
         )
         for outbound in self._service.handle(message):
             self._render(outbound)
+        self._deliver()
         self._writer.flush()
+
+    def _deliver(self) -> None:
+        """Show what officers sent to this terminal's defender (other chats' stay queued)."""
+        for delivery in self._service.claim_deliveries(CHANNEL):
+            if delivery.chat != self._sender:
+                continue
+            self._render_reply(Reply(text=delivery.text))
+            self._service.delivered(delivery)
 
     def _render(self, outbound: Outbound) -> None:
         if isinstance(outbound, WipeChat):

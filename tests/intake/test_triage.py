@@ -230,3 +230,13 @@ def test_first_mission_key_reseals_earlier_cases(setup: Setup) -> None:
         assert reseal_to_mission(session, setup.recovery, "eu-del-ke", setup.clock()) == 0
     with setup.sessions() as session:
         assert open_case(session, setup.cipher, reference, keys).payload["flow"] == "threat_report"
+
+
+def test_officers_are_notified_without_content(setup: Setup) -> None:
+    notifications = setup.settings.notifications.model_copy(update={"telegram_chat": "-1001"})
+    setup.settings = setup.settings.model_copy(update={"notifications": notifications})
+    _, reference = submit(setup, threat_report("Kenya", details="CANARY-NOT-IN-NOTICE"))
+    [notice] = setup.service().claim_deliveries("telegram")
+    assert notice.chat == "-1001" and notice.kind == "notify"
+    assert reference in notice.text and "eu-del-ke" in notice.text and "immediate" in notice.text
+    assert "CANARY" not in notice.text
