@@ -90,8 +90,11 @@ class Case(Base):
     """A submitted threat report or assistance request in a mission's queue."""
 
     __tablename__ = "cases"
+    # The queue's orders: a mission's page, a mission filtered by state, everyone's page.
     __table_args__ = (
         Index("ix_cases_queue", "mission_id", "status", "urgency_rank", "submitted_at"),
+        Index("ix_cases_mission_order", "mission_id", "urgency_rank", "submitted_at", "id"),
+        Index("ix_cases_order", "urgency_rank", "submitted_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
