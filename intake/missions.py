@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.config import describe_invalid
 from intake.models import Mission
 
 MissionId = NewType("MissionId", str)
@@ -74,10 +75,7 @@ def read_directory(path: Path) -> Directory:
     try:
         return Directory.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise DirectoryError(f"{path}: {problems}") from exc
+        raise DirectoryError(f"{path}: {describe_invalid(exc)}") from exc
 
 
 def import_directory(session: Session, directory: Directory, now: datetime) -> tuple[int, int]:
