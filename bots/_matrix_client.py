@@ -5,14 +5,19 @@ nio is untyped (no `py.typed`), hence the `type: ignore` on its imports.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
 import nio  # type: ignore[import-untyped]
 from nio.api import Api  # type: ignore[import-untyped]
 from nio.store import SqliteStore  # type: ignore[import-untyped]
+
+T = TypeVar("T")
 
 # Matrix ids (@user:server, !room:server, #alias:server, $event:server), bare
 # event ids of room versions 3+, 43-character base64 keys, access tokens and
@@ -90,3 +95,33 @@ def make_client(homeserver: str, user: str, store: Path, pickle_key: str) -> Dur
         request_timeout=30,
     )
     return DurableKeysClient(homeserver, user, store_path=str(store), config=config)
+
+
+def sync_filter(timeline_limit: int) -> dict[str, Any]:
+    """No presence, typing or receipts; enough timeline that a restart rarely
+    needs to page back (it does when the server says the timeline is limited)."""
+    return {
+        "presence": {"types": []},
+        "account_data": {"types": []},
+        "room": {
+            "timeline": {"limit": timeline_limit},
+            "ephemeral": {"types": []},
+            "account_data": {"types": []},
+        },
+    }
+
+
+async def unless_stopped(stop: asyncio.Event, awaitable: Awaitable[T]) -> T | None:
+    """The awaitable's result, or None (and the awaitable cancelled) once `stop` is set."""
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stopper.cancel()
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, aiohttp.ClientError, TimeoutError):
+        pass
+    return None

@@ -9,10 +9,10 @@ its room, so a later `WipeChat` knows where to redact it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NewType
 
-from intake.messages import Reply
+from intake.messages import Outbound, Reply, WipeChat
 
 RoomId = NewType("RoomId", str)
 UserId = NewType("UserId", str)
@@ -115,7 +115,8 @@ def _media(content: dict[str, Any]) -> Meaning:
         iv = str(file["iv"])
     except (KeyError, TypeError):
         return Unsupported("unsupported")
-    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    raw_info = content.get("info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
     size = info.get("size")
     body = content.get("filename") or content.get("body")
     return Media(
@@ -156,6 +157,54 @@ def render(replies: list[Reply]) -> str:
         )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send one message (the text of consecutive replies)."""
+
+    body: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Redact:
+    """Redact these events (trace ids)."""
+
+    traces: tuple[str, ...] = field(repr=False)
+
+
+Step = Send | Redact
+
+
+def plan(outbounds: list[Outbound]) -> list[Step]:
+    """What to do in the room for the core's answer, in order."""
+    steps: list[Step] = []
+    replies: list[Reply] = []
+    for outbound in outbounds:
+        if isinstance(outbound, WipeChat):
+            if replies:
+                steps.append(Send(render(replies)))
+                replies = []
+            steps.append(Redact(tuple(outbound.message_ids)))
+        else:
+            replies.append(outbound)
+    if replies:
+        steps.append(Send(render(replies)))
+    return steps
+
+
+def steps_to_json(steps: list[Step]) -> list[dict[str, Any]]:
+    return [
+        {"send": step.body} if isinstance(step, Send) else {"redact": list(step.traces)}
+        for step in steps
+    ]
+
+
+def steps_from_json(items: list[dict[str, Any]]) -> list[Step]:
+    return [
+        Send(str(item["send"])) if "send" in item else Redact(tuple(item["redact"]))
+        for item in items
+    ]
 
 
 def message_content(body: str) -> dict[str, Any]:

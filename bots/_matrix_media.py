@@ -68,7 +68,8 @@ class MediaFetcher:
         if match is None:
             raise MediaUnavailable("not an mxc URL")
         server, media_id = match.groups()
-        address = f"{self.homeserver.rstrip('/')}/_matrix/client/v1/media/download/{server}/{media_id}"
+        base = self.homeserver.rstrip("/")
+        address = f"{base}/_matrix/client/v1/media/download/{server}/{media_id}"
         headers = {"Authorization": f"Bearer {self.access_token}"}
         for attempt in range(1, _ATTEMPTS + 1):
             try:
@@ -78,7 +79,7 @@ class MediaFetcher:
                     if response.status < 500 and response.status != 429:
                         raise MediaUnavailable(f"HTTP {response.status}")
             except (aiohttp.ClientError, TimeoutError):
-                log.warning("file download failed", extra={"count": attempt})
+                log.warning("file download failed", extra={"channel": "matrix", "count": attempt})
             await asyncio.sleep(0.5 * attempt)
         raise MediaUnavailable("download failed")
 

@@ -22,15 +22,15 @@ import nio  # type: ignore[import-untyped]
 from bots import _matrix_trust as trust
 from bots._matrix_events import (
     EventId,
+    Redact,
     RoomId,
+    Step,
     UserId,
     decode_trace,
     encode_trace,
     message_content,
-    render,
 )
 from bots._matrix_state import MatrixState
-from intake.messages import Outbound, Reply, WipeChat
 from intake.service import ConversationService
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,11 @@ SEND_ATTEMPTS = 3
 _PRIVATE_ROOM_STATE = (
     nio.EnableEncryptionBuilder().as_dict(),
     # Someone invited later does not read what came before.
-    {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}},
+    {
+        "type": "m.room.history_visibility",
+        "state_key": "",
+        "content": {"history_visibility": "joined"},
+    },
     {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
 )
 
@@ -109,15 +113,21 @@ class Rooms:
         log.info("left a room with several members", extra={"channel": CHANNEL})
 
     async def refuse_unencrypted(self, room_id: RoomId) -> None:
-        """Say we do not talk here, and invite the defender to an encrypted room (once)."""
+        """Say we do not talk here, and invite the defender to an encrypted room.
+
+        One encrypted room per plain room: created once, the defender
+        invited again if they are no longer in it.
+        """
         others = self.others(room_id)
         if len(others) != 1:
             return
-        if room_id not in self._offers:
+        defender = others[0]
+        offered = self._offers.get(room_id)
+        if offered is None or self.room(RoomId(offered)) is None:
             created = await self._client.room_create(
                 is_direct=True,
                 preset=nio.RoomPreset.private_chat,
-                invite=[others[0]],
+                invite=[defender],
                 initial_state=list(_PRIVATE_ROOM_STATE),
             )
             if not isinstance(created, nio.RoomCreateResponse):
@@ -126,18 +136,22 @@ class Rooms:
             self._offers[room_id] = created.room_id
             await asyncio.to_thread(self._state.save_offers, dict(self._offers))
             log.info("encrypted room offered instead of a plain one", extra={"channel": CHANNEL})
+        elif defender not in self.others(RoomId(offered)):
+            await self._client.room_invite(offered, defender)
         await self._send_notice(room_id, "unencrypted_room")
 
     async def _send_notice(self, room_id: RoomId, key: str, force: bool = False) -> None:
+        """A channel notice (no case content): encrypted where the room is."""
         now = time.monotonic()
         if not force and now - self._noticed.get(room_id, -NOTICE_INTERVAL) < NOTICE_INTERVAL:
             return
         self._noticed[room_id] = now
         content = {"msgtype": "m.notice", "body": self._service.notice(key)}
-        # In an encrypted room nio encrypts this like any reply.
-        await self._prepare(room_id)
+        if self.is_encrypted(room_id) and self._client.should_query_keys:
+            await self._client.keys_query()
+        # Not a conversation: no trust-on-first-use records for a room we refuse.
         response = await self._client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=False
+            room_id, "m.room.message", content, ignore_unverified_devices=True
         )
         if not isinstance(response, nio.RoomSendResponse):
             log.warning("notice not sent", extra={"channel": CHANNEL})
@@ -154,7 +168,10 @@ class Rooms:
             current = {str(d.id): str(d.ed25519) for d in devices}
             change = trust.assess(self._trusted, user_id, current)
             if change.first_use:
-                log.info("devices trusted on first use", extra={"channel": CHANNEL, "count": len(current)})
+                log.info(
+                    "devices trusted on first use",
+                    extra={"channel": CHANNEL, "count": len(current)},
+                )
             elif change.suspicious:
                 # TODO(core): flag the defender's cases ("device changed") for the officer.
                 log.warning(
@@ -175,25 +192,17 @@ class Rooms:
 
     # -- replies and traces ------------------------------------------------
 
-    async def deliver(self, room_id: RoomId, outbounds: Sequence[Outbound]) -> list[str]:
-        """Render the core's answer in order; return trace ids of the events sent."""
+    async def perform(self, room_id: RoomId, steps: Sequence[Step]) -> list[str]:
+        """Send and redact in order; return trace ids of the messages sent."""
         sent: list[str] = []
-        pending: list[Reply] = []
-        for outbound in outbounds:
-            if isinstance(outbound, WipeChat):
-                sent.extend(await self._flush(room_id, pending))
-                pending = []
-                await self.redact(outbound.message_ids)
-            else:
-                pending.append(outbound)
-        sent.extend(await self._flush(room_id, pending))
+        for step in steps:
+            if isinstance(step, Redact):
+                await self.redact(step.traces)
+                continue
+            event_id = await self.send_encrypted(room_id, step.body)
+            if event_id is not None:
+                sent.append(encode_trace(room_id, event_id))
         return sent
-
-    async def _flush(self, room_id: RoomId, replies: list[Reply]) -> list[str]:
-        if not replies:
-            return []
-        event_id = await self.send_encrypted(room_id, render(replies))
-        return [] if event_id is None else [encode_trace(room_id, event_id)]
 
     async def send_encrypted(self, room_id: RoomId, body: str) -> EventId | None:
         """Send one message, end-to-end encrypted; None if it could not be sent."""
@@ -205,7 +214,10 @@ class Rooms:
             try:
                 await self._prepare(room_id)
                 response = await self._client.room_send(
-                    room_id, "m.room.message", message_content(body), ignore_unverified_devices=False
+                    room_id,
+                    "m.room.message",
+                    message_content(body),
+                    ignore_unverified_devices=False,
                 )
             except nio.OlmUnverifiedDeviceError:
                 # A device appeared between the check and the send: check again.
@@ -239,4 +251,7 @@ class Rooms:
                 denied += 1
         log.info("messages redacted", extra={"channel": CHANNEL, "count": done})
         if denied:
-            log.info("messages left (no power to redact)", extra={"channel": CHANNEL, "count": denied})
+            log.info(
+                "messages left (no power to redact)",
+                extra={"channel": CHANNEL, "count": denied},
+            )

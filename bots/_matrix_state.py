@@ -12,6 +12,7 @@ database I/O: call them from a worker thread (`asyncio.to_thread`).
 |              | before it are recorded by the core                           |
 | `tofu`       | user -> {device id: ed25519 key} trusted on first use        |
 | `offers`     | unencrypted room -> encrypted room the bot opened instead    |
+| `outbox`     | answers the core gave to a recorded batch, until sent        |
 """
 
 from __future__ import annotations
@@ -118,3 +119,16 @@ class MatrixState:
 
     def save_offers(self, offers: dict[str, str]) -> None:
         self._put_json("offers", offers)
+
+    # -- answers not yet sent ------------------------------------------------
+
+    def outbox(self) -> list[dict[str, Any]]:
+        value = self._get_json("outbox")
+        return value if isinstance(value, list) else []
+
+    def save_outbox(self, items: list[dict[str, Any]]) -> None:
+        """Keep the answers (sealed) until sent: they may quote the defender's draft."""
+        self._put_json("outbox", items)
+
+    def clear_outbox(self) -> None:
+        self._store.delete("outbox")

@@ -1,0 +1,171 @@
+"""The Matrix channel: matrix-nio with end-to-end encryption.
+
+    channel = build_matrix(settings, service, ChannelStateStore("matrix", ...))
+    await channel.run(stop)   # until `stop` is set
+
+The bot logs in once; its device id and access token are kept sealed in the
+channel state store and restored on every start (a new login would be a new
+device, unable to decrypt the rooms' history). nio's encryption store (Olm
+account, sessions, room keys) is one SQLite file in `settings.matrix.store`
+(mode 0700), its secrets pickled under a random key kept in the channel state,
+never nio's default key. The loop itself is in `_matrix_sync`, the room
+policy and rendering in `_matrix_rooms`.
+
+What nio's store holds in the clear, by design of nio: the bot's own user and
+device ids, the user ids and device keys of the defenders it talks to, and
+the ids of its encrypted rooms. Message content never reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import aiohttp
+import nio  # type: ignore[import-untyped]
+from pydantic import SecretStr
+
+from bots._matrix_client import make_client, quiet_libraries
+from bots._matrix_media import MediaFetcher
+from bots._matrix_rooms import CHANNEL, Rooms
+from bots._matrix_state import MatrixState, SessionRecord, StateStore
+from bots._matrix_sync import MatrixChannelFailed, SyncLoop, Timing
+from intake.config import Settings
+from intake.service import ConversationService
+
+__all__ = [
+    "MatrixChannel",
+    "MatrixChannelFailed",
+    "MatrixConfig",
+    "MatrixSetupError",
+    "Timing",
+    "build_matrix",
+]
+
+log = logging.getLogger(__name__)
+
+DEVICE_NAME = "hrd-intake"
+
+
+class MatrixSetupError(Exception):
+    """The Matrix channel cannot start; the message names the setting or the cause."""
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    homeserver: str
+    user: str
+    password: SecretStr | None = field(repr=False)
+    store: Path
+    timing: Timing = field(default_factory=Timing)
+
+
+def build_matrix(
+    settings: Settings, service: ConversationService, store: StateStore
+) -> MatrixChannel:
+    """The channel from the settings (`HRD_INTAKE_MATRIX_*`).
+
+    Raises:
+        MatrixSetupError: homeserver or user missing, or a homeserver URL we refuse.
+    """
+    matrix = settings.matrix
+    if not matrix.homeserver or not matrix.user:
+        raise MatrixSetupError("set both HRD_INTAKE_MATRIX_HOMESERVER and HRD_INTAKE_MATRIX_USER")
+    url = urlparse(matrix.homeserver)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise MatrixSetupError("HRD_INTAKE_MATRIX_HOMESERVER must be an http(s) URL")
+    if url.scheme == "http" and url.hostname not in ("127.0.0.1", "::1", "localhost"):
+        raise MatrixSetupError(
+            "HRD_INTAKE_MATRIX_HOMESERVER must use https (plain http only on loopback)"
+        )
+    config = MatrixConfig(matrix.homeserver, matrix.user, matrix.password, matrix.store)
+    return MatrixChannel(config, service, store)
+
+
+class MatrixChannel:
+    """Runs the bot account until `stop` is set (bots.runner.Channel)."""
+
+    name = CHANNEL
+
+    def __init__(
+        self, config: MatrixConfig, service: ConversationService, store: StateStore
+    ) -> None:
+        self._config = config
+        self._service = service
+        self._state = MatrixState(store)
+
+    @property
+    def config(self) -> MatrixConfig:
+        return self._config
+
+    async def run(self, stop: asyncio.Event) -> None:
+        quiet_libraries()
+        _private_folder(self._config.store)
+        pickle_key = await asyncio.to_thread(self._state.pickle_key)
+        client = make_client(
+            self._config.homeserver, self._config.user, self._config.store, pickle_key
+        )
+        try:
+            await self._sign_in(client)
+            rooms = Rooms(client, self._state, self._service)
+            await rooms.load()
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+                media = MediaFetcher(http, self._config.homeserver, str(client.access_token))
+                loop = SyncLoop(
+                    client, self._state, self._service, rooms, media, self._config.timing
+                )
+                log.info("matrix channel started", extra={"channel": CHANNEL})
+                await loop.run(stop)
+        finally:
+            await client.close()
+            log.info("matrix channel stopped", extra={"channel": CHANNEL})
+
+    async def _sign_in(self, client: Any) -> None:
+        """Restore the saved device, or log in once and save it before anything else."""
+        record = await asyncio.to_thread(self._state.session)
+        if record is not None and _same_user(record.user_id, self._config.user):
+            try:
+                client.restore_login(record.user_id, record.device_id, record.access_token)
+            except ValueError as exc:
+                # nio cannot unpickle its store: the pickle key no longer matches it.
+                raise MatrixSetupError(
+                    f"the encryption store in {self._config.store} does not open with the "
+                    "saved key (was the database replaced?)"
+                ) from exc
+            log.info("matrix session restored", extra={"channel": CHANNEL})
+            return
+        if self._config.password is None:
+            raise MatrixSetupError(
+                "no saved Matrix session: set HRD_INTAKE_MATRIX_PASSWORD (or _FILE) to log in once"
+            )
+        response = await client.login(
+            self._config.password.get_secret_value(), device_name=DEVICE_NAME
+        )
+        if not isinstance(response, nio.LoginResponse):
+            code = getattr(response, "status_code", "?")
+            raise MatrixSetupError(f"Matrix login refused ({code})")
+        await asyncio.to_thread(
+            self._state.save_session,
+            SessionRecord(
+                str(response.user_id), str(response.device_id), str(response.access_token)
+            ),
+        )
+        if client.olm is None:
+            raise MatrixSetupError("matrix-nio has no end-to-end encryption support (vodozemac)")
+        log.info("matrix login: new device, kept from now on", extra={"channel": CHANNEL})
+
+
+def _same_user(saved: str, configured: str) -> bool:
+    if configured.startswith("@"):
+        return saved == configured
+    return saved[1:].split(":", 1)[0] == configured
+
+
+def _private_folder(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)

@@ -1,0 +1,306 @@
+"""The Matrix channel end to end: a real Synapse, the bot, a defender's nio client.
+
+Given a bot account and a defender with their own encryption store, the
+defender opens rooms with the bot and talks to it; we check what the queues,
+the database, the bot's encryption store, the logs and the homeserver hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import nio
+import pytest
+from nio.store import SqliteStore
+from PIL import Image
+from sqlalchemy import func, select, text
+
+from bots._matrix_state import MatrixState
+from bots.matrix import Timing
+from intake.channel_state import ChannelStateStore
+from intake.models import Conversation, ProcessedMessage
+from intake.queue import list_cases
+from tests.bots.matrix_harness import (
+    MatrixDefender,
+    gps_jpeg,
+    new_defender,
+    new_user,
+    open_case_with_recovery,
+    running_bot,
+)
+from tests.support.scan import files_under, leaks
+from tests.support.setup import Setup
+from tests.support.synapse import Synapse
+
+pytestmark = pytest.mark.slow
+pytest_plugins = ["tests.bots.matrix_synapse"]  # the session-wide `synapse` fixture
+
+MENU = "What would you like to do?"
+REFERENCE = "Your reference is"
+
+
+def _is_redacted(event: dict[str, Any]) -> bool:
+    return "redacted_because" in event.get("unsigned", {})
+
+
+def _power(state: dict[str, dict[str, Any]], user: str) -> float:
+    """A user's power level (room version 12: creators are above every level)."""
+    create = state["m.room.create"]
+    if create["content"].get("room_version") == "12" and user == create["sender"]:
+        return float("inf")
+    levels = state["m.room.power_levels"]["content"]
+    return float(levels.get("users", {}).get(user, levels.get("users_default", 0)))
+
+
+def _messages_of(events: list[dict[str, Any]], sender: str) -> list[dict[str, Any]]:
+    """Message events (not state, not redactions) a user sent, oldest first."""
+    return [
+        e
+        for e in reversed(events)
+        if e["sender"] == sender and "state_key" not in e and e["type"] != "m.room.redaction"
+    ]
+
+
+def test_threat_report_and_assistance_request(
+    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    setup = sqlite_setup
+    details = f"CANARY-DETAILS-{secrets.token_hex(6)}"
+    contact = f"CANARY-CONTACT-{secrets.token_hex(6)}"
+    bot_id = new_user(synapse, "bot")
+    bot_store = tmp_path / "bot-store"
+
+    async def scenario() -> tuple[MatrixDefender, str]:
+        defender = await new_defender(synapse, tmp_path / "defender-store")
+        try:
+            async with running_bot(setup, synapse, bot_id, bot_store):
+                room = await defender.create_dm(bot_id)
+                assert MENU in await defender.say(room, "hello", expect=MENU)
+                # Threat report, in Kenya, with a photo carrying its GPS position.
+                for answer in ("1", "1", "Kenya", "1", "1, 2", "2", details):
+                    await defender.say(room, answer)
+                before = len(defender.bodies(room))
+                await defender.send_image(room, gps_jpeg())
+                await defender.wait(
+                    lambda: any("File received" in b for b in defender.bodies(room)[before:]),
+                    what="the file to be received",
+                )
+                for answer in ("1", "1", contact, "1", "2"):
+                    await defender.say(room, answer)
+                assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
+                # Assistance request (legal aid), in Ukraine.
+                for answer in ("2", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
+                    await defender.say(room, answer)
+                assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
+                await asyncio.sleep(1)  # let the redactions of the last wipe land
+            return defender, room
+        finally:
+            await defender.close()
+
+    defender, room = asyncio.run(scenario())
+
+    # Both cases are in their missions' queues; the photo lost its EXIF.
+    with setup.sessions() as session:
+        cases = {c.kind: c for c in list_cases(session)}
+        assert cases["threat_report"].mission == "eu-del-ke"
+        assert cases["assistance_request"].mission == "eu-del-ua"
+        session.execute(text("select 1"))  # keep the WAL populated for the scan
+        db_files = files_under(setup.settings.home)
+        assert leaks([details, contact, bot_id, defender.user_id, room], db_files) == []
+    threat = open_case_with_recovery(setup, cases["threat_report"].reference)
+    [photo] = threat.attachments
+    assert threat.payload["answers"]["details"] == details
+    with Image.open(io.BytesIO(photo.data)) as image:
+        assert image.format == "JPEG"
+        assert len(image.getexif()) == 0
+    assert b"PhoneMaker" not in photo.data
+
+    # On the server: every message the bot sent is end-to-end encrypted, and
+    # everything but the last answer (the second case's reference) is redacted.
+    events = defender.raw_events(room)
+    bot_messages = _messages_of(events, bot_id)
+    assert bot_messages and {e["type"] for e in bot_messages} == {"m.room.encrypted"}
+    defender_messages = _messages_of(events, defender.user_id)
+    assert len(defender_messages) == 23
+    assert all(_is_redacted(e) for e in defender_messages)
+    assert all(_is_redacted(e) for e in bot_messages[:-1])
+    assert not _is_redacted(bot_messages[-1])
+
+    # The bot's encryption store and the logs hold no content and no identity;
+    # the store's secrets are pickled under our random key, not nio's default.
+    assert leaks([details, contact], files_under(bot_store)) == []
+    assert bot_store.stat().st_mode & 0o077 == 0
+    state = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
+    session_record = MatrixState(state).session()
+    assert session_record is not None
+    assert leaks([session_record.access_token], files_under(setup.settings.home)) == []
+    probe = nio.AsyncClient(
+        synapse.base_url,
+        bot_id,
+        store_path=str(bot_store),
+        config=nio.AsyncClientConfig(store=SqliteStore, pickle_key="DEFAULT_KEY"),
+    )
+    with pytest.raises(ValueError):
+        probe.restore_login(bot_id, session_record.device_id, session_record.access_token)
+    # (The defender's own nio client logs in this process too: look at what the
+    # bot and the core log, and at whatever passes the libraries' quiet level.)
+    logged = "".join(
+        f"{r.getMessage()} {r.__dict__}"
+        for r in caplog.records
+        if r.name.startswith(("bots", "intake")) or r.levelno >= logging.WARNING
+    )
+    for secret in (details, contact, bot_id, defender.user_id, room):
+        assert secret not in logged
+
+
+def test_unencrypted_room_is_refused_and_an_encrypted_one_offered(
+    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+) -> None:
+    setup = sqlite_setup
+    bot_id = new_user(synapse, "bot")
+    secret = f"CANARY-PLAIN-{secrets.token_hex(6)}"
+
+    async def scenario() -> tuple[MatrixDefender, str, str]:
+        defender = await new_defender(synapse, tmp_path / "defender-store")
+        try:
+            async with running_bot(setup, synapse, bot_id, tmp_path / "bot-store"):
+                plain = await defender.create_dm(bot_id, encrypted=False)
+                await defender.wait(
+                    lambda: any("not end-to-end encrypted" in b for b in defender.bodies(plain)),
+                    what="the refusal",
+                )
+                await defender.wait(lambda: bool(defender.invites), what="the offer")
+                await defender.send_text(plain, secret)
+                offered = defender.invites[0]
+                await defender.join(offered)
+                assert MENU in await defender.say(offered, "hello", expect=MENU)
+                assert "deleted" in await defender.say(offered, "/delete", expect="deleted")
+                await asyncio.sleep(1)
+            return defender, plain, offered
+        finally:
+            await defender.close()
+
+    defender, plain, offered = asyncio.run(scenario())
+
+    # Nothing of the plain room reached the conversation.
+    assert not any(MENU in body for body in defender.bodies(plain))
+    with setup.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 2
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+
+    # The offered room: encrypted, the bot its creator with the power to redact.
+    path = f"/_matrix/client/v3/rooms/{offered}/state"
+    state = {e["type"]: e for e in synapse.request("GET", path, token=defender.token)}
+    assert state["m.room.encryption"]["content"]["algorithm"] == "m.megolm.v1.aes-sha2"
+    assert state["m.room.create"]["sender"] == bot_id
+    assert state["m.room.history_visibility"]["content"]["history_visibility"] == "joined"
+    assert _power(state, bot_id) >= 100 and _power(state, defender.user_id) == 0
+    # /delete redacted the defender's messages too, and the bot's menu.
+    events = defender.raw_events(offered)
+    assert all(_is_redacted(e) for e in _messages_of(events, defender.user_id))
+    assert _is_redacted(_messages_of(events, bot_id)[0])
+
+
+def test_new_device_of_a_known_defender_is_reported_and_can_read(
+    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    bot_id = new_user(synapse, "bot")
+
+    async def scenario() -> None:
+        phone = await new_defender(synapse, tmp_path / "phone-store")
+        laptop = MatrixDefender(synapse, phone.user_id, tmp_path / "laptop-store")
+        try:
+            async with running_bot(sqlite_setup, synapse, bot_id, tmp_path / "bot-store"):
+                room = await phone.create_dm(bot_id)
+                await phone.say(room, "hello", expect=MENU)
+                assert "trusted on first use" in caplog.text
+                assert "new or changed device" not in caplog.text
+                await laptop.login("laptop")
+                await laptop.wait(lambda: room in laptop.client.rooms, what="the laptop's sync")
+                await phone.say(room, "1", expect="keep what you tell us")
+                # The laptop reads the bot's answer too.
+                await laptop.wait(
+                    lambda: any("keep what you tell us" in b for b in laptop.bodies(room)),
+                    what="the laptop to decrypt",
+                )
+        finally:
+            await phone.close()
+            await laptop.close()
+
+    asyncio.run(scenario())
+    warnings = [r for r in caplog.records if "new or changed device" in r.getMessage()]
+    assert warnings and all(r.levelno == logging.WARNING for r in warnings)
+
+
+def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(
+    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Given a bot that fetches only 3 timeline events per room and sync, and a
+    # defender who writes 8 messages while the bot is stopped,
+    setup = sqlite_setup
+    bot_id = new_user(synapse, "bot")
+    store = tmp_path / "bot-store"
+    narrow = Timing(timeline_limit=3)
+    answers = ["1", "1", "Kenya", "1", "1, 2", "2", "They watch my house", "1"]
+
+    async def scenario() -> MatrixDefender:
+        defender = await new_defender(synapse, tmp_path / "defender-store")
+        try:
+            async with running_bot(setup, synapse, bot_id, store, narrow):
+                room = await defender.create_dm(bot_id)
+                await defender.say(room, "hello", expect=MENU)
+            for answer in answers:
+                await defender.send_text(room, answer)
+            # When it starts again, it pages back over the gap and answers in order.
+            async with running_bot(setup, synapse, bot_id, store, narrow):
+                await defender.wait(
+                    lambda: any("How urgent is it?" in b for b in defender.bodies(room)),
+                    what="the answers written while the bot was away",
+                )
+            return defender
+        finally:
+            await defender.close()
+
+    asyncio.run(scenario())
+    with setup.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 9
+    assert any(r.getMessage() == "timeline gap filled" and r.count > 0 for r in caplog.records)
+
+
+def test_a_room_with_several_members_is_refused_and_left(
+    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+) -> None:
+    bot_id = new_user(synapse, "bot")
+    third = new_user(synapse, "someone")
+
+    async def scenario() -> tuple[MatrixDefender, str]:
+        defender = await new_defender(synapse, tmp_path / "defender-store")
+        try:
+            async with running_bot(sqlite_setup, synapse, bot_id, tmp_path / "bot-store"):
+                created = await defender.client.room_create(
+                    invite=[bot_id, third],
+                    initial_state=[nio.EnableEncryptionBuilder().as_dict()],
+                )
+                room = created.room_id
+                await defender.wait(
+                    lambda: any("private chats" in b for b in defender.bodies(room)),
+                    what="the refusal",
+                )
+                await defender.wait(
+                    lambda: bot_id not in defender.client.rooms[room].users, what="the bot to leave"
+                )
+            return defender, room
+        finally:
+            await defender.close()
+
+    asyncio.run(scenario())
+    with sqlite_setup.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 0
