@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import (
@@ -45,6 +46,14 @@ log = logging.getLogger(__name__)
 
 # A defender's answer to an officer, like the longest answer of a flow.
 MAX_ANSWER_LENGTH = 4000
+
+
+class _BrokenMessage(Exception):
+    """Message `index` of a batch raised: the batch is replayed without it."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"message {index} of the batch failed")
+        self.index = index
 
 
 def prompt_to_reply(prompt: Prompt) -> Reply:
@@ -116,20 +125,62 @@ class ConversationService:
     def handle_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
         """Process messages in order, in one transaction; durable when this returns.
 
-        A duplicate (already processed) message gets an empty reply list.
-        Any exception rolls the whole batch back: nothing is acknowledged, so
-        the channel retries it later.
+        A message seen before gets the current question again (its first
+        answers may have died with the process that gave them).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database failed. Nothing of the
+                batch is recorded, so the channel must not acknowledge it and
+                will get it again.
+
+        A message that breaks its own processing (a bug, bad configuration)
+        does not block the others: the batch is rolled back and replayed
+        without it, and that message is recorded with an apology asking the
+        defender to send it again.
         """
-        with self._sessions.begin() as session, session.no_autoflush:
-            # No autoflush: updates to conversations wait for the commit and go
-            # out together. Rows that later queries of the batch must see are
-            # flushed where they are created (conversations, files, cases).
-            audited_before = self._audited
-            replies = [self._process(session, message) for message in messages]
+        audited_before = self._audited
+        replies: list[list[Outbound]] = []
+        start = 0
+        while start < len(messages):
+            try:
+                replies.extend(self._run_batch(messages[start:]))
+                break
+            except _BrokenMessage as broken:
+                replies.extend(self._run_batch(messages[start : start + broken.index]))
+                replies.append(self._reject(messages[start + broken.index]))
+                start += broken.index + 1
         if self._audited != audited_before:
             with self._sessions() as session:
                 audit.sync_checkpoint(session, self._audit_checkpoint)
         return replies
+
+    def _run_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+        with self._sessions.begin() as session, session.no_autoflush:
+            # No autoflush: updates to conversations wait for the commit and go
+            # out together. Rows that later queries of the batch must see are
+            # flushed where they are created (conversations, files, cases).
+            replies = []
+            for index, message in enumerate(messages):
+                try:
+                    replies.append(self._process(session, message))
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:  # isolate one broken message, see handle_batch
+                    log.error(
+                        "message could not be processed: %s",
+                        type(exc).__name__,
+                        exc_info=True,
+                        extra={"channel": message.channel},
+                    )
+                    raise _BrokenMessage(index) from exc
+            return replies
+
+    def _reject(self, message: Inbound) -> list[Outbound]:
+        """Record a message that cannot be processed, and apologise."""
+        with self._sessions.begin() as session:
+            digest = self._cipher.pseudonym(f"message:{message.channel}", message.message_id)[1]
+            storage.claim_message(session, message.channel, digest, self._clock())
+        return [Reply(text=self.notice("failed", message.language))]
 
     # -- one message -----------------------------------------------------
 

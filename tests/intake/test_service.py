@@ -8,11 +8,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from intake.messages import Attachment, WipeChat
+from intake.messages import Attachment, Inbound, Reply, WipeChat
 from intake.models import Attachment as AttachmentRow
-from intake.models import Case, Conversation, ProcessedMessage
+from intake.models import Case, ProcessedMessage
 from intake.queue import list_cases, open_case
-from intake.routing import RoutingError
 from tests.support.defender import Defender, assistance_request, play, threat_report
 from tests.support.setup import Setup
 
@@ -221,18 +220,28 @@ def test_first_contact_notice_is_shown_once_per_channel(setup: Setup) -> None:
     assert "not end-to-end encrypted" not in defender.text
 
 
-def test_a_failing_batch_records_nothing(setup: Setup) -> None:
+def test_a_broken_message_does_not_block_the_batch(setup: Setup) -> None:
     # Given routing that cannot place a Brazilian case (no fallback)...
     routing = setup.settings.routing.model_copy(update={"fallback": None})
     setup.settings = setup.settings.model_copy(update={"routing": routing})
-    defender = Defender(setup.service())
-    defender.send("/start")
-    play(defender, threat_report("Brazil")[:-1])
+    service = setup.service()
+    stuck = Defender(service, sender="stuck")
+    stuck.send("/start")
+    play(stuck, threat_report("Brazil")[:-1])
+    other = Defender(service, sender="other")
     before = count(setup, ProcessedMessage)
-    # ...the confirming message fails as a whole: not recorded, so it can come again.
-    with pytest.raises(RoutingError):
-        defender.choose("confirm")
-    assert count(setup, ProcessedMessage) == before
+    # ...a batch with the confirmation between two other messages...
+    replies = service.handle_batch(
+        [
+            Inbound("console", "other", "c2", "x-1", text="/start"),
+            Inbound("console", "stuck", "c1", "x-2", choice="confirm"),
+            Inbound("console", "other", "c2", "x-3", choice="threat_report"),
+        ]
+    )
+    # ...records all three: the broken one with an apology, the others as usual.
+    assert count(setup, ProcessedMessage) == before + 3
+    assert "something went wrong" in replies[1][0].text  # type: ignore[union-attr]
+    assert any("yes" in [c.value for c in r.choices] for r in replies[2] if isinstance(r, Reply))
     assert count(setup, Case) == 0
-    with setup.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+    other.send(choice="yes")
+    assert "country" in other.text.lower()

@@ -49,7 +49,7 @@ def all_server_data_keys(setup: Setup, keyring: Keyring) -> list[bytes]:
 
 
 def test_after_submission_the_server_alone_cannot_read_a_case(setup: Setup) -> None:
-    officer_id, officer_keys = enrol(setup, "eu-del-ke", "Ana Officer")
+    _officer_id, officer_keys = enrol(setup, "eu-del-ke", "Ana Officer")
     _, reference = submit(setup, threat_report("Kenya", details="only for officers"))
     keyring = load_keyring(setup.settings.keyring.path, keyring_passphrase(setup.settings))
     cipher = RecordCipher(lambda: keyring)
@@ -86,7 +86,7 @@ def test_a_changed_reference_breaks_the_seal_binding(setup: Setup) -> None:
 
 def test_officers_see_and_open_only_their_missions_cases(setup: Setup) -> None:
     ke_id, ke_keys = enrol(setup, "eu-del-ke", "Kenya Officer")
-    ua_id, ua_keys = enrol(setup, "eu-del-ua", "Ukraine Officer")
+    _ua_id, ua_keys = enrol(setup, "eu-del-ua", "Ukraine Officer")
     _, kenyan = submit(setup, threat_report("Kenya"), "a")
     _, ukrainian = submit(setup, assistance_request("Ukraine"), "b")
     with setup.sessions() as session:
