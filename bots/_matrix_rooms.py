@@ -173,11 +173,12 @@ class Rooms:
                     extra={"channel": CHANNEL, "count": len(current)},
                 )
             elif change.suspicious:
-                # TODO(core): flag the defender's cases ("device changed") for the officer.
                 log.warning(
                     "a known defender has a new or changed device; encrypting to it",
                     extra={"channel": CHANNEL, "count": len(change.added) + len(change.rekeyed)},
                 )
+                # The officers see it on the defender's cases, without device ids.
+                await asyncio.to_thread(self._service.warn_device_change, CHANNEL, user_id)
             if change.added or change.rekeyed:
                 self._trusted = trust.updated(self._trusted, user_id, current)
                 changed = True

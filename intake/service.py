@@ -325,6 +325,28 @@ class ConversationService:
         """Channels skip downloading larger files (and say so via `declared_size`)."""
         return self._max_attachment_bytes
 
+    def warn_device_change(self, channel: str, sender: str) -> int:
+        """A known defender's account shows a new or changed device: warn the officers.
+
+        Each open case of the defender gets a warning event (sealed like the
+        case) and an audit entry; a draft carries the warning to its case at
+        submission. Returns how many cases were warned.
+        """
+        now = self._clock()
+        with self._sessions.begin() as session:
+            conversation = self._find_conversation(session, channel, sender)
+            if conversation is None:
+                return 0
+            turn = open_turn(self._cipher, conversation)
+            turn.record["device_changed"] = True
+            save_turn(self._cipher, turn)
+            warned = triage.warn_device_change(session, self._cipher, turn.record["cases"], now)
+        self._audited += warned
+        if warned:
+            with self._sessions() as session:
+                audit.sync_checkpoint(session, self._audit_checkpoint)
+        return warned
+
     def notice(self, key: str, language: str | None = None) -> str:
         """A channel-level notice (group refused, rate limited...) in the best language."""
         lang = (language or self._default_language).split("-")[0].lower()
@@ -423,6 +445,8 @@ class ConversationService:
             now=now,
         )
         turn.record["cases"].append(case.reference)
+        if turn.record.get("device_changed"):
+            triage.warn_device_change(session, self._cipher, [case.reference], now)
         log.info(
             "case submitted",
             extra={"case": case.reference, "mission": mission_id, "kind": case.kind},

@@ -292,3 +292,24 @@ def defender_answer(
     if case.status == "awaiting_defender":
         change_status(session, case, "start", "service", now)
     return True
+
+
+DEVICE_WARNING = (
+    "Warning: the defender's account showed a new or changed device while this case was open. "
+    "Someone else may be using it: confirm who you are talking to before sharing anything sensitive."
+)
+
+
+def warn_device_change(
+    session: Session, cipher: RecordCipher, references: list[str], now: datetime
+) -> int:
+    """Put the device warning on each open case of `references`; returns how many."""
+    warned = 0
+    for reference in references:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is None or case.status == "closed":
+            continue
+        add_event(session, cipher, case, "warning", "service", DEVICE_WARNING, now)
+        audit.append(session, now, "service", "case.device_warning", case.reference)
+        warned += 1
+    return warned

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from bots._matrix_state import MatrixState
 from bots.matrix import Timing
 from intake.channel_state import ChannelStateStore
+from intake.conversations import open_turn
 from intake.models import Conversation, ProcessedMessage
 from intake.queue import list_cases
 from tests.bots.matrix_harness import (
@@ -237,6 +238,10 @@ def test_new_device_of_a_known_defender_is_reported_and_can_read(
     asyncio.run(scenario())
     warnings = [r for r in caplog.records if "new or changed device" in r.getMessage()]
     assert warnings and all(r.levelno == logging.WARNING for r in warnings)
+    # The core remembers it for the officers: the draft's case will carry the warning.
+    with sqlite_setup.sessions() as session:
+        [conversation] = session.scalars(select(Conversation))
+        assert open_turn(sqlite_setup.cipher, conversation).record["device_changed"] is True
 
 
 def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(

@@ -240,3 +240,19 @@ def test_officers_are_notified_without_content(setup: Setup) -> None:
     assert notice.chat == "-1001" and notice.kind == "notify"
     assert reference in notice.text and "eu-del-ke" in notice.text and "immediate" in notice.text
     assert "CANARY" not in notice.text
+
+
+def test_a_device_change_warns_the_officers_on_open_cases(setup: Setup) -> None:
+    _, keys = enrol(setup, "eu-del-ke", "Ana")
+    defender, reference = submit(setup, threat_report("Kenya"))
+    service = setup.service()
+    assert service.warn_device_change("console", defender.sender) == 1
+    assert service.warn_device_change("console", "nobody") == 0
+    with setup.sessions() as session:
+        [event] = open_case(session, setup.cipher, reference, keys).events
+    assert event.kind == "warning" and "new or changed device" in event.text
+    # A report still being drafted gets the warning when it is submitted.
+    play(defender, threat_report("Kenya"))
+    with setup.sessions() as session:
+        later = open_case(session, setup.cipher, defender.reference(), keys)
+    assert [e.kind for e in later.events] == ["warning"]
