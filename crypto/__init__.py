@@ -42,6 +42,7 @@ from crypto.keyring import (
     Keyring,
     KeyVersion,
     create_keyring_file,
+    keyring_file_params,
     load_keyring,
     save_keyring,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "create_keyring_file",
     "export_recovery_key",
     "generate_keypair",
+    "keyring_file_params",
     "load_keyring",
     "load_recovery_key",
     "new_data_key",

@@ -43,6 +43,7 @@ __all__ = [
     "KeyVersion",
     "Keyring",
     "create_keyring_file",
+    "keyring_file_params",
     "load_keyring",
     "save_keyring",
 ]
@@ -147,6 +148,21 @@ def load_keyring(path: Path, passphrase: bytes) -> Keyring:
     except InvalidTag:
         raise BadPassphrase(path) from None
     return _decode_keyset(path, plaintext)
+
+
+def keyring_file_params(path: Path) -> KdfParams:
+    """Return the Argon2id cost a keyring file was saved with, from its header alone.
+
+    A rotation saves the file again with the same cost, so operators keep the
+    protection they chose (and tests their cheap one). No passphrase needed:
+    the header is plaintext, authenticated only when the file is opened.
+
+    Raises:
+        KeyringFileError: missing, permissions too open, malformed, or KDF
+            parameters out of bounds.
+        UnsupportedFormat: a file format version this code does not know.
+    """
+    return _parse_file(path, read_private_file(path, _MAX_FILE_SIZE))[0]
 
 
 def _seal(keyring: Keyring, passphrase: bytes, params: KdfParams) -> bytes:

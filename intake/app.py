@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto import KdfParams, Keyring, create_keyring_file, load_keyring
 from flows import Catalog, CountryMatcher, load_catalog, load_specs
 from flows import Engine as FlowEngine
-from intake import migrate
+from intake import key_usage, migrate
 from intake.config import Settings
 from intake.db import make_engine, make_session_factory
 from intake.keyholders import active_recovery_key
@@ -82,6 +82,15 @@ def open_keyring(settings: Settings) -> KeyringHolder:
     if not settings.keyring.path.exists():
         raise SetupError(f"no keyring at {settings.keyring.path}: run `hrd-intake init` first")
     return KeyringHolder(settings.keyring.path, keyring_passphrase(settings))
+
+
+def build_cipher(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+) -> RecordCipher:
+    """The record cipher on the keyring file, counting its wraps in these sessions' commits."""
+    cipher = RecordCipher(open_keyring(settings))
+    key_usage.track(sessions, cipher.usage, clock)
+    return cipher
 
 
 def open_database(

@@ -77,6 +77,35 @@ class MatrixSettings(_Frozen):
     store: Path
 
 
+class KeySettings(_Frozen):
+    """Crypto-periods (`keys status` marks a key due once older) and safety margins.
+
+    `[keys]` in the TOML file.
+    """
+
+    kek_period_days: int = Field(default=365, ge=1)
+    pseudonym_period_days: int = Field(default=730, ge=1)
+    mission_period_days: int = Field(default=730, ge=1)
+    officer_period_days: int = Field(default=730, ge=1)
+    recovery_period_days: int = Field(default=1825, ge=1)
+    # AES-GCM with random 96-bit nonces: NIST SP 800-38D caps one key at 2**32
+    # encryptions; warn at a quarter of that, while there is time to rotate.
+    encryption_warn: int = Field(default=2**30, ge=1, le=2**32)
+    # A service reloads the keyring file within a second of a rotation, but a
+    # transaction begun before it may still wrap under the old primary: a
+    # version is only retired this long after it stopped being the primary.
+    retire_grace_minutes: int = Field(default=10, ge=0)
+
+
+class RetentionSettings(_Frozen):
+    """What `hrd-intake purge` destroys, and when. `[retention]` in the TOML file."""
+
+    closed_case_days: int = Field(default=365, ge=1)
+    # Digests of processed platform messages only deduplicate redeliveries
+    # (Telegram keeps unconfirmed updates for 24 hours).
+    processed_message_days: int = Field(default=30, ge=1)
+
+
 class Settings(_Frozen):
     home: Path
     database_url: str
@@ -93,6 +122,8 @@ class Settings(_Frozen):
     telegram: TelegramSettings = TelegramSettings()
     matrix: MatrixSettings
     notifications: NotificationSettings = NotificationSettings()
+    keys: KeySettings = KeySettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def log_path(self) -> Path:

@@ -88,6 +88,16 @@ def put_seal(
     )
 
 
+def open_seal(private: PrivateKey, row: KeySeal, subject: str) -> bytes:
+    """Open one sealed row with its recipient's private key (the context is rebuilt from the row).
+
+    Raises:
+        crypto.CryptoError: wrong key, misplaced, tampered.
+    """
+    context = _context(row.record_type, subject, row.recipient, row.recipient_version)
+    return open_sealed(private, row.sealed, context)
+
+
 def seals_of(session: Session, record_type: str, record_id: str) -> list[KeySeal]:
     return list(
         session.scalars(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -180,6 +181,8 @@ class Officer(Base):
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the current key pair was made (enrolment or `officers rotate-key`).
+    key_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -264,3 +267,20 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class KeyUsage(Base):
+    """How many encryptions a keyring key version has made (AES-GCM nonce budget).
+
+    Only KEK wraps draw a random nonce under a long-lived key: field keys are
+    derived per field, HPKE seals use one-time keys, pseudonyms are HMACs.
+    Counted from the first use after migration 0004, which seeds it from the
+    rows then on each version (a lower bound of what came before).
+    """
+
+    __tablename__ = "key_usage"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encryptions: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

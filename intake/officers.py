@@ -91,6 +91,7 @@ def enrol(
         wrapped_private_key=wrap_private_key(private, passphrase, officer_id, kdf or KdfParams()),
         status="active",
         created_at=now,
+        key_created_at=now,
     )
     versions = list(
         session.scalars(select(MissionKey.version).where(MissionKey.mission_id == mission_id))
@@ -144,6 +145,55 @@ def revoke(session: Session, officer_id: str, now: datetime) -> int:
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def rotate_key(
+    session: Session,
+    officer_id: str,
+    passphrase: bytes,
+    now: datetime,
+    new_passphrase: bytes | None = None,
+    kdf: KdfParams | None = None,
+) -> int:
+    """Replace an officer's key pair; returns how many mission key seals moved to the new one.
+
+    The old private key (unlocked with `passphrase`) opens each sealed copy of
+    the mission's key versions, which are sealed again to the new public key
+    (same rows: the recipient stays `officer:<id>`). The new private key is
+    wrapped under `new_passphrase`, or the same passphrase. One transaction:
+    it all moves or nothing does.
+
+    Raises:
+        OfficerRefused: unknown or revoked officer.
+        crypto.BadPassphrase: wrong passphrase.
+        NoKeyAtHand, crypto.CryptoError: a sealed copy does not open.
+    """
+    old_keys = unlock(session, officer_id, passphrase)
+    officer = active_officer(session, officer_id)
+    recipient = officer_recipient(officer_id)
+    held = list(
+        session.scalars(
+            select(KeySeal.record_id).where(
+                KeySeal.record_type == "mission_key", KeySeal.recipient == recipient
+            )
+        )
+    )
+    private, public = generate_keypair()
+    moved = 0
+    for record in held:
+        mission_id, _, version = record.rpartition("/")
+        mission_private = old_keys.mission_private_key(session, mission_id, int(version))
+        # Who can decrypt: this officer's new key pair (and no longer the old one).
+        seal_mission_key(session, mission_id, int(version), mission_private, recipient, public, now)
+        moved += 1
+    officer.public_key = public.to_bytes()
+    officer.key_id = public.key_id
+    officer.key_created_at = now
+    # Who can decrypt: whoever knows the officer's (possibly new) passphrase.
+    officer.wrapped_private_key = wrap_private_key(
+        private, new_passphrase or passphrase, officer_id, kdf or KdfParams()
+    )
+    return moved
 
 
 def change_passphrase(

@@ -24,11 +24,13 @@ from crypto import (
     open_field,
     pseudonym,
     pseudonym_candidates,
+    rewrap_data_key,
     seal_field,
     unwrap_data_key,
     wrap_data_key,
     wrapped_key_version,
 )
+from intake.key_usage import UsageCounter
 
 
 def new_record_id() -> str:
@@ -42,17 +44,42 @@ class RecordCipher:
     Args:
         keyring: returns the keyring to use now (the holder may reload it
             after a rotation without a restart).
+        usage: notes every wrap per KEK version (see `intake.key_usage`);
+            `intake.app.build_cipher` ties it to the session factory.
     """
 
-    def __init__(self, keyring: Callable[[], Keyring]) -> None:
+    def __init__(self, keyring: Callable[[], Keyring], usage: UsageCounter | None = None) -> None:
         self._keyring = keyring
+        self.usage = usage or UsageCounter()
+
+    def keyring(self) -> Keyring:
+        """The keyring in use now."""
+        return self._keyring()
 
     def new_key(self, record_type: str, record_id: str) -> tuple[DataKey, bytes, KeyVersion]:
         """A fresh data key, its wrapped form and the KEK version that wraps it."""
         dek = new_data_key()
         # Who can decrypt: whoever holds the keyring (the service).
         wrapped = wrap_data_key(self._keyring(), dek, record_type, record_id)
-        return dek, wrapped, wrapped_key_version(wrapped)
+        version = wrapped_key_version(wrapped)
+        self.usage.note(version)
+        return dek, wrapped, version
+
+    def rewrap_key(
+        self, record_type: str, record_id: str, wrapped: bytes
+    ) -> tuple[bytes, KeyVersion]:
+        """The same data key wrapped under the primary KEK (unchanged if it already is).
+
+        Raises:
+            The errors of `crypto.unwrap_data_key`.
+        """
+        keyring = self._keyring()
+        # Who can decrypt the result: whoever holds the keyring, as before.
+        rewrapped = rewrap_data_key(keyring, wrapped, record_type, record_id)
+        version = wrapped_key_version(rewrapped)
+        if rewrapped != wrapped:
+            self.usage.note(version)
+        return rewrapped, version
 
     def open_key(self, record_type: str, record_id: str, wrapped: bytes) -> DataKey:
         return unwrap_data_key(self._keyring(), wrapped, record_type, record_id)

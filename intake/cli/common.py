@@ -61,7 +61,7 @@ class Context:
     @cached_property
     def cipher(self) -> RecordCipher:
         try:
-            return RecordCipher(app.open_keyring(self.settings))
+            return app.build_cipher(self.settings, self.sessions)
         except app.SetupError as exc:
             fail(str(exc), EXIT_SETUP)
         except CryptoError as exc:

@@ -12,8 +12,10 @@ from intake.channel_state import ChannelStateStore
 from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.keys import keys
+from intake.cli.keys_report import keys_rewrap, keys_status, keys_verify
 from intake.cli.missions import missions
 from intake.cli.officers import officers_group
+from intake.cli.purge import purge_command
 from intake.cli.queue import queue
 from intake.routing import RoutingError
 
@@ -147,8 +149,12 @@ def flows_missing() -> None:
 cli.add_command(missions)
 cli.add_command(queue)
 cli.add_command(officers_group)
+keys.add_command(keys_status)
+keys.add_command(keys_rewrap)
+keys.add_command(keys_verify)
 cli.add_command(keys)
 cli.add_command(audit_group)
+cli.add_command(purge_command)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from intake.cli.common import (
     sync_audit,
 )
 from intake.keyholders import KeysAtHand, NoKeyAtHand
+from intake.mission_keys import reseal_open_cases, rotate_mission_key
 from intake.recovery import recovery_keys_at_hand
 
 
@@ -152,18 +153,117 @@ def officers_list(ctx: Context, mission_id: str | None, as_json: bool) -> None:
 
 @officers_group.command("revoke")
 @click.argument("officer_id")
+@click.option(
+    "--compromised",
+    is_flag=True,
+    help="Their key may be in other hands: start a new mission key version and re-seal open cases.",
+)
+@click.option("--by", help="--compromised: a remaining member who opens the open cases.")
+@click.option(
+    "--by-passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The remaining member's passphrase file (else a prompt).",
+)
+@recovery_key_option
 @pass_context
-def officers_revoke(ctx: Context, officer_id: str) -> None:
+def officers_revoke(
+    ctx: Context,
+    officer_id: str,
+    compromised: bool,
+    by: str | None,
+    by_passphrase_file: Path | None,
+    recovery_key: Path | None,
+) -> None:
     """Revoke an officer: their sealed copies of mission keys are deleted."""
+    unlocker: KeysAtHand | None = None
+    if compromised:
+        if by == officer_id:
+            fail("the officer being revoked cannot open the cases for re-sealing")
+        unlocker = _unlocker(ctx, by, by_passphrase_file, recovery_key)
+        if unlocker is None:
+            fail("--compromised re-seals open cases: give --by OFFICER or --recovery-key FILE")
     now = utcnow()
     with ctx.sessions.begin() as session:
         try:
+            mission_id = officers.get_officer(session, officer_id).mission_id
             removed = officers.revoke(session, officer_id, now)
         except officers.OfficerRefused as exc:
             fail(str(exc))
-        audit.append(session, now, "operator", "officer.revoke", officer_id, seals_deleted=removed)
+        actor = unlocker.recipient if unlocker else "operator"
+        audit.append(session, now, actor, "officer.revoke", officer_id, seals_deleted=removed)
+        if unlocker is not None:
+            try:
+                version, members = rotate_mission_key(session, mission_id, now)
+                moved = reseal_open_cases(session, unlocker, mission_id, now)
+            except (NoKeyAtHand, CryptoError) as exc:
+                session.rollback()
+                fail(f"nothing changed: {exc}")
+            audit.append(
+                session,
+                now,
+                actor,
+                "key.mission.rotate",
+                mission_id,
+                version=version,
+                members=members,
+                reason=f"officer {officer_id} compromised",
+            )
+            audit.append(session, now, actor, "key.mission.reseal", mission_id, records=moved)
     sync_audit(ctx)
     click.echo(f"officer {officer_id} revoked; {removed} sealed mission key copies deleted")
+    if unlocker is not None:
+        click.echo(
+            f"{mission_id} key version {version} started (sealed to {members} officers and the"
+            f" recovery key); {moved} records of its open cases re-sealed to it"
+        )
+
+
+@officers_group.command("rotate-key")
+@click.argument("officer_id")
+@passphrase_file_option
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also change the passphrase (else the same one protects the new key).",
+)
+@click.option("--change-passphrase", is_flag=True, help="Prompt for a new passphrase too.")
+@pass_context
+def officers_rotate_key(
+    ctx: Context,
+    officer_id: str,
+    passphrase_file: Path | None,
+    new_passphrase_file: Path | None,
+    change_passphrase: bool,
+) -> None:
+    """Replace an officer's key pair; their mission key copies are re-sealed to the new one."""
+    passphrase = read_passphrase(passphrase_file, f"Current passphrase for {officer_id}")
+    new: bytes | None = None
+    if new_passphrase_file is not None:
+        new = read_secret_file(new_passphrase_file)
+    elif change_passphrase:
+        new = read_passphrase(None, "New passphrase", confirm=True, use_env=False)
+    if new is not None and len(new) < 12:
+        fail("the passphrase is too short: use at least 12 characters")
+    now = utcnow()
+    with ctx.sessions.begin() as session:
+        try:
+            moved = officers.rotate_key(session, officer_id, passphrase, now, new_passphrase=new)
+        except (BadPassphrase, officers.OfficerRefused, NoKeyAtHand, CryptoError) as exc:
+            session.rollback()
+            fail(f"cannot rotate the key of {officer_id}: {exc}")
+        key_id = officers.get_officer(session, officer_id).key_id
+        audit.append(
+            session,
+            now,
+            f"officer:{officer_id}",
+            "officer.rotate_key",
+            officer_id,
+            key_id=key_id,
+            seals=moved,
+            passphrase_changed=new is not None,
+        )
+    sync_audit(ctx)
+    click.echo(f"officer {officer_id} has a new key {key_id}; {moved} mission key copies re-sealed")
 
 
 @officers_group.command("passwd")

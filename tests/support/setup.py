@@ -67,8 +67,6 @@ def embedded_setup(
     settings = load_settings(env)  # now with the generated keyring passphrase
     engine, sessions = app.open_database(settings)
     try:
-        yield Setup(
-            settings, env, engine, sessions, RecordCipher(app.open_keyring(settings)), Clock()
-        )
+        yield Setup(settings, env, engine, sessions, app.build_cipher(settings, sessions), Clock())
     finally:
         engine.dispose()

@@ -131,9 +131,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_cases_mission_order", ["mission_id", "urgency_rank", "submitted_at", "id"], unique=False
+            "ix_cases_mission_order",
+            ["mission_id", "urgency_rank", "submitted_at", "id"],
+            unique=False,
         )
-        batch_op.create_index("ix_cases_order", ["urgency_rank", "submitted_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_cases_order", ["urgency_rank", "submitted_at", "id"], unique=False
+        )
         batch_op.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
         batch_op.alter_column("dek_wrapped", existing_type=sa.LargeBinary(), nullable=True)
         batch_op.alter_column("kek_version", existing_type=sa.INTEGER(), nullable=True)

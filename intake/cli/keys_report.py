@@ -1,0 +1,192 @@
+"""`keys status`, `keys verify` and `keys rewrap`: what security staff look at and run often."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from crypto import CryptoError
+from intake import audit
+from intake.app import utcnow
+from intake.cli.common import (
+    Context,
+    emit_json,
+    fail,
+    pass_context,
+    recovery_key_option,
+    sync_audit,
+)
+from intake.cli.progress import progress_bar
+from intake.key_status import KeyStatus, key_status
+from intake.key_verify import VerifyReport, verify_keyring_records
+from intake.keyholders import KeysAtHand
+from intake.recovery import recovery_keys_at_hand
+from intake.rewrap import DEFAULT_BATCH, rewrap_all
+from intake.seal_verify import WrongRecoveryKey, verify_sealed_records
+from intake.wrapped_keys import records_not_on
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def keys_status(ctx: Context, as_json: bool) -> None:
+    """Every key: age, records it protects, encryptions, what is due. Warnings on stderr."""
+    settings = ctx.settings
+    keyring = ctx.cipher.keyring()
+    with ctx.sessions() as session:
+        status = key_status(session, keyring, settings.keys, settings.home, utcnow())
+    if as_json:
+        emit_json(status.as_json())
+    else:
+        _print_status(ctx, status)
+    for warning in status.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _print_status(ctx: Context, status: KeyStatus) -> None:
+    table = Table("kind", "version", "age (days)", "state", "records", "encryptions", "due")
+    for v in status.keyring:
+        state = "retired" if v.retired else ("primary" if v.primary else "decrypt only")
+        records = ", ".join(f"{t} {n:,}" for t, n in sorted(v.records.items())) or "-"
+        spent = "-" if v.encryptions is None else f"{v.encryptions:,}"
+        table.add_row(
+            v.kind, str(v.version), str(v.age_days), state, records, spent, "DUE" if v.due else ""
+        )
+    ctx.console.print("keyring (server)", table)
+    table = Table("officer", "mission", "key", "age (days)", "due")
+    for o in status.officers:
+        table.add_row(o.officer, o.mission, o.key_id, str(o.age_days), "DUE" if o.due else "")
+    ctx.console.print("officer keys", table)
+    table = Table("mission", "version", "key", "age (days)", "current", "officers", "due")
+    for m in status.missions:
+        table.add_row(
+            m.mission,
+            str(m.version),
+            m.key_id,
+            str(m.age_days),
+            "yes" if m.current else "",
+            str(m.members),
+            "DUE" if m.due else "",
+        )
+    ctx.console.print("mission keys", table)
+    table = Table("recovery key", "state", "age (days)", "seals", "due")
+    for r in status.recovery:
+        table.add_row(r.key_id, r.state, str(r.age_days), f"{r.seals:,}", "DUE" if r.due else "")
+    ctx.console.print("recovery keys", table)
+
+
+@click.command("rewrap")
+@click.option(
+    "--batch",
+    default=DEFAULT_BATCH,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Records per transaction.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_context
+def keys_rewrap(ctx: Context, batch: int, as_json: bool) -> None:
+    """Re-wrap data keys under the primary KEK (resumable; safe beside the service)."""
+    cipher = ctx.cipher
+    primary = cipher.keyring().primary("kek")
+    with ctx.sessions() as session:
+        pending = records_not_on(session, primary)
+    now = utcnow()
+    with ctx.sessions.begin() as session:
+        audit.append(
+            session,
+            now,
+            "operator",
+            "key.kek.rewrap",
+            f"kek:{primary}",
+            phase="start",
+            pending=pending,
+        )
+    sync_audit(ctx)
+    with progress_bar(ctx.errors, f"rewrap to kek {primary}", pending) as advance:
+        report = rewrap_all(ctx.sessions, cipher, batch, advance)
+    with ctx.sessions.begin() as session:
+        audit.append(
+            session,
+            utcnow(),
+            "operator",
+            "key.kek.rewrap",
+            f"kek:{primary}",
+            phase="end",
+            rewrapped=report.rewrapped,
+            failures=len(report.failures),
+            remaining=report.remaining,
+        )
+    sync_audit(ctx)
+    if as_json:
+        emit_json(
+            {
+                "primary": primary,
+                "rewrapped": report.rewrapped,
+                "raced": report.raced,
+                "remaining": report.remaining,
+                "failures": [f.__dict__ for f in report.failures],
+            }
+        )
+    else:
+        click.echo(f"{report.rewrapped:,} records rewrapped under kek version {primary}")
+        for failure in report.failures:
+            click.echo(f"  FAILED {failure.table} {failure.record_id}: {failure.error}", err=True)
+    if report.stopped:
+        fail(f"stopped after {len(report.failures)} records failed to unwrap: is this the keyring?")
+    if report.remaining:
+        fail(
+            f"{report.remaining:,} records are still on older versions"
+            + (" (those that failed)" if report.failures else "; run keys rewrap again")
+        )
+
+
+@click.command("verify")
+@click.option(
+    "--sample", type=click.IntRange(1), help="Check this many random records of each kind."
+)
+@recovery_key_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def keys_verify(ctx: Context, sample: int | None, recovery_key: Path | None, as_json: bool) -> None:
+    """Decrypt every record (or a sample) with the keys at hand; exit 1 if any fails."""
+    recovery: KeysAtHand | None = None
+    if recovery_key is not None:
+        try:
+            recovery = recovery_keys_at_hand(recovery_key)
+        except CryptoError as exc:
+            fail(f"cannot read the recovery key file: {exc}")
+    report = VerifyReport()
+    with progress_bar(ctx.errors, "verify", None) as advance:
+        verify_keyring_records(ctx.sessions, ctx.cipher, report, sample, advance)
+        try:
+            verify_sealed_records(ctx.sessions, ctx.cipher, report, recovery, sample, advance)
+        except WrongRecoveryKey as exc:
+            fail(str(exc))
+    actor = recovery.recipient if recovery else "operator"
+    with ctx.sessions.begin() as session:
+        audit.append(
+            session,
+            utcnow(),
+            actor,
+            "key.verify",
+            "all" if sample is None else f"sample:{sample}",
+            checked=sum(report.checked.values()),
+            failures=len(report.failures),
+        )
+    sync_audit(ctx)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        for kind, count in sorted(report.checked.items()):
+            unchecked = report.unchecked.get(kind, 0)
+            note = f" ({unchecked:,} sealed, not opened: no --recovery-key)" if unchecked else ""
+            click.echo(f"{kind}: {count:,} checked{note}")
+        for f in report.failures:
+            click.echo(f"  FAILED {f.record_type} {f.record_id}: {f.problem}", err=True)
+    if not report.ok:
+        fail(f"{len(report.failures)} records failed verification")
+    if not as_json:
+        click.echo("every record checked opens")

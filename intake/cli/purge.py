@@ -1,0 +1,73 @@
+"""`purge`: retention by crypto-shredding (closed cases, idle drafts, old message digests)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from flows import load_catalog
+from intake import app, audit
+from intake.app import utcnow
+from intake.cli.common import Context, emit_json, pass_context, sync_audit
+from intake.purge import checkpoint_sqlite, purge
+
+_LABELS = {
+    "cases": "closed cases destroyed",
+    "case_events": "  their notes, replies and answers",
+    "case_attachments": "  their files",
+    "conversations": "idle conversations without a case destroyed",
+    "drafts": "idle drafts destroyed (conversation kept for its cases)",
+    "draft_attachments": "  draft files",
+    "processed_messages": "old processed-message digests",
+    "orphan_seals": "seals of records already gone",
+    "unreadable_conversations": "idle conversations that do not decrypt (left; see keys verify)",
+}
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def purge_command(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """Destroy cases closed past retention and expired drafts (keys and rows; audited)."""
+    settings = ctx.settings
+    engine = app.build_flow_engine(settings, load_catalog())
+    now = utcnow()
+    report = purge(
+        ctx.sessions,
+        ctx.cipher,
+        settings.retention,
+        timedelta(hours=settings.draft_idle_hours),
+        engine.new_state,
+        now,
+        dry_run=dry_run,
+    )
+    counts = report.as_dict()
+    checkpointed = True
+    if not dry_run:
+        with ctx.sessions.begin() as session:
+            audit.append(
+                session,
+                now,
+                "operator",
+                "purge",
+                "retention",
+                closed_case_days=settings.retention.closed_case_days,
+                draft_idle_hours=settings.draft_idle_hours,
+                **counts,
+            )
+        sync_audit(ctx)
+        checkpointed = checkpoint_sqlite(ctx.database[0])
+    if as_json:
+        emit_json({"dry_run": dry_run, **counts})
+        return
+    prefix = "would go: " if dry_run else ""
+    for name, count in counts.items():
+        click.echo(f"{prefix}{_LABELS[name]}: {count:,}")
+    if not dry_run and not checkpointed:
+        click.echo(
+            "warning: a reader kept the SQLite write-ahead log busy; old page images may remain"
+            " in it until the next checkpoint (run purge again when the service is idle)",
+            err=True,
+        )
