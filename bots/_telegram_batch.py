@@ -2,7 +2,7 @@
 
 The order is what makes intake durable (DESIGN.md section 4):
 
-1. `prepare`: read every update, apply the rate limit, download files;
+1. `prepare`: apply the rate limit to the updates read, download files;
 2. `commit`: the conversation service records the batch in one transaction
    (in a worker thread: it is blocking); once it returns, the batch is durable;
 3. `deliver`: render the replies, delete what the core asked to wipe, then
@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from telegram import Update
-
 from bots._telegram_ratelimit import RateLimiter, Verdict
 from bots._telegram_render import Renderer
-from bots._telegram_updates import CHANNEL, Incoming, Route, read_update
+from bots._telegram_updates import CHANNEL, Incoming, Route
 from intake.messages import Attachment, Outbound, Reply, WipeChat
 from intake.service import ConversationService
 
@@ -98,13 +96,13 @@ class BatchProcessor:
 
     # -- 1. prepare -----------------------------------------------------------
 
-    async def prepare(self, updates: Sequence[Update]) -> Batch:
-        """Read, cut to the byte budget, admit and download. Never empty for non-empty input.
+    async def prepare(self, updates: Sequence[Incoming]) -> Batch:
+        """Cut to the byte budget, admit and download. Never empty for non-empty input.
 
         Raises:
             telegram.error.TelegramError: a download kept failing (retry the batch later).
         """
-        incoming = sorted((read_update(u) for u in updates), key=lambda i: i.update_id)
+        incoming = sorted(updates, key=lambda i: i.update_id)
         items: list[Item] = []
         budget = 0
         for update in incoming:
@@ -202,7 +200,11 @@ class BatchProcessor:
     # -- 3. deliver -----------------------------------------------------------
 
     async def deliver(self, batch: Batch, results: Sequence[Sequence[Outbound]]) -> None:
-        """Answer every update of the batch, chat by chat (in order within a chat)."""
+        """Answer every update of the batch, chat by chat (in order within a chat).
+
+        Returns once the ids of every message sent were handed to the core
+        (after every chat is answered: a later wipe in a chat must still see them).
+        """
         answers = iter(results)
         by_chat: dict[int, list[tuple[Item, Sequence[Outbound]]]] = {}
         for item in batch.items:
@@ -224,7 +226,8 @@ class BatchProcessor:
         if update.route is Route.GROUP:
             if item.verdict is Verdict.ALLOW:
                 # Nothing said in a group reaches the core: explain, and leave.
-                await self._renderer.send_text(chat_id, self._service.notice("group_refused"))
+                text = self._service.notice("group_refused", update.language)
+                await self._renderer.send_text(chat_id, text)
                 await self._renderer.leave(chat_id)
             return
         sender = update.sender
@@ -278,7 +281,7 @@ class BatchProcessor:
 
     # -- all at once (webhook) -------------------------------------------------
 
-    async def process(self, updates: Sequence[Update]) -> int:
+    async def process(self, updates: Sequence[Incoming]) -> int:
         """Prepare, commit and deliver; returns how many of `updates` were consumed.
 
         Raises:

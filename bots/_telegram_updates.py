@@ -9,14 +9,18 @@ something the core cannot read) and the chat messages to act on. The driver
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
-from telegram import CallbackQuery, Message, Update
+from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
 from intake.messages import Attachment, Inbound
+
+log = logging.getLogger("bots.telegram")
 
 CHANNEL = "telegram"
 # What the channel asks Telegram for; everything else is never delivered.
@@ -82,6 +86,85 @@ class Incoming:
         )
 
 
+def read_raw(data: Mapping[str, Any], bot: Bot | None = None) -> Incoming:
+    """What an update, as Telegram sent it (JSON), asks of the channel.
+
+    An update python-telegram-bot cannot read (a newer Bot API, a library bug)
+    becomes a value, not a crash: from a private chat it is answered as
+    unsupported, anything else is skipped. Either way it is acknowledged, so
+    it cannot block the updates behind it.
+    """
+    try:
+        update = Update.de_json(dict(data), bot)
+    except Exception:  # noqa: BLE001 - any parsing failure: fall back to the raw fields
+        return _read_unparsed(data)
+    return read_update(update)
+
+
+def _read_unparsed(data: Mapping[str, Any]) -> Incoming:
+    """The fields we need, read by hand; keys match `read_update`'s so dedup still holds."""
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int):
+        return Incoming(-1, Route.IGNORE)
+    log.warning("telegram update not readable by the library", extra={"channel": CHANNEL})
+    query = _mapping(data.get("callback_query"))
+    if query:
+        user_id, query_id, choice = (
+            _mapping(query.get("from")).get("id"),
+            query.get("id"),
+            query.get("data"),
+        )
+        if isinstance(user_id, int) and isinstance(query_id, str) and isinstance(choice, str):
+            return Incoming(
+                update_id,
+                Route.CORE,
+                chat_id=user_id,
+                sender=str(user_id),
+                key=f"cb:{query_id}",
+                choice=choice,
+                callback_id=query_id,
+            )
+        return Incoming(
+            update_id, Route.IGNORE, callback_id=query_id if isinstance(query_id, str) else None
+        )
+    edited = "message" not in data
+    message = _mapping(data.get("message") or data.get("edited_message"))
+    chat, user = _mapping(message.get("chat")), _mapping(message.get("from"))
+    chat_id, user_id, message_id = chat.get("id"), user.get("id"), message.get("message_id")
+    if not (
+        isinstance(chat_id, int) and isinstance(user_id, int) and isinstance(message_id, int)
+    ) or user.get("is_bot"):
+        return Incoming(update_id, Route.IGNORE)
+    if chat.get("type") != ChatType.PRIVATE:
+        return Incoming(update_id, Route.GROUP, chat_id=chat_id)
+    text = _text(message.get("text"))
+    base = Incoming(
+        update_id,
+        Route.CORE,
+        chat_id=chat_id,
+        sender=str(user_id),
+        key=f"msg:{chat_id}:{message_id}",
+        language=_text(user.get("language_code")),
+        trace_id=message_id,
+    )
+    if edited:
+        stamp = message.get("edit_date") if isinstance(message.get("edit_date"), int) else 0
+        return replace(
+            base, key=f"edit:{chat_id}:{message_id}:{stamp}", unsupported="edited", trace_id=None
+        )
+    if text is not None:
+        return replace(base, text=_drop_start_payload(text))
+    return replace(base, unsupported="unsupported")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def read_update(update: Update) -> Incoming:
     """What `update` asks of the channel."""
     if update.callback_query is not None:
@@ -100,7 +183,8 @@ def _read_message(update_id: int, message: Message, *, edited: bool) -> Incoming
     chat = message.chat
     user = message.from_user
     if chat.type != ChatType.PRIVATE:
-        return Incoming(update_id, Route.GROUP, chat_id=chat.id)
+        language = user.language_code if user is not None else None
+        return Incoming(update_id, Route.GROUP, chat_id=chat.id, language=language)
     if user is None or user.is_bot:
         return Incoming(update_id, Route.IGNORE)
     base = Incoming(

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import Bot, Update
+from telegram import Bot
 
 from bots._telegram_batch import BatchProcessor
 from bots._telegram_retry import Backoff, call
-from bots._telegram_updates import ALLOWED_UPDATES, CHANNEL
+from bots._telegram_updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw
 
 log = logging.getLogger("bots.telegram")
 
@@ -62,7 +62,7 @@ class WebhookConfig:
 
 @dataclass
 class _Waiting:
-    update: Update
+    update: Incoming
     done: asyncio.Future[bool]
 
 
@@ -129,12 +129,14 @@ class WebhookServer:
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
             return web.Response(status=401)
         try:
-            update = Update.de_json(json.loads(await request.read()), self._bot)
-        except (ValueError, TypeError, KeyError):
-            # Telegram would resend it forever; it cannot be read either way.
+            data = json.loads(await request.read())
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            # Not JSON: Telegram would resend it forever, and it cannot be read either way.
             log.error("unreadable telegram update dropped", extra={"channel": CHANNEL})
             return web.Response(status=200)
-        waiting = _Waiting(update, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(read_raw(data, self._bot), asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
         self._arrived.set()
         recorded = await waiting.done

@@ -27,19 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import Bot, Update
-from telegram.error import InvalidToken, RetryAfter, TelegramError
+from telegram import Bot
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from bots._telegram_batch import Batch, BatchProcessor
 from bots._telegram_ratelimit import RateLimiter
 from bots._telegram_render import Renderer
 from bots._telegram_retry import Backoff, retry_after_seconds
-from bots._telegram_updates import ALLOWED_UPDATES, CHANNEL
+from bots._telegram_updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw
 from bots._telegram_webhook import WebhookConfig, WebhookServer
 from intake.config import Settings
 from intake.messages import Outbound
@@ -49,7 +51,11 @@ __all__ = ["TelegramChannel", "build_telegram"]
 
 log = logging.getLogger("bots.telegram")
 
+JSONDict = dict[str, Any]
+
 POLL_TIMEOUT = 25  # seconds Telegram holds a getUpdates open when there is nothing
+POLL_READ_MARGIN = 10  # seconds beyond that before the poll counts as timed out
+CONCURRENT_CALLS = 8  # Bot API calls in flight at once (sends to different chats, downloads)
 # PTB loggers that may print request parameters (text, chat ids) or the URL (the token).
 _LIBRARY_LOGGERS = ("telegram", "telegram.Bot", "telegram.request.BaseRequest", "telegram.ext")
 
@@ -67,7 +73,10 @@ class TelegramChannel:
         webhook: listen for Telegram's POSTs instead of polling.
         limiter: per-sender rate limit (default: burst 10, then 30 a minute).
         poll_timeout: long-poll seconds.
-        renderer: the Bot API calls (tests may pass one with a fast clock).
+        backoff: delays between polls and commits that failed.
+        send_backoff: delays between tries of one Bot API call (a send, a delete).
+        outage_grace: seconds of failing commits before defenders are told
+            the bot will answer shortly.
     """
 
     name = CHANNEL
@@ -80,8 +89,9 @@ class TelegramChannel:
         webhook: WebhookConfig | None = None,
         limiter: RateLimiter | None = None,
         poll_timeout: int = POLL_TIMEOUT,
-        renderer: Renderer | None = None,
         backoff: Backoff | None = None,
+        send_backoff: Backoff | None = None,
+        outage_grace: float = 5.0,
     ) -> None:
         self._bot = bot
         self._webhook = webhook
@@ -89,8 +99,10 @@ class TelegramChannel:
         self._backoff = backoff or Backoff(base=0.5, cap=30.0)
         self._processor = BatchProcessor(
             service,
-            renderer or Renderer(bot),
+            Renderer(bot, backoff=send_backoff),
             RateLimiter() if limiter is None else limiter,
+            outage_grace=outage_grace,
+            concurrency=CONCURRENT_CALLS,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -173,16 +185,14 @@ class TelegramChannel:
         if not acknowledged and offset is not None:
             await self._acknowledge(offset)
 
-    async def _poll(self, stop: asyncio.Event, offset: int | None) -> Sequence[Update]:
-        """One long poll; calling it with `offset` acknowledges every update before it."""
-        poll = asyncio.ensure_future(
-            self._bot.get_updates(
-                offset=offset,
-                timeout=self._poll_timeout,
-                limit=100,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
-        )
+    async def _poll(self, stop: asyncio.Event, offset: int | None) -> list[Incoming]:
+        """One long poll; calling it with `offset` acknowledges every update before it.
+
+        The updates come as JSON and are read one by one (`read_raw`): PTB's
+        `get_updates` fails the whole batch when it cannot read one update,
+        which would block every defender behind it for good.
+        """
+        poll = asyncio.ensure_future(self._get_updates(offset, self._poll_timeout, 100))
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -193,9 +203,25 @@ class TelegramChannel:
             poll.cancel()
             await asyncio.gather(poll, return_exceptions=True)
             raise ChannelStopped
-        return poll.result()
+        return [read_raw(raw, self._bot) for raw in poll.result()]
 
-    async def _handle(self, stop: asyncio.Event, updates: Sequence[Update]) -> int:
+    async def _get_updates(self, offset: int | None, timeout: int, limit: int) -> list[JSONDict]:
+        """getUpdates, answered as JSON (not parsed by PTB)."""
+        result = await self._bot.do_api_request(
+            "get_updates",
+            api_kwargs={
+                "offset": offset,
+                "timeout": timeout,
+                "limit": limit,
+                "allowed_updates": list(ALLOWED_UPDATES),
+            },
+            read_timeout=timeout + POLL_READ_MARGIN,
+        )
+        if not isinstance(result, list):
+            raise NetworkError("getUpdates did not answer a list")
+        return [raw for raw in result if isinstance(raw, dict)]
+
+    async def _handle(self, stop: asyncio.Event, updates: Sequence[Incoming]) -> int:
         """Record and answer a prefix of `updates`; the last update id handled.
 
         Retries the commit until it succeeds: acknowledging an unrecorded
@@ -231,7 +257,7 @@ class TelegramChannel:
     async def _acknowledge(self, offset: int) -> None:
         """On a clean stop, confirm the last batch so it is not sent again."""
         try:
-            await self._bot.get_updates(offset=offset, timeout=0, limit=1)
+            await self._get_updates(offset, timeout=0, limit=1)
         except TelegramError as exc:
             # Unacknowledged: the core will see the batch again and skip it.
             log.warning("last batch not acknowledged (%s)", type(exc).__name__)
@@ -248,6 +274,10 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 def _quiet_library_logs() -> None:
     """PTB logs request parameters and URLs (with the token) at DEBUG: keep it above."""
+    # `_poll` reads getUpdates as JSON on purpose (see there); PTB warns about it.
+    warnings.filterwarnings(
+        "ignore", message=r"Please use 'Bot\.get_updates'", category=PTBUserWarning
+    )
     for name in _LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.WARNING:
@@ -289,9 +319,14 @@ def build_telegram(
         telegram.token.get_secret_value(),
         base_url=f"{api}/bot",
         base_file_url=f"{api}/file/bot",
-        # Sends to many chats go out together; PTB's default pool is one connection.
+        # Sends to several chats go out together (PTB's default pool is one
+        # connection); more connections cost httpcore more than they bring, and
+        # Telegram allows a bot about 30 messages a second anyway.
         request=HTTPXRequest(
-            connection_pool_size=64, read_timeout=15, write_timeout=30, pool_timeout=10
+            connection_pool_size=CONCURRENT_CALLS,
+            read_timeout=15,
+            write_timeout=30,
+            pool_timeout=10,
         ),
         get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=10),
     )

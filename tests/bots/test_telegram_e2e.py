@@ -104,7 +104,7 @@ def test_threat_report_and_assistance_request_end_to_end(
         assert cases[first_ref].kind == "threat_report"
         assert cases[second_ref].mission == "eu-del-ua"
         assert cases[second_ref].kind == "assistance_request"
-        report = open_case(session, setup.cipher, first_ref)
+        report = open_case(session, setup.cipher, first_ref, setup.recovery)
     # And the stored photo carries no EXIF, no GPS, no camera serial.
     assert len(report.attachments) == 1
     stored = report.attachments[0].data
