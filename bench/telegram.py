@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -75,21 +74,6 @@ class TimedFake(FakeTelegram):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sends: dict[int, list[float]] = {}
-
-    def start(self) -> TimedFake:
-        super().start()
-        # The fake writes headers and body in two sends: with Nagle's algorithm
-        # each answer would stall ~40 ms on the client's delayed ACK, for both bots.
-        server = self._server
-        assert server is not None
-        accept = server.process_request
-
-        def process_request(request: Any, client_address: Any) -> None:
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            accept(request, client_address)
-
-        server.process_request = process_request  # type: ignore[method-assign]
-        return self
 
     def _send(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
         sent = super()._send(kind, p)

@@ -270,14 +270,14 @@ class BatchProcessor:
             self._unrecorded[sender] = ids + self._unrecorded.get(sender, [])
 
     def _record_sent(self, pending: dict[str, list[int]]) -> dict[str, list[int]]:
-        failed: dict[str, list[int]] = {}
-        for sender, ids in pending.items():
-            try:
-                self._service.record_sent(CHANNEL, sender, [str(i) for i in ids])
-            except Exception:  # noqa: BLE001 - any storage failure: keep the ids, retry later
-                log.warning("sent message ids not recorded yet", extra={"channel": CHANNEL})
-                failed[sender] = ids
-        return failed
+        try:
+            self._service.record_sent_many(
+                CHANNEL, {sender: [str(i) for i in ids] for sender, ids in pending.items()}
+            )
+        except Exception:  # noqa: BLE001 - any storage failure: keep the ids, retry later
+            log.warning("sent message ids not recorded yet", extra={"channel": CHANNEL})
+            return pending
+        return {}
 
     # -- all at once (webhook) -------------------------------------------------
 

@@ -78,5 +78,14 @@ def setup_logging(
         file_handler.setFormatter(formatter)
         root.addHandler(file_handler)
     # Libraries may log request details (URLs carry bot tokens): keep them quiet.
-    for noisy in ("httpx", "httpcore", "sqlalchemy", "alembic", "transitions"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "sqlalchemy",
+        "alembic",
+        "transitions",
+        "telegram",
+        "aiohttp.access",
+        "peewee",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

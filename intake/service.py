@@ -286,15 +286,21 @@ class ConversationService:
 
     def record_sent(self, channel: str, sender: str, message_ids: Sequence[str]) -> None:
         """Remember (encrypted) the ids of messages the bot sent, to delete them later."""
-        if not message_ids:
+        self.record_sent_many(channel, {sender: message_ids})
+
+    def record_sent_many(self, channel: str, sent: Mapping[str, Sequence[str]]) -> None:
+        """`record_sent` for several senders in one transaction (a channel's whole batch)."""
+        sent = {sender: ids for sender, ids in sent.items() if ids}
+        if not sent:
             return
         with self._sessions.begin() as session:
-            conversation = self._find_conversation(session, channel, sender)
-            if conversation is None:
-                return
-            turn = open_turn(self._cipher, conversation)
-            turn.record["trace"].extend(message_ids)
-            self._save_turn(turn, conversation.last_seen_at)
+            for sender, message_ids in sent.items():
+                conversation = self._find_conversation(session, channel, sender)
+                if conversation is None:
+                    continue
+                turn = open_turn(self._cipher, conversation)
+                turn.record["trace"].extend(message_ids)
+                self._save_turn(turn, conversation.last_seen_at)
 
     def claim_deliveries(self, channel: str, limit: int = 50) -> list[PendingDelivery]:
         """Messages for this channel to send (officer replies, notifications).

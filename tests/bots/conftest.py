@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -21,30 +20,11 @@ from tests.support.setup import Setup
 TELEGRAM_TOKEN = "123:ABC"
 
 
-def without_nagle(fake: FakeTelegram) -> FakeTelegram:
-    """Answer without the ~40 ms stall of Nagle's algorithm against delayed ACKs.
-
-    The fake writes an answer's headers and body in two sends; with Nagle on,
-    the body waits for the client's (delayed) ACK of the headers. Telegram's
-    servers do not behave so; the fake should set TCP_NODELAY itself.
-    """
-    server = fake._server
-    assert server is not None, "start the fake first"
-    accept = server.process_request
-
-    def process_request(request: Any, client_address: Any) -> None:
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        accept(request, client_address)
-
-    server.process_request = process_request  # type: ignore[method-assign]
-    return fake
-
-
 @pytest.fixture
 def telegram_fake() -> Iterator[FakeTelegram]:
     """The fake Bot API server on 127.0.0.1."""
     with FakeTelegram(token=TELEGRAM_TOKEN) as fake:
-        yield without_nagle(fake)
+        yield fake
 
 
 def telegram_settings(setup: Setup, fake: FakeTelegram, **telegram: Any) -> Settings:
