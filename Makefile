@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck unit unit-sqlite unit-postgresql tools clean
+
+# Suites that touch a database; the PostgreSQL pass runs these (the others use none).
+DB_SUITES := tests/intake tests/bots tests/test_deploy.py
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +25,28 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest
+# Every suite on both databases (tests/support/databases.py): all of them on SQLite,
+# then the database suites again on PostgreSQL (127.0.0.1:5432, database `test`).
+unit: unit-sqlite unit-postgresql
+
+unit-sqlite: $(STAMP) tools
+	HRD_TEST_DATABASES=sqlite $(BIN)/pytest
+
+unit-postgresql: $(STAMP) tools
+	HRD_TEST_DATABASES=postgresql $(BIN)/pytest $(DB_SUITES)
+
+# docker-compose (Debian's 1.29; no engine needed) validates docker-compose.yml in
+# tests/test_deploy.py. Installed with apt-get where it exists and we are root (CI);
+# elsewhere that test skips (and fails in CI, where CI is set).
+tools:
+	@if ! command -v docker-compose >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+		else \
+			echo "note: docker-compose missing and cannot apt-get it here: tests/test_deploy.py skips"; \
+		fi; \
+	fi
 
 test: lint typecheck unit
 

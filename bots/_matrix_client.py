@@ -61,7 +61,8 @@ def quiet_libraries() -> None:
 
 
 class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
-    """An `AsyncClient` that saves new one-time keys before uploading them.
+    """An `AsyncClient` that saves new one-time keys before uploading them,
+    and says when it has taken in its first sync (`synced_once`).
 
     nio generates one-time keys in memory, uploads them, and saves its account
     only after the server answered. Killed in between, the server would hand
@@ -69,6 +70,14 @@ class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
     could not be decrypted) and our next upload would collide with them. Saving
     first makes the upload safe to repeat: the same keys are sent again.
     """
+
+    # Set once a sync response has been taken in: the rooms are known from then on.
+    synced_once = False
+
+    async def receive_response(self, response: Any) -> None:
+        await super().receive_response(response)
+        if isinstance(response, nio.SyncResponse):
+            self.synced_once = True
 
     async def keys_upload(self) -> Any:
         if not self.should_upload_keys:

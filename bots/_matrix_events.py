@@ -207,8 +207,9 @@ def steps_from_json(items: list[dict[str, Any]]) -> list[Step]:
     ]
 
 
-def message_content(body: str) -> dict[str, Any]:
-    return {"msgtype": "m.text", "body": body}
+def message_content(body: str, msgtype: str = "m.text") -> dict[str, Any]:
+    """A message's content: `m.text` for the conversation, `m.notice` for notifications."""
+    return {"msgtype": msgtype, "body": body}
 
 
 def encode_trace(room_id: RoomId, event_id: EventId) -> str:

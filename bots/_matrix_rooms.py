@@ -6,6 +6,11 @@ clear, and without any case content) and an invitation to an encrypted room
 the bot creates itself, which also gives the bot the power to redact the
 defender's messages there. Replies go only to encrypted rooms, and only
 after every device of the defender has passed the trust-on-first-use check.
+
+The officers' room (`[notifications] matrix_room`) is the one exception to
+"one defender per room": the bot stays in it, never treats what is said
+there as a conversation, and only posts notifications into it (encrypted,
+to the officers' devices trusted on first use like a defender's).
 """
 
 from __future__ import annotations
@@ -42,6 +47,21 @@ NOTICE_INTERVAL = 30.0
 # again (at worst the defender sees a question twice).
 SEND_ATTEMPTS = 3
 
+
+class NotDelivered(Exception):
+    """A message was not sent.
+
+    Attributes:
+        reason: a short phrase, safe to log (no ids).
+        refused: repeating cannot help (not in the room, unencrypted, forbidden).
+    """
+
+    def __init__(self, reason: str, *, refused: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.refused = refused
+
+
 _PRIVATE_ROOM_STATE = (
     nio.EnableEncryptionBuilder().as_dict(),
     # Someone invited later does not read what came before.
@@ -61,12 +81,23 @@ class Rooms:
         client: the signed-in nio client.
         state: the channel's sealed state (trust records, offers).
         service: the conversation service (notices only; no business logic here).
+        officers_room: where officers are notified (never a conversation).
     """
 
-    def __init__(self, client: Any, state: MatrixState, service: ConversationService) -> None:
+    def __init__(
+        self,
+        client: Any,
+        state: MatrixState,
+        service: ConversationService,
+        officers_room: RoomId | None = None,
+    ) -> None:
         self._client = client
         self._state = state
         self._service = service
+        self._officers_room = officers_room
+        # One encrypted send at a time (the sync loop's answers, the delivery
+        # worker's): the trust check and nio's group session see one sender.
+        self._sending = asyncio.Lock()
         self._trusted: trust.DeviceRecords = {}
         self._offers: dict[str, str] = {}
         self._noticed: dict[str, float] = {}
@@ -93,8 +124,12 @@ class Rooms:
         members = set(room.users) | set(room.invited_users)
         return sorted(UserId(u) for u in members if u != self.own_user)
 
+    def is_officers_room(self, room_id: RoomId) -> bool:
+        return room_id == self._officers_room
+
     def is_group(self, room_id: RoomId) -> bool:
-        return len(self.others(room_id)) > 1
+        """Not a one-to-one conversation: several others, or the officers' room."""
+        return self.is_officers_room(room_id) or len(self.others(room_id)) > 1
 
     # -- invitations and policy -------------------------------------------
 
@@ -108,6 +143,8 @@ class Rooms:
             log.info("invitations accepted", extra={"channel": CHANNEL, "count": len(room_ids)})
 
     async def refuse_group(self, room_id: RoomId) -> None:
+        if self.is_officers_room(room_id):
+            return  # the bot stays there, silent: what officers say is not for the core
         await self._send_notice(room_id, "group_refused", force=True)
         await self._client.room_leave(room_id)
         log.info("left a room with several members", extra={"channel": CHANNEL})
@@ -172,6 +209,11 @@ class Rooms:
                     "devices trusted on first use",
                     extra={"channel": CHANNEL, "count": len(current)},
                 )
+            elif change.suspicious and self.is_officers_room(room_id):
+                log.warning(
+                    "an officer in the notification room has a new or changed device",
+                    extra={"channel": CHANNEL, "count": len(change.added) + len(change.rekeyed)},
+                )
             elif change.suspicious:
                 log.warning(
                     "a known defender has a new or changed device; encrypting to it",
@@ -207,19 +249,34 @@ class Rooms:
 
     async def send_encrypted(self, room_id: RoomId, body: str) -> EventId | None:
         """Send one message, end-to-end encrypted; None if it could not be sent."""
+        try:
+            return await self.send_checked(room_id, body)
+        except NotDelivered:
+            return None
+
+    async def send_checked(self, room_id: RoomId, body: str, msgtype: str = "m.text") -> EventId:
+        """Send one message, end-to-end encrypted, to the devices the trust check passed.
+
+        Raises:
+            NotDelivered: `refused` when the bot is not in an encrypted room it
+                may write to; otherwise the server kept failing.
+        """
+        if self.room(room_id) is None:
+            raise NotDelivered("not in the room", refused=True)
         if not self.is_encrypted(room_id):
             # Never reached through the policy; refuse rather than leak.
             log.error("refused to send a reply to an unencrypted room", extra={"channel": CHANNEL})
-            return None
+            raise NotDelivered("room not encrypted", refused=True)
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
-                await self._prepare(room_id)
-                response = await self._client.room_send(
-                    room_id,
-                    "m.room.message",
-                    message_content(body),
-                    ignore_unverified_devices=False,
-                )
+                async with self._sending:
+                    await self._prepare(room_id)
+                    response = await self._client.room_send(
+                        room_id,
+                        "m.room.message",
+                        message_content(body, msgtype),
+                        ignore_unverified_devices=False,
+                    )
             except nio.OlmUnverifiedDeviceError:
                 # A device appeared between the check and the send: check again.
                 continue
@@ -228,11 +285,12 @@ class Rooms:
             if isinstance(response, nio.RoomSendResponse):
                 return EventId(str(response.event_id))
             if isinstance(response, nio.ErrorResponse) and response.status_code == "M_FORBIDDEN":
-                break
+                log.error("reply refused by the server", extra={"channel": CHANNEL})
+                raise NotDelivered("forbidden", refused=True)
             log.warning("reply not sent yet", extra={"channel": CHANNEL, "count": attempt})
             await asyncio.sleep(0.5 * attempt)
         log.error("reply could not be sent", extra={"channel": CHANNEL})
-        return None
+        raise NotDelivered("server unavailable", refused=False)
 
     async def redact(self, traces: Sequence[str]) -> None:
         """Redact these events where our power level allows (always our own)."""

@@ -69,6 +69,10 @@ class BatchProcessor:
         outage_grace: seconds of failing commits before defenders are told
             the bot will answer shortly.
         clock: monotonic seconds.
+        officers_chat: the officers' notification group: the bot stays there
+            silently (any other group is refused and left).
+        after_batch: called once a batch is answered (it may have queued a
+            notification: the delivery worker looks at once).
     """
 
     def __init__(
@@ -81,8 +85,12 @@ class BatchProcessor:
         outage_grace: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         concurrency: int = 32,
+        officers_chat: int | None = None,
+        after_batch: Callable[[], None] | None = None,
     ) -> None:
         self._service = service
+        self._officers_chat = officers_chat
+        self._after_batch = after_batch
         self._renderer = renderer
         self._limiter = limiter
         self._max_batch_bytes = max_batch_bytes
@@ -213,6 +221,8 @@ class BatchProcessor:
                 by_chat.setdefault(item.incoming.chat_id, []).append((item, outbound))
         await asyncio.gather(*(self._deliver_chat(chat, todo) for chat, todo in by_chat.items()))
         await self.remember_sent()
+        if self._after_batch is not None:
+            self._after_batch()
 
     async def _deliver_chat(
         self, chat_id: int, todo: Sequence[tuple[Item, Sequence[Outbound]]]
@@ -224,6 +234,8 @@ class BatchProcessor:
     async def _deliver_item(self, chat_id: int, item: Item, outbound: Sequence[Outbound]) -> None:
         update = item.incoming
         if update.route is Route.GROUP:
+            if chat_id == self._officers_chat:
+                return  # where officers are notified: not a conversation, and not left
             if item.verdict is Verdict.ALLOW:
                 # Nothing said in a group reaches the core: explain, and leave.
                 text = self._service.notice("group_refused", update.language)

@@ -114,22 +114,32 @@ class Renderer:
     ) -> int | None:
         """Send one message; its id, or None when it could not be sent."""
         try:
-            # Repeating a timed-out send may show the text twice: better than not at all.
-            sent = await self._call(
-                "sendMessage",
-                lambda: self._bot.send_message(
-                    chat_id,
-                    text,
-                    reply_markup=markup,
-                    # Plain text (no parse mode): what the defender typed is never markup.
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    # No forwarding or saving of the bot's messages from the device.
-                    protect_content=True,
-                ),
-            )
+            return await self.send_or_raise(chat_id, text, markup)
         except TelegramError as exc:
             _gave_up("sendMessage", exc)
             return None
+
+    async def send_or_raise(
+        self, chat_id: int | str, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> int:
+        """Send one message; its id.
+
+        Raises:
+            TelegramError: the last failure, once retries ran out or cannot help.
+        """
+        # Repeating a timed-out send may show the text twice: better than not at all.
+        sent = await self._call(
+            "sendMessage",
+            lambda: self._bot.send_message(
+                chat_id,
+                text,
+                reply_markup=markup,
+                # Plain text (no parse mode): what the defender typed is never markup.
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                # No forwarding or saving of the bot's messages from the device.
+                protect_content=True,
+            ),
+        )
         return sent.message_id
 
     async def send_reply(self, chat_id: int, reply: Reply) -> list[int]:

@@ -70,11 +70,14 @@ class ConsoleChannel:
 
     def _deliver(self) -> None:
         """Show what officers sent to this terminal's defender (other chats' stay queued)."""
+        others = []
         for delivery in self._service.claim_deliveries(CHANNEL):
             if delivery.chat != self._sender:
+                others.append(delivery)
                 continue
             self._render_reply(Reply(text=delivery.text))
             self._service.delivered(delivery)
+        self._service.release(others)
 
     def _render(self, outbound: Outbound) -> None:
         if isinstance(outbound, WipeChat):

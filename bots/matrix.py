@@ -9,7 +9,9 @@ device, unable to decrypt the rooms' history). nio's encryption store (Olm
 account, sessions, room keys) is one SQLite file in `settings.matrix.store`
 (mode 0700), its secrets pickled under a random key kept in the channel state,
 never nio's default key. The loop itself is in `_matrix_sync`, the room
-policy and rendering in `_matrix_rooms`.
+policy and rendering in `_matrix_rooms`. Beside the sync loop, a delivery
+worker (`_deliveries`, `_matrix_deliveries`) sends what officers queued:
+replies into the defenders' rooms, notifications into the officers' room.
 
 What nio's store holds in the clear, by design of nio: the bot's own user and
 device ids, the user ids and device keys of the defenders it talks to, and
@@ -30,7 +32,10 @@ import aiohttp
 import nio  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
+from bots._deliveries import DeliveryTiming, DeliveryWorker, run_beside
 from bots._matrix_client import make_client, quiet_libraries
+from bots._matrix_deliveries import MatrixSender
+from bots._matrix_events import RoomId
 from bots._matrix_media import MediaFetcher
 from bots._matrix_rooms import CHANNEL, Rooms
 from bots._matrix_state import MatrixState, SessionRecord, StateStore
@@ -63,6 +68,9 @@ class MatrixConfig:
     password: SecretStr | None = field(repr=False)
     store: Path
     timing: Timing = field(default_factory=Timing)
+    # Where officers are notified (`[notifications] matrix_room`); None: nowhere.
+    officers_room: str | None = None
+    deliveries: DeliveryTiming = field(default_factory=DeliveryTiming)
 
 
 def build_matrix(
@@ -83,7 +91,13 @@ def build_matrix(
         raise MatrixSetupError(
             "HRD_INTAKE_MATRIX_HOMESERVER must use https (plain http only on loopback)"
         )
-    config = MatrixConfig(matrix.homeserver, matrix.user, matrix.password, matrix.store)
+    config = MatrixConfig(
+        matrix.homeserver,
+        matrix.user,
+        matrix.password,
+        matrix.store,
+        officers_room=settings.notifications.matrix_room,
+    )
     return MatrixChannel(config, service, store)
 
 
@@ -112,15 +126,21 @@ class MatrixChannel:
         )
         try:
             await self._sign_in(client)
-            rooms = Rooms(client, self._state, self._service)
+            officers = self._config.officers_room
+            rooms = Rooms(
+                client, self._state, self._service, RoomId(officers) if officers else None
+            )
             await rooms.load()
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
                 media = MediaFetcher(http, self._config.homeserver, str(client.access_token))
                 loop = SyncLoop(
                     client, self._state, self._service, rooms, media, self._config.timing
                 )
+                deliveries = DeliveryWorker(
+                    self._service, MatrixSender(client, rooms), self._config.deliveries
+                )
                 log.info("matrix channel started", extra={"channel": CHANNEL})
-                await loop.run(stop)
+                await run_beside(loop.run(stop), deliveries, stop)
         finally:
             await client.close()
             log.info("matrix channel stopped", extra={"channel": CHANNEL})

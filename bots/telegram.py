@@ -17,6 +17,10 @@ With `[telegram] webhook_url` set, Telegram POSTs updates instead (see
 `_telegram_webhook`); the same batch processing answers 200 only once
 recorded.
 
+Beside either loop, a delivery worker (`_deliveries`, `_telegram_deliveries`)
+sends what officers queued: replies into the defenders' chats, notifications
+into `[notifications] telegram_chat` (a group the bot stays in, silently).
+
 Module layout: `_telegram_updates` reads updates (no I/O), `_telegram_batch`
 drives one batch, `_telegram_render` makes the Bot API calls,
 `_telegram_retry` bounds the retries, `_telegram_ratelimit` is the
@@ -37,7 +41,9 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bots._deliveries import DeliveryTiming, DeliveryWorker, run_beside
 from bots._telegram_batch import Batch, BatchProcessor
+from bots._telegram_deliveries import TelegramSender, telegram_chat
 from bots._telegram_ratelimit import RateLimiter
 from bots._telegram_render import Renderer
 from bots._telegram_retry import Backoff, retry_after_seconds
@@ -77,6 +83,8 @@ class TelegramChannel:
         send_backoff: delays between tries of one Bot API call (a send, a delete).
         outage_grace: seconds of failing commits before defenders are told
             the bot will answer shortly.
+        officers_chat: the officers' notification group (stayed in, never answered).
+        deliveries: how the delivery worker polls and backs off.
     """
 
     name = CHANNEL
@@ -92,26 +100,33 @@ class TelegramChannel:
         backoff: Backoff | None = None,
         send_backoff: Backoff | None = None,
         outage_grace: float = 5.0,
+        officers_chat: int | None = None,
+        deliveries: DeliveryTiming | None = None,
     ) -> None:
         self._bot = bot
         self._webhook = webhook
         self._poll_timeout = poll_timeout
         self._backoff = backoff or Backoff(base=0.5, cap=30.0)
+        renderer = Renderer(bot, backoff=send_backoff)
+        self._deliveries = DeliveryWorker(service, TelegramSender(bot, renderer), deliveries)
         self._processor = BatchProcessor(
             service,
-            Renderer(bot, backoff=send_backoff),
+            renderer,
             RateLimiter() if limiter is None else limiter,
             outage_grace=outage_grace,
             concurrency=CONCURRENT_CALLS,
+            officers_chat=officers_chat,
+            after_batch=self._deliveries.wake,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             await self._until_ready(stop)
             if self._webhook is not None:
-                await WebhookServer(self._bot, self._processor, self._webhook).run(stop)
+                main = WebhookServer(self._bot, self._processor, self._webhook).run(stop)
             else:
-                await self._poll_loop(stop)
+                main = self._poll_loop(stop)
+            await run_beside(main, self._deliveries, stop)
         except ChannelStopped:
             pass
         finally:
@@ -303,7 +318,8 @@ def build_telegram(
         options: passed to `TelegramChannel` (tests: limiter, poll_timeout...).
 
     Raises:
-        ValueError: no token, or an API URL that is not http(s).
+        ValueError: no token, an API URL that is not http(s), or an officers' chat
+            that is not a chat id.
     """
     telegram = settings.telegram
     if telegram.token is None:
@@ -331,4 +347,11 @@ def build_telegram(
         get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=10),
     )
     webhook = WebhookConfig.from_url(telegram.webhook_url) if telegram.webhook_url else None
+    officers = settings.notifications.telegram_chat
+    if officers is not None:
+        chat = telegram_chat(officers)
+        if chat is None:
+            raise ValueError("[notifications] telegram_chat must be a chat id or an @channel")
+        # Only a numeric id can be recognised in updates (to stay in the group).
+        options.setdefault("officers_chat", chat if isinstance(chat, int) else None)
     return TelegramChannel(bot, service, webhook=webhook, **options)

@@ -27,6 +27,7 @@ from intake import key_usage, migrate
 from intake.config import Settings
 from intake.db import make_engine, make_session_factory
 from intake.keyholders import active_recovery_key
+from intake.metrics import ServiceMetrics
 from intake.missions import DEMO_DIRECTORY, import_directory, read_directory
 from intake.records import RecordCipher
 from intake.recovery import RECOVERY_FILE_NAME, create_recovery_key
@@ -112,6 +113,12 @@ def open_database(
         except OperationalError as exc:
             engine.dispose()
             raise SetupError(f"cannot reach the database: {exc.orig}") from exc
+        if current is None:
+            engine.dispose()
+            raise SetupError(
+                "the database has no schema yet: run `hrd-intake init` "
+                "(or `hrd-intake db upgrade` where the keyring exists)"
+            )
         if current != migrate.head_revision():
             engine.dispose()
             raise SetupError(
@@ -135,6 +142,7 @@ def build_service(
     sessions: sessionmaker[Session],
     cipher: RecordCipher,
     clock: Callable[[], datetime] = utcnow,
+    metrics: ServiceMetrics | None = None,
 ) -> ConversationService:
     catalog = load_catalog()
     return ConversationService(
@@ -158,6 +166,7 @@ def build_service(
             if chat
         },
         audit_checkpoint=settings.audit_checkpoint,
+        metrics=metrics,
     )
 
 

@@ -12,9 +12,11 @@ Entries name an actor (`officer:<id>`, `operator`, `service`) and a subject
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,8 @@ from sqlalchemy.orm import Session
 from intake.models import AuditEntry
 
 GENESIS = "0" * 64
+# PostgreSQL advisory lock key of the audit chain (any constant unique to this use).
+AUDIT_LOCK = 0x4852_4441_5544_4954 & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def entry_hash(
@@ -54,10 +58,17 @@ def append(
 ) -> AuditEntry:
     """Append an entry in the caller's transaction.
 
-    The head row is read with a row lock (PostgreSQL) so concurrent writers
-    queue up instead of forking the chain; the primary key on `seq` refuses a
-    fork that would slip through.
+    Concurrent writers queue up instead of forking the chain. On PostgreSQL
+    a transaction-scoped advisory lock serialises appends until commit: a row
+    lock on the head is not enough, because a writer that waited for it
+    still reads the head as it was when its statement began, misses the
+    entry just committed, and collides on `seq`. Once the advisory lock is
+    ours, the next statement sees every committed entry. SQLite serialises
+    writers itself. The primary key on `seq` refuses any fork that would
+    slip through.
     """
+    if session.connection().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK)))
     head = session.scalar(
         select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1).with_for_update()
     )
@@ -90,18 +101,28 @@ def head(session: Session) -> Head:
 
 
 def write_checkpoint(path: Path, current: Head) -> None:
-    """Record the head outside the database (atomic replace, never moving backwards)."""
-    previous = read_checkpoint(path)
-    if previous is not None and previous.count >= current.count:
-        return
+    """Record the head outside the database (atomic replace, never moving backwards).
+
+    Several processes may share the file (`serve` workers, the CLI, on one
+    host): an exclusive lock on a sidecar file makes read-compare-replace one
+    step, and each writer has its own temporary file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump({"count": current.count, "hash": current.hash}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = read_checkpoint(path)
+        if previous is not None and previous.count >= current.count:
+            return
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump({"count": current.count, "hash": current.hash}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        os.close(lock)  # releases the lock
 
 
 def sync_checkpoint(session: Session, path: Path | None) -> None:

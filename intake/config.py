@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 
@@ -106,6 +114,45 @@ class RetentionSettings(_Frozen):
     processed_message_days: int = Field(default=30, ge=1)
 
 
+class LeaseSettings(_Frozen):
+    """`[leases]`: channel accounts shared by several `serve` processes.
+
+    A standby takes a channel over at most about `ttl_seconds` after its
+    holder died; the holder renews every third of it and stops consuming a
+    fifth of it before expiry when it cannot renew (database unreachable).
+    """
+
+    ttl_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
+
+
+class HttpSettings(_Frozen):
+    """`[http]`: the health and metrics endpoints (`HRD_INTAKE_HTTP_ADDR`).
+
+    They are for the machine's probes and Prometheus: loopback only, unless
+    `allow_public` says the operator put them behind their own access control
+    (in a container, the probes come from the container's own loopback).
+    """
+
+    allow_public: bool = False
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def parse_http_addr(addr: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:9090` for IPv6) -> (host, port).
+
+    Raises:
+        ValueError: not host:port with a port from 0 to 65535.
+    """
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port, got {addr!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
 class Settings(_Frozen):
     home: Path
     database_url: str
@@ -124,6 +171,27 @@ class Settings(_Frozen):
     notifications: NotificationSettings = NotificationSettings()
     keys: KeySettings = KeySettings()
     retention: RetentionSettings = RetentionSettings()
+    leases: LeaseSettings = LeaseSettings()
+    http: HttpSettings = HttpSettings()
+
+    @field_validator("http_addr")
+    @classmethod
+    def _http_addr_format(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_http_addr(value)
+        return value
+
+    @model_validator(mode="after")
+    def _http_addr_on_loopback(self) -> Settings:
+        if self.http_addr is None:
+            return self
+        host, _ = parse_http_addr(self.http_addr)
+        if host not in LOOPBACK_HOSTS and not self.http.allow_public:
+            raise ValueError(
+                f"http_addr {self.http_addr!r} is not on loopback: health and metrics stay "
+                "on 127.0.0.1 unless [http] allow_public = true"
+            )
+        return self
 
     @property
     def log_path(self) -> Path:
@@ -211,7 +279,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if env.get(var):
             _set_dotted(tree, f"{table}.{key}", env[var])
         elif env.get(f"{var}_FILE"):
-            _set_dotted(tree, f"{table}.{key}", _read_secret_file(Path(env[f"{var}_FILE"]), var))
+            # An empty file leaves the secret unset (a deployment declares every
+            # secret file; one for a channel it does not use stays empty).
+            value = _read_secret_file(Path(env[f"{var}_FILE"]), var)
+            if value:
+                _set_dotted(tree, f"{table}.{key}", value)
 
     tree["home"] = home
     tree.setdefault("database_url", f"sqlite:///{(home / 'intake.db').as_posix()}")
@@ -234,7 +306,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def describe_invalid(error: ValidationError) -> str:
     """Where and why, for each problem; never the value (it may be a secret)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-        for problem in error.errors()
-    )
+    problems = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"{where}: {problem['msg']}" if where else str(problem["msg"]))
+    return "; ".join(problems)

@@ -3,7 +3,7 @@
 SQLite (the embedded default) runs in WAL mode with `synchronous=FULL` (a
 commit is on disk before we acknowledge a platform message), `secure_delete`
 (deleted rows are overwritten, which crypto-shredding relies on) and foreign
-keys on. PostgreSQL needs nothing special.
+keys on. PostgreSQL connections get timeouts, so an outage fails fast.
 """
 
 from __future__ import annotations
@@ -27,6 +27,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+_PG_TIMEOUTS = {
+    "connect_timeout": 10,  # seconds
+    "tcp_user_timeout": 30_000,  # ms unacknowledged data may wait before the connection fails
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the pragmas our guarantees rely on."""
     parsed = make_url(url)
@@ -40,7 +50,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # An unreachable server must fail a transaction in seconds (the channel
+    # then keeps the platform's messages unacknowledged and retries), never
+    # hang it: libpq waits forever to connect by default, and a connection
+    # whose peer vanished hangs until TCP gives up, some 15 minutes.
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    for key, value in _PG_TIMEOUTS.items():
+        if key not in parsed.query:
+            connect_args.setdefault(key, value)
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

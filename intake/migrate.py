@@ -8,9 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 _SCRIPTS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock key of schema migrations (any constant unique to this use).
+MIGRATION_LOCK = 0x4852_444D_4947_5241
 
 
 def _config() -> Config:
@@ -20,9 +22,16 @@ def _config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; a no-op when it is there already."""
+    """Bring the schema to `revision`; a no-op when it is there already.
+
+    Several processes may start at once (`serve` containers run `db upgrade`
+    first): on PostgreSQL an advisory lock held until this transaction ends
+    lets one migrate while the others wait, then find nothing left to do.
+    """
     config = _config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

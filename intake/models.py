@@ -252,6 +252,9 @@ class Delivery(Base):
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Claimed by a worker until then (it is sending it); claimable again after,
+    # in case that worker died between claiming and `delivered`.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AuditEntry(Base):
@@ -284,3 +287,19 @@ class KeyUsage(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     encryptions: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Lease(Base):
+    """Which process may consume a channel account (a bot token, a Matrix user) until when.
+
+    `name` never holds the secret itself (a Telegram token appears as a hash).
+    `generation` grows by one at every change of holder: a fencing token.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

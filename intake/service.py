@@ -10,6 +10,7 @@ the processed-message table makes the second arrival a no-op.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,9 +37,16 @@ from flows import (
 from intake import audit, cases, storage, triage
 from intake.config import RoutingSettings
 from intake.conversations import Turn, new_record, open_turn, save_turn
-from intake.deliveries import PendingDelivery, claim_deliveries, forget_deliveries, queue_delivery
+from intake.deliveries import (
+    PendingDelivery,
+    claim_deliveries,
+    forget_deliveries,
+    queue_delivery,
+    release_deliveries,
+)
 from intake.files import DEFAULT_MAX_BYTES, FileRejected, clean_file
 from intake.messages import Attachment, Choice, Inbound, Outbound, Reply, WipeChat
+from intake.metrics import BatchTally, ServiceMetrics
 from intake.models import Conversation
 from intake.records import RecordCipher, new_record_id
 
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 
 # A defender's answer to an officer, like the longest answer of a flow.
 MAX_ANSWER_LENGTH = 4000
+_TALLY = "hrd_intake.tally"  # session.info key: what this batch counts once committed
 
 
 class _BrokenMessage(Exception):
@@ -81,6 +90,7 @@ class ConversationService:
         max_attachment_bytes: larger files are refused.
         notify: channel -> chat where officers are told of new cases (no content).
         audit_checkpoint: the audit head file to update after commits that audit.
+        metrics: the counters `/metrics` shows (messages, cases, errors).
     """
 
     def __init__(
@@ -97,6 +107,7 @@ class ConversationService:
         max_attachment_bytes: int = DEFAULT_MAX_BYTES,
         notify: Mapping[str, str] | None = None,
         audit_checkpoint: Path | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -111,6 +122,7 @@ class ConversationService:
         self._notify = dict(notify or {})
         self._audited = 0  # audit entries this instance appended: checkpoint after commit
         self._audit_checkpoint = audit_checkpoint
+        self.metrics = metrics or ServiceMetrics()
         self._effects: dict[type, Callable[[Session, Turn, Any], list[Outbound]]] = {
             Submit: self._on_submit,
             DiscardDraft: self._on_discard,
@@ -146,19 +158,25 @@ class ConversationService:
                 replies.extend(self._run_batch(messages[start:]))
                 break
             except _BrokenMessage as broken:
+                self.metrics.error("message")
                 replies.extend(self._run_batch(messages[start : start + broken.index]))
                 replies.append(self._reject(messages[start + broken.index]))
                 start += broken.index + 1
+            except SQLAlchemyError:
+                self.metrics.error("database")
+                raise
         if self._audited != audited_before:
             with self._sessions() as session:
                 audit.sync_checkpoint(session, self._audit_checkpoint)
         return replies
 
     def _run_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+        tally = BatchTally()
         with self._sessions.begin() as session, session.no_autoflush:
             # No autoflush: updates to conversations wait for the commit and go
             # out together. Rows that later queries of the batch must see are
             # flushed where they are created (conversations, files, cases).
+            session.info[_TALLY] = tally
             replies = []
             for index, message in enumerate(messages):
                 try:
@@ -173,13 +191,15 @@ class ConversationService:
                         extra={"channel": message.channel},
                     )
                     raise _BrokenMessage(index) from exc
-            return replies
+        self.metrics.committed(tally)
+        return replies
 
     def _reject(self, message: Inbound) -> list[Outbound]:
         """Record a message that cannot be processed, and apologise."""
         with self._sessions.begin() as session:
             digest = self._cipher.pseudonym(f"message:{message.channel}", message.message_id)[1]
             storage.claim_message(session, message.channel, digest, self._clock())
+        self.metrics.committed(BatchTally(messages=Counter({message.channel: 1})))
         return [Reply(text=self.notice("failed", message.language))]
 
     # -- one message -----------------------------------------------------
@@ -200,6 +220,7 @@ class ConversationService:
             # acknowledged, i.e. the process died after recording it but
             # perhaps before replying. Ask the current question again.
             log.info("duplicate message ignored", extra={"channel": message.channel})
+            session.info[_TALLY].duplicates[message.channel] += 1
             return self._repeat_prompt(session, message)
 
         turn = self._load_turn(session, message, now)
@@ -218,6 +239,7 @@ class ConversationService:
                 self._apply(session, turn, self._engine.handle(turn.record["flow"], answer))
             )
         self._save_turn(turn, now)
+        session.info[_TALLY].messages[message.channel] += 1
         log.info(
             "message processed",
             extra={"channel": message.channel, "conversation": turn.conversation.id},
@@ -302,14 +324,25 @@ class ConversationService:
                 turn.record["trace"].extend(message_ids)
                 self._save_turn(turn, conversation.last_seen_at)
 
-    def claim_deliveries(self, channel: str, limit: int = 50) -> list[PendingDelivery]:
+    def claim_deliveries(
+        self, channel: str, limit: int = 50, max_attempts: int | None = None
+    ) -> list[PendingDelivery]:
         """Messages for this channel to send (officer replies, notifications).
 
-        Call `delivered` for each once sent; unsent ones come back on the next
-        claim (at least once: a crash between sending and `delivered` repeats one).
+        Call `delivered` for each once sent, `release` for those not sent;
+        a claim lapses after `intake.deliveries.CLAIM_HOLD` (at least once: a
+        crash between sending and `delivered` repeats one, after the hold).
+        Deliveries claimed `max_attempts` times already are left alone (kept).
         """
         with self._sessions.begin() as session:
-            return claim_deliveries(session, self._cipher, channel, limit)
+            return claim_deliveries(
+                session, self._cipher, channel, self._clock(), limit, max_attempts=max_attempts
+            )
+
+    def release(self, deliveries: Sequence[PendingDelivery]) -> None:
+        """Give back claimed deliveries this worker will not send (another may, at once)."""
+        with self._sessions.begin() as session:
+            release_deliveries(session, [delivery.id for delivery in deliveries])
 
     def delivered(self, delivery: PendingDelivery, sent_message_ids: Sequence[str] = ()) -> None:
         """Forget a sent delivery, remembering its platform ids to wipe them later."""
@@ -451,6 +484,7 @@ class ConversationService:
             now=now,
         )
         turn.record["cases"].append(case.reference)
+        session.info[_TALLY].cases[(mission_id, case.kind)] += 1
         if turn.record.get("device_changed"):
             triage.warn_device_change(session, self._cipher, [case.reference], now)
         log.info(

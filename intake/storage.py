@@ -34,9 +34,17 @@ _CLAIM_VALUES: dict[str, Any] = {
     "received_at": bindparam("received_at"),
 }
 # Built once: statement construction costs more than executing it on SQLite.
+# RETURNING says whether the row went in: the driver's rowcount does not (psycopg
+# reports -1 for these inserts, which would make every redelivery look new).
 _CLAIM = {
-    "postgresql": pg_insert(ProcessedMessage).values(_CLAIM_VALUES).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(ProcessedMessage).values(_CLAIM_VALUES).on_conflict_do_nothing(),
+    "postgresql": pg_insert(ProcessedMessage)
+    .values(_CLAIM_VALUES)
+    .on_conflict_do_nothing()
+    .returning(ProcessedMessage.digest),
+    "sqlite": sqlite_insert(ProcessedMessage)
+    .values(_CLAIM_VALUES)
+    .on_conflict_do_nothing()
+    .returning(ProcessedMessage.digest),
 }
 _FIND_CONVERSATION = select(Conversation).where(
     Conversation.channel == bindparam("channel"),
@@ -58,7 +66,7 @@ def claim_message(session: Session, channel: str, digest: str, now: datetime) ->
             return False
         connection.execute(insert(ProcessedMessage), params)
         return True
-    return bool(connection.execute(statement, params).rowcount)
+    return connection.execute(statement, params).first() is not None
 
 
 def find_conversation(

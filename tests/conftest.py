@@ -1,62 +1,62 @@
 """Shared fixtures: real SQLite files, the machine's PostgreSQL, cheap key derivation.
 
-PostgreSQL tests run in a schema of their own in database `test`
-(127.0.0.1:5432, trust auth), dropped afterwards, so runs never collide.
+Databases (see `tests.support.databases`): `HRD_TEST_DATABASES` selects the
+databases of a run (default both). `database_url` and `setup` run a test
+once per selected database. The other setups follow the run's first
+database: `sqlite_setup` (the name predates PostgreSQL runs: it is the
+embedded setup of tests not parametrised, SQLite unless the run is
+PostgreSQL-only; tests that read the SQLite file itself are marked
+`sqlite_file` and skip in such a run) and `database_env` /
+`module_database_env` for command-line tests. `postgres_setup` is for tests
+of PostgreSQL behaviour (concurrent processes, outages): they skip unless
+PostgreSQL is selected.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from crypto import KdfParams
+from tests.support.databases import pg_schema, postgres_available, selected_databases
 from tests.support.setup import Setup, embedded_setup
 
-PG_ROOT = os.environ.get("HRD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DATABASES = selected_databases()
+PRIMARY = DATABASES[0]
 # Argon2id at 64 MiB x 3 passes is the production cost; tests derive cheaply.
 CHEAP_KDF = KdfParams(memory_kib=1024, iterations=1, lanes=1)
 
-
-def _postgres_available() -> bool:
-    try:
-        engine = create_engine(PG_ROOT)
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-        engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not available"
-        return False
+_PG = postgres_available()
 
 
-_PG = _postgres_available()
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_file: reads the SQLite file itself; skipped on PostgreSQL-only runs"
+    )
+
+
+def _require_postgres() -> None:
+    if "postgresql" not in DATABASES:
+        pytest.skip("PostgreSQL is not selected (HRD_TEST_DATABASES)")
+    if not _PG:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable in CI")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema; the URL points its search_path there."""
-    if not _PG:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable in CI")
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
-    schema = f"hrd_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_ROOT}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    _require_postgres()
+    with pg_schema() as url:
+        yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs once on a SQLite file and once on PostgreSQL."""
     if request.param == "sqlite":
@@ -76,9 +76,45 @@ def setup(tmp_path: Path, database_url: str) -> Iterator[Setup]:
         yield built
 
 
+def _primary_url(request: pytest.FixtureRequest, home: Path) -> str:
+    if PRIMARY == "sqlite":
+        return f"sqlite:///{home / 'intake.db'}"
+    if request.node.get_closest_marker("sqlite_file"):
+        pytest.skip("reads the SQLite file itself: runs in the SQLite pass")
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-def sqlite_setup(tmp_path: Path) -> Iterator[Setup]:
-    """The same on a SQLite file only (for tests that inspect the file itself)."""
-    url = f"sqlite:///{tmp_path / 'home' / 'intake.db'}"
-    with embedded_setup(tmp_path / "home", url, CHEAP_KDF) as built:
+def sqlite_setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    """The embedded setup on the run's first database (SQLite unless PostgreSQL-only)."""
+    home = tmp_path / "home"
+    with embedded_setup(home, _primary_url(request, home), CHEAP_KDF) as built:
         yield built
+
+
+@pytest.fixture
+def postgres_setup(tmp_path: Path, pg_url: str) -> Iterator[Setup]:
+    """The embedded setup on PostgreSQL, for tests of PostgreSQL behaviour."""
+    with embedded_setup(tmp_path / "home", pg_url, CHEAP_KDF) as built:
+        yield built
+
+
+@pytest.fixture
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for a command-line test: the run's first database ({} = the home's SQLite)."""
+    if PRIMARY == "sqlite":
+        return {}
+    if request.node.get_closest_marker("sqlite_file"):
+        pytest.skip("reads the SQLite file itself: runs in the SQLite pass")
+    return {"HRD_INTAKE_DATABASE_URL": str(request.getfixturevalue("pg_url"))}
+
+
+@pytest.fixture(scope="module")
+def module_database_env() -> Iterator[dict[str, str]]:
+    """`database_env` for a module's shared setup (one schema for the module)."""
+    if PRIMARY == "sqlite":
+        yield {}
+        return
+    _require_postgres()
+    with pg_schema() as url:
+        yield {"HRD_INTAKE_DATABASE_URL": url}

@@ -8,7 +8,6 @@ import sys
 import click
 
 from intake import app, migrate
-from intake.channel_state import ChannelStateStore
 from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.keys import keys
@@ -17,6 +16,7 @@ from intake.cli.missions import missions
 from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
 from intake.cli.queue import queue
+from intake.cli.serve import serve
 from intake.routing import RoutingError
 
 
@@ -60,34 +60,6 @@ def init(ctx: Context, demo: bool, if_absent: bool) -> None:
     click.echo(f"database at revision {report.schema_revision}: {settings.database_url}")
     if demo:
         click.echo(f"demo missions added: {report.missions_added}")
-
-
-@cli.command()
-@pass_context
-def serve(ctx: Context) -> None:
-    """Run the configured channels (the console channel when none is configured)."""
-    import asyncio
-
-    from bots.console import ConsoleChannel
-    from bots.runner import Channel, run_channels
-
-    settings = ctx.settings
-    service = app.build_service(settings, ctx.sessions, ctx.cipher)
-    channels: list[Channel] = []
-    if settings.telegram.token is not None:
-        from bots.telegram import build_telegram
-
-        channels.append(build_telegram(settings, service))
-    if settings.matrix.homeserver:
-        from bots.matrix import build_matrix
-
-        store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
-        channels.append(build_matrix(settings, service, store))
-    if not channels:
-        with refusals(RoutingError):
-            ConsoleChannel(service, sys.stdin, sys.stdout).run()
-        return
-    asyncio.run(run_channels(channels))
 
 
 @cli.command()
@@ -146,6 +118,7 @@ def flows_missing() -> None:
             click.echo(f"  {key}")
 
 
+cli.add_command(serve)
 cli.add_command(missions)
 cli.add_command(queue)
 cli.add_command(officers_group)

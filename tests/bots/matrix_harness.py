@@ -69,15 +69,23 @@ def matrix_env(setup: Setup, synapse: Synapse, bot_id: str, store: Path) -> dict
 
 @asynccontextmanager
 async def running_bot(
-    setup: Setup, synapse: Synapse, bot_id: str, store: Path, timing: Timing | None = None
+    setup: Setup,
+    synapse: Synapse,
+    bot_id: str,
+    store: Path,
+    timing: Timing | None = None,
+    **config: Any,
 ) -> AsyncIterator[MatrixChannel]:
-    """The channel as `serve` builds it (or with other `timing`), running in this event loop."""
+    """The channel as `serve` builds it (or with other `timing` or `MatrixConfig` fields),
+    running in this event loop."""
     settings = matrix_settings(setup, synapse, bot_id, store)
     state = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
     service = setup.service()
     channel = build_matrix(settings, service, state)
     if timing is not None:
-        channel = MatrixChannel(replace(channel.config, timing=timing), service, state)
+        config["timing"] = timing
+    if config:
+        channel = MatrixChannel(replace(channel.config, **config), service, state)
     stop = asyncio.Event()
     task = asyncio.create_task(channel.run(stop))
     try:
@@ -113,6 +121,7 @@ def gps_jpeg() -> bytes:
 class BotMessage:
     event_id: str
     body: str
+    msgtype: str = "m.text"
 
 
 @dataclass
@@ -176,7 +185,9 @@ class MatrixDefender:
             content = event.source.get("content", {})
             if event.source.get("type") == "m.room.message" and "body" in content:
                 self.received.setdefault(room_id, []).append(
-                    BotMessage(event.event_id, str(content["body"]))
+                    BotMessage(
+                        event.event_id, str(content["body"]), str(content.get("msgtype", ""))
+                    )
                 )
         self._pending = still
 

@@ -149,7 +149,8 @@ def test_sigkill_at_random_points_loses_nothing(
     assert "matrix login: new device" in log and log.count("matrix login: new device") == 1
     # Canaries: nothing the defender wrote is on disk (database, WAL, log, nio
     # store); no Matrix identity is in the database or the log.
-    assert any(p.name.endswith("-wal") for p in on_disk)
+    if setup.engine.dialect.name == "sqlite":  # on PostgreSQL the rows are in the server
+        assert any(p.name.endswith("-wal") for p in on_disk)
     assert leaks([details, contact], on_disk) == []
     identities = [bot_id, defender.user_id, room, defender.token]
     assert leaks(identities, files_under(setup.settings.home)) == []

@@ -23,9 +23,11 @@ def run(
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(
+    tmp_path_factory: pytest.TempPathFactory, module_database_env: dict[str, str]
+) -> dict[str, str]:
     home = tmp_path_factory.mktemp("cli") / "home"
-    environment = {**os.environ, "HRD_INTAKE_HOME": str(home)}
+    environment = {**os.environ, "HRD_INTAKE_HOME": str(home), **module_database_env}
     init = run(environment, "init", "--demo")
     assert "keyring created" in init.stdout
     assert "generated" in init.stderr  # the loud warning about the passphrase file
@@ -83,8 +85,8 @@ def test_unknown_case_is_refused(env: dict[str, str]) -> None:
     assert anonymous.returncode == 1 and "--officer" in anonymous.stderr
 
 
-def test_missing_setup_exits_3(tmp_path: Path) -> None:
-    environment = {**os.environ, "HRD_INTAKE_HOME": str(tmp_path / "nothing")}
+def test_missing_setup_exits_3(tmp_path: Path, database_env: dict[str, str]) -> None:
+    environment = {**os.environ, "HRD_INTAKE_HOME": str(tmp_path / "nothing"), **database_env}
     result = run(environment, "queue", "list", check=False)
     assert result.returncode == 3
     assert "hrd-intake init" in result.stderr

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
+from intake.config import load_settings
+from intake.db import make_engine
 
 CLI = [sys.executable, "-m", "intake"]
 REPORT = "1\n1\nKenya\n1\n1,2\n1\nCANARY-CLI-DETAIL\n1\n1\nSignal\n1\n1\n1\n"
@@ -27,9 +30,11 @@ def run(
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database_env: dict[str, str]
+) -> dict[str, str]:
     base = tmp_path_factory.mktemp("triage")
-    env = {**os.environ, "HRD_INTAKE_HOME": str(base / "home")}
+    env = {**os.environ, "HRD_INTAKE_HOME": str(base / "home"), **module_database_env}
     env.pop("HRD_INTAKE_PASSPHRASE", None)
     run(env, "init", "--demo")
     for name, mission in (("ana", "eu-del-ke"), ("ivan", "eu-del-ua")):
@@ -144,8 +149,9 @@ def test_wrong_passphrase_and_revoked_officer(world: dict[str, str], tmp_path: P
 
 
 def test_audit_verify_names_an_edited_entry(world: dict[str, str]) -> None:
-    database = Path(world["HRD_INTAKE_HOME"]) / "intake.db"
-    with sqlite3.connect(database) as connection:
-        connection.execute("UPDATE audit_log SET actor = 'officer:forged' WHERE seq = 2")
+    engine = make_engine(load_settings(world).database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_log SET actor = 'officer:forged' WHERE seq = 2"))
+    engine.dispose()
     broken = run(world, "audit", "verify", check=False)
     assert broken.returncode == 1 and "audit entry 2" in broken.stderr

@@ -42,6 +42,30 @@ def test_secret_from_file_and_environment(tmp_path: Path) -> None:
     assert "from-file" not in repr(settings)
 
 
+def test_an_empty_secret_file_leaves_the_channel_off(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("\n")
+    settings = load_settings(
+        {
+            "HRD_INTAKE_HOME": str(tmp_path),
+            "HRD_INTAKE_TELEGRAM_TOKEN_FILE": str(tmp_path / "token"),
+        }
+    )
+    assert settings.telegram.token is None
+
+
+def test_leases_and_http_settings(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        "[leases]\nttl_seconds = 4.5\n[http]\nallow_public = true\n"
+    )
+    settings = load_settings(
+        {"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_HTTP_ADDR": "0.0.0.0:9100"}
+    )
+    assert settings.leases.ttl_seconds == 4.5 and settings.http_addr == "0.0.0.0:9100"
+    (tmp_path / "config.toml").write_text("[leases]\nttl_seconds = 0.1\n")
+    with pytest.raises(ConfigError, match="ttl_seconds"):
+        load_settings({"HRD_INTAKE_HOME": str(tmp_path)})
+
+
 def test_secret_inline_in_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[telegram]\ntoken = "123:abc"\n')
     with pytest.raises(ConfigError, match="token_file"):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
+from intake.config import load_settings
+from intake.db import make_engine
 
 CLI = [sys.executable, "-m", "intake"]
 REPORT = "1\n1\nKenya\n1\n1,2\n1\nCANARY-KEYS-DETAIL\n1\n1\nSignal\n1\n1\n1\n"
@@ -26,10 +29,12 @@ def run(
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database_env: dict[str, str]
+) -> dict[str, str]:
     base = tmp_path_factory.mktemp("keys")
     home = base / "home"
-    env = {**os.environ, "HRD_INTAKE_HOME": str(home), "BASE": str(base)}
+    env = {**os.environ, "HRD_INTAKE_HOME": str(home), "BASE": str(base), **module_database_env}
     env.pop("HRD_INTAKE_PASSPHRASE", None)
     run(env, "init", "--demo")
     (home / "config.toml").write_text("[keys]\nretire_grace_minutes = 0\n")
@@ -120,11 +125,12 @@ def test_recovery_rotation_and_tampering_found_by_verify(world: dict[str, str]) 
     assert "beside the database" not in run(world, "keys", "status").stderr
 
     # A flipped byte in a conversation's stored state is named, its content never shown.
-    with sqlite3.connect(home / "intake.db") as db:
-        conversation_id, state = db.execute("SELECT id, state_ct FROM conversations").fetchone()
+    engine = make_engine(load_settings(world).database_url)
+    with engine.begin() as db:
+        conversation_id, state = db.execute(text("SELECT id, state_ct FROM conversations")).one()
         db.execute(
-            "UPDATE conversations SET state_ct = ? WHERE id = ?",
-            (state[:-1] + bytes([state[-1] ^ 1]), conversation_id),
+            text("UPDATE conversations SET state_ct = :state WHERE id = :id"),
+            {"state": state[:-1] + bytes([state[-1] ^ 1]), "id": conversation_id},
         )
     broken = run(world, "keys", "verify", "--json", code=1)
     report = json.loads(broken.stdout)
@@ -132,8 +138,12 @@ def test_recovery_rotation_and_tampering_found_by_verify(world: dict[str, str]) 
         {"record_type": "conversation", "record_id": conversation_id, "problem": "Tampered"}
     ]
     assert "CANARY" not in broken.stdout + broken.stderr
-    with sqlite3.connect(home / "intake.db") as db:
-        db.execute("UPDATE conversations SET state_ct = ? WHERE id = ?", (state, conversation_id))
+    with engine.begin() as db:
+        db.execute(
+            text("UPDATE conversations SET state_ct = :state WHERE id = :id"),
+            {"state": state, "id": conversation_id},
+        )
+    engine.dispose()
 
 
 def test_purge_is_audited_with_counts_only(world: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from intake import storage
 from intake.messages import Attachment, Inbound, Reply, WipeChat
 from intake.models import Attachment as AttachmentRow
 from intake.models import Case, ProcessedMessage
@@ -114,6 +115,32 @@ def test_replayed_message_is_processed_once(setup: Setup) -> None:
     assert defender.text.splitlines()[-1] == asked.splitlines()[-1]
     defender.send("Kenya")
     assert "me" in defender.choices  # the flow moved exactly one step
+
+
+def test_a_message_is_claimed_once_whatever_the_driver_reports(setup: Setup) -> None:
+    # psycopg reports no row count for INSERT ... ON CONFLICT: the claim must not rely on it.
+    with setup.sessions.begin() as session:
+        assert storage.claim_message(session, "telegram", "d" * 64, setup.clock())
+        assert not storage.claim_message(session, "telegram", "d" * 64, setup.clock())
+    with setup.sessions.begin() as session:
+        assert not storage.claim_message(session, "telegram", "d" * 64, setup.clock())
+        assert storage.claim_message(session, "matrix", "d" * 64, setup.clock())
+
+
+def test_a_redelivered_answer_does_not_answer_the_next_question(setup: Setup) -> None:
+    defender = Defender(setup.service())
+    defender.send("/start")
+    defender.choose("threat_report")
+    defender.choose("yes")
+    defender.send("Kenya", message_id="tg-country")
+    who = defender.choices
+    # "Kenya" again, at the question about whom the threat targets: if it were
+    # processed anew it would be refused as an answer; as a redelivery it only
+    # repeats the question.
+    asked = defender.text
+    defender.send("Kenya", message_id="tg-country")
+    assert defender.text == asked and defender.choices == who
+    defender.choose("me")
 
 
 def test_status_lists_references_without_content(setup: Setup) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
 
 
 def _variants(canary: str) -> set[bytes]:
@@ -35,3 +39,21 @@ def leaks(canaries: Iterable[str], paths: Iterable[Path]) -> list[tuple[str, Pat
             if any(variant in data for variant in _variants(canary)):
                 hits.append((canary, path))
     return hits
+
+
+def postgres_files_since(engine: Engine, since: float) -> list[Path]:
+    """The PostgreSQL server's data and WAL files written since `since` (after a CHECKPOINT).
+
+    The server runs on this machine (127.0.0.1): its files are what a stolen
+    disk holds. Reading them needs the server's user or root; otherwise skip.
+    """
+    with engine.connect() as connection:
+        connection.execute(text("CHECKPOINT"))
+        data = Path(str(connection.execute(text("SHOW data_directory")).scalar()))
+        database = connection.execute(
+            text("SELECT oid FROM pg_database WHERE datname = current_database()")
+        ).scalar()
+    roots = [data / "base" / str(database), data / "pg_wal"]
+    if not all(os.access(root, os.R_OK | os.X_OK) for root in roots):
+        pytest.skip(f"cannot read PostgreSQL's files in {data} (run as root or postgres)")
+    return [path for path in files_under(*roots) if path.stat().st_mtime >= since - 1]
