@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,17 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows import (
     Answer,
     Catalog,
-    DiscardDraft,
-    Duress,
     Engine,
     Outcome,
     Prompt,
     Rejection,
-    ShowStatus,
-    Submit,
-    Wipe,
     check_text,
-    render_status,
 )
 from intake import audit, cases, storage, triage
 from intake.config import RoutingSettings
@@ -41,11 +34,11 @@ from intake.deliveries import (
     PendingDelivery,
     claim_deliveries,
     forget_deliveries,
-    queue_delivery,
     release_deliveries,
 )
+from intake.effects import TALLY, EffectHandlers
 from intake.files import DEFAULT_MAX_BYTES, FileRejected, clean_file
-from intake.messages import Attachment, Choice, Inbound, Outbound, Reply, WipeChat
+from intake.messages import Attachment, Choice, Inbound, Outbound, Reply
 from intake.metrics import BatchTally, ServiceMetrics
 from intake.models import Conversation
 from intake.records import RecordCipher, new_record_id
@@ -54,7 +47,6 @@ log = logging.getLogger(__name__)
 
 # A defender's answer to an officer, like the longest answer of a flow.
 MAX_ANSWER_LENGTH = 4000
-_TALLY = "hrd_intake.tally"  # session.info key: what this batch counts once committed
 
 
 class _BrokenMessage(Exception):
@@ -123,13 +115,18 @@ class ConversationService:
         self._audited = 0  # audit entries this instance appended: checkpoint after commit
         self._audit_checkpoint = audit_checkpoint
         self.metrics = metrics or ServiceMetrics()
-        self._effects: dict[type, Callable[[Session, Turn, Any], list[Outbound]]] = {
-            Submit: self._on_submit,
-            DiscardDraft: self._on_discard,
-            Wipe: self._on_wipe,
-            Duress: self._on_duress,
-            ShowStatus: self._on_status,
-        }
+        self._effects = EffectHandlers(
+            cipher,
+            catalog,
+            routing,
+            self._notify,
+            clock,
+            default_language,
+            audited=self._count_audited,
+        )
+
+    def _count_audited(self, entries: int) -> None:
+        self._audited += entries
 
     def handle(self, message: Inbound) -> list[Outbound]:
         return self.handle_batch([message])[0]
@@ -176,7 +173,7 @@ class ConversationService:
             # No autoflush: updates to conversations wait for the commit and go
             # out together. Rows that later queries of the batch must see are
             # flushed where they are created (conversations, files, cases).
-            session.info[_TALLY] = tally
+            session.info[TALLY] = tally
             replies = []
             for index, message in enumerate(messages):
                 try:
@@ -220,7 +217,7 @@ class ConversationService:
             # acknowledged, i.e. the process died after recording it but
             # perhaps before replying. Ask the current question again.
             log.info("duplicate message ignored", extra={"channel": message.channel})
-            session.info[_TALLY].duplicates[message.channel] += 1
+            session.info[TALLY].duplicates[message.channel] += 1
             return self._repeat_prompt(session, message)
 
         turn = self._load_turn(session, message, now)
@@ -239,7 +236,7 @@ class ConversationService:
                 self._apply(session, turn, self._engine.handle(turn.record["flow"], answer))
             )
         self._save_turn(turn, now)
-        session.info[_TALLY].messages[message.channel] += 1
+        session.info[TALLY].messages[message.channel] += 1
         log.info(
             "message processed",
             extra={"channel": message.channel, "conversation": turn.conversation.id},
@@ -286,7 +283,7 @@ class ConversationService:
 
     def _tell(self, turn: Turn, key: str, **params: str) -> list[Outbound]:
         """A notice, then the question the conversation is waiting for."""
-        text = self._catalog.text(self._language(turn), key, **params)
+        text = self._catalog.text(self._effects.language(turn), key, **params)
         return [Reply(text=text), prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
 
     def _take_attachment(
@@ -397,7 +394,7 @@ class ConversationService:
         turn.record["flow"] = dict(outcome.state)
         replies: list[Outbound] = []
         for effect in outcome.effects:
-            replies.extend(self._effects[type(effect)](session, turn, effect))
+            replies.extend(self._effects.table[type(effect)](session, turn, effect))
         replies.extend(prompt_to_reply(prompt) for prompt in outcome.prompts)
         return replies
 
@@ -448,7 +445,9 @@ class ConversationService:
         turn = Turn(conversation, dek, record)
         notice = self._first_contact.get(message.channel)
         if notice is not None:
-            turn.notices.append(Reply(text=self._catalog.text(self._language(turn), notice)))
+            turn.notices.append(
+                Reply(text=self._catalog.text(self._effects.language(turn), notice))
+            )
         return turn
 
     def _save_turn(self, turn: Turn, now: datetime) -> None:
@@ -460,86 +459,3 @@ class ConversationService:
         storage.delete_draft_attachments(session, turn.conversation.id)
         turn.record["flow"] = self._engine.new_state(language)
         log.info("idle draft destroyed", extra={"conversation": turn.conversation.id})
-
-    # -- effects ----------------------------------------------------------
-
-    def _language(self, turn: Turn) -> str:
-        return str(turn.record["flow"].get("lang", self._default_language))
-
-    def _on_submit(self, session: Session, turn: Turn, effect: Submit) -> list[Outbound]:
-        now = self._clock()
-        mission_id = cases.route(session, self._routing, effect.routing)
-        case = cases.create_case(
-            session,
-            self._cipher,
-            mission_id=mission_id,
-            facts=effect.routing,
-            report={
-                "flow": effect.flow,
-                "language": effect.language,
-                "answers": dict(effect.answers),
-            },
-            conversation_id=turn.conversation.id,
-            channel=turn.conversation.channel,
-            now=now,
-        )
-        turn.record["cases"].append(case.reference)
-        session.info[_TALLY].cases[(mission_id, case.kind)] += 1
-        if turn.record.get("device_changed"):
-            triage.warn_device_change(session, self._cipher, [case.reference], now)
-        log.info(
-            "case submitted",
-            extra={"case": case.reference, "mission": mission_id, "kind": case.kind},
-        )
-        audit.append(
-            session,
-            now,
-            "service",
-            "case.submitted",
-            case.reference,
-            mission=mission_id,
-            kind=case.kind,
-        )
-        self._audited += 1
-        for channel, chat in self._notify.items():
-            # Officers learn that a case arrived, never what it says.
-            notice = f"New {case.kind.replace('_', ' ')} {case.reference} for {mission_id}, urgency {case.urgency}."
-            queue_delivery(
-                session,
-                self._cipher,
-                channel=channel,
-                kind="notify",
-                chat=chat,
-                text=notice,
-                conversation_id=None,
-                now=now,
-            )
-        text = self._catalog.text(
-            self._language(turn), "engine.submitted", reference=case.reference
-        )
-        return [self._wipe(turn), Reply(text=text)]
-
-    def _on_discard(self, session: Session, turn: Turn, effect: DiscardDraft) -> list[Outbound]:
-        storage.delete_draft_attachments(session, turn.conversation.id, effect.attachments)
-        return []
-
-    def _on_wipe(self, session: Session, turn: Turn, effect: Wipe) -> list[Outbound]:
-        storage.delete_draft_attachments(session, turn.conversation.id)
-        return [self._wipe(turn)]
-
-    def _wipe(self, turn: Turn) -> WipeChat:
-        """Hand the remembered message ids to the channel and forget them."""
-        ids = tuple(turn.record["trace"])
-        turn.record["trace"] = []
-        return WipeChat(ids)
-
-    def _on_duress(self, session: Session, turn: Turn, effect: Duress) -> list[Outbound]:
-        storage.delete_draft_attachments(session, turn.conversation.id)
-        storage.flag_cases(session, turn.record["cases"], self._clock())
-        log.warning("duress word received", extra={"conversation": turn.conversation.id})
-        return [self._wipe(turn)]
-
-    def _on_status(self, session: Session, turn: Turn, effect: ShowStatus) -> list[Outbound]:
-        cases = storage.cases_by_reference(session, turn.record["cases"])
-        listing = [(case.reference, case.status, case.updated_at.date()) for case in cases]
-        return [Reply(text=render_status(self._catalog, self._language(turn), listing))]
