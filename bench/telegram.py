@@ -8,7 +8,7 @@ in the chat, and the update acknowledged).
 
 - echo: python-telegram-bot's `Application` with one `MessageHandler` that
   replies with the text (its Updater polls; handlers run one at a time).
-- hrd-intake: `bots.telegram` on the full stack: durable batch in the core
+- hrd-intake: `bots.telegram.channel` on the full stack: durable batch in the core
   (SQLite, WAL, synchronous=FULL, encryption, flow engine), replies with
   keyboards, wipes after submission, sent ids recorded, acknowledgement
   after all that. Each defender files a whole threat report (14 messages,
@@ -42,8 +42,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
-from bots._telegram_ratelimit import RateLimiter  # noqa: E402
-from bots.telegram import build_telegram  # noqa: E402
+from bots.telegram.channel import build_telegram  # noqa: E402
+from bots.telegram.ratelimit import RateLimiter  # noqa: E402
 from intake import app  # noqa: E402
 from intake.config import TelegramSettings, load_settings  # noqa: E402
 from intake.records import RecordCipher  # noqa: E402

@@ -11,8 +11,8 @@ from __future__ import annotations
 import secrets
 from typing import TextIO
 
+from bots.core import Core
 from intake.messages import Inbound, Outbound, Reply, WipeChat
-from intake.service import ConversationService
 
 CHANNEL = "console"
 
@@ -29,7 +29,7 @@ class ConsoleChannel:
 
     def __init__(
         self,
-        service: ConversationService,
+        service: Core,
         reader: TextIO,
         writer: TextIO,
         sender: str = "console",

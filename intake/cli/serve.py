@@ -62,7 +62,7 @@ def _leased_channels(
     settings = ctx.settings
     channels: list[Channel] = []
     if settings.telegram.token is not None:
-        from bots.telegram import build_telegram
+        from bots.telegram.channel import build_telegram
 
         def telegram() -> Channel:
             return build_telegram(settings, service)
@@ -73,7 +73,7 @@ def _leased_channels(
             LeasedChannel("telegram", name, telegram, leases, health.channel("telegram"))
         )
     if settings.matrix.homeserver:
-        from bots.matrix import build_matrix
+        from bots.matrix.channel import build_matrix
 
         store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
 

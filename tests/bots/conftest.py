@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bots._telegram_ratelimit import RateLimiter
-from bots.telegram import TelegramChannel, build_telegram
+from bots.telegram.channel import TelegramChannel, build_telegram
+from bots.telegram.ratelimit import RateLimiter
 from intake.config import Settings, TelegramSettings
 from intake.service import ConversationService
 from tests.support.fake_telegram import FakeTelegram

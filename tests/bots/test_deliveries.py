@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bots._deliveries import DeliveryTiming, DeliveryWorker, Unavailable
+from bots.deliveries import DeliveryTiming, DeliveryWorker, Unavailable
 from intake.conversations import open_turn
 from intake.deliveries import PendingDelivery, queue_delivery
 from intake.models import Conversation

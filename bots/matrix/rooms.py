@@ -24,8 +24,9 @@ from typing import Any
 import aiohttp
 import nio  # type: ignore[import-untyped]
 
-from bots import _matrix_trust as trust
-from bots._matrix_events import (
+from bots.core import Core
+from bots.matrix import trust as trust
+from bots.matrix.events import (
     EventId,
     Redact,
     RoomId,
@@ -35,8 +36,7 @@ from bots._matrix_events import (
     encode_trace,
     message_content,
 )
-from bots._matrix_state import MatrixState
-from intake.service import ConversationService
+from bots.matrix.state import MatrixState
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Rooms:
         self,
         client: Any,
         state: MatrixState,
-        service: ConversationService,
+        service: Core,
         officers_room: RoomId | None = None,
     ) -> None:
         self._client = client

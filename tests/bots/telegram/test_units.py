@@ -10,10 +10,10 @@ import pytest
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bots._telegram_ratelimit import RateLimiter, Verdict
-from bots._telegram_render import callback_data, keyboard, split_text
-from bots._telegram_retry import Backoff, call, retry_after_seconds
-from bots._telegram_updates import Route, read_raw, read_update
+from bots.telegram.ratelimit import RateLimiter, Verdict
+from bots.telegram.render import callback_data, keyboard, split_text
+from bots.telegram.retry import Backoff, call, retry_after_seconds
+from bots.telegram.updates import Route, read_raw, read_update
 from intake.messages import Choice
 
 USER = {"id": 77, "is_bot": False, "first_name": "D", "language_code": "fr-FR"}

@@ -1,6 +1,6 @@
 """Matrix's side of deliveries: officers' replies to defenders, notifications to officers.
 
-The worker (`bots._deliveries`) claims and records; this module sends, through
+The worker (`bots.deliveries`) claims and records; this module sends, through
 the same encrypted path as the conversation's answers (`Rooms.send_checked`:
 encrypted rooms only, every recipient device through the trust-on-first-use
 check). A reply goes as `m.text` into the room the defender wrote from, and
@@ -20,16 +20,16 @@ from typing import Any
 import aiohttp
 import nio  # type: ignore[import-untyped]
 
-from bots._deliveries import Refused, Unavailable
-from bots._matrix_events import RoomId, encode_trace
-from bots._matrix_rooms import CHANNEL, NotDelivered, Rooms
+from bots.deliveries import Refused, Unavailable
+from bots.matrix.events import RoomId, encode_trace
+from bots.matrix.rooms import CHANNEL, NotDelivered, Rooms
 from intake.deliveries import PendingDelivery
 
 __all__ = ["MatrixSender"]
 
 
 class MatrixSender:
-    """Sends deliveries into encrypted rooms (a `bots._deliveries.Sender`).
+    """Sends deliveries into encrypted rooms (a `bots.deliveries.Sender`).
 
     Args:
         client: the signed-in nio client (a `DurableKeysClient`).

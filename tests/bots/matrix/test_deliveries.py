@@ -17,16 +17,16 @@ from typing import Any
 import nio
 import pytest
 
-from bots._deliveries import DeliveryTiming
+from bots.deliveries import DeliveryTiming
 from intake.queue import open_case
-from tests.bots.matrix_harness import new_defender, new_user, running_bot
+from tests.bots.matrix.harness import new_defender, new_user, running_bot
 from tests.support.deliveries import notifying, officer_replies, pending_deliveries
 from tests.support.officers import enrol
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ["tests.bots.matrix_synapse"]  # the session-wide `synapse` fixture
+pytest_plugins = ["tests.bots.matrix.synapse"]  # the session-wide `synapse` fixture
 
 MENU = "What would you like to do?"
 REFERENCE = "Your reference is"
@@ -172,9 +172,9 @@ class _Rooms:
     ],
 )
 def test_what_goes_where(kind: str, room: str, sent: str | None) -> None:
-    from bots._deliveries import Refused
-    from bots._matrix_deliveries import MatrixSender
-    from bots._matrix_events import decode_trace
+    from bots.deliveries import Refused
+    from bots.matrix.deliveries import MatrixSender
+    from bots.matrix.events import decode_trace
     from intake.deliveries import PendingDelivery
 
     rooms = _Rooms()

@@ -1,6 +1,6 @@
 """The session's Synapse for the Matrix channel tests, as a pytest plugin.
 
-    pytest_plugins = ["tests.bots.matrix_synapse"]   # in each test module
+    pytest_plugins = ["tests.bots.matrix.synapse"]   # in each test module
 
 A plugin's fixtures are registered once, so its session-scoped `synapse` is
 one homeserver for every module that asks for it (started once, stopped at

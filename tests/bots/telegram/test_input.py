@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bots._telegram_ratelimit import RateLimiter
+from bots.telegram.ratelimit import RateLimiter
 from intake import app
 from tests.bots.conftest import RunTelegram, TelegramDefender
-from tests.bots.test_telegram_failures import recorded
+from tests.bots.telegram.test_failures import recorded
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
 

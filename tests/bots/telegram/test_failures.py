@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 
-from bots._telegram_retry import Backoff
+from bots.telegram.retry import Backoff
 from intake.messages import Inbound, Outbound
 from intake.models import ProcessedMessage
 from intake.queue import list_cases
 from tests.bots.conftest import RunTelegram, TelegramDefender
-from tests.bots.test_telegram_e2e import assert_wiped_before, gps_photo, submitted_reference
+from tests.bots.telegram.test_e2e import assert_wiped_before, gps_photo, submitted_reference
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
 

@@ -1,6 +1,6 @@
 """Telegram's side of deliveries: officers' replies to defenders, notifications to officers.
 
-The worker (`bots._deliveries`) claims and records; this module sends. A
+The worker (`bots.deliveries`) claims and records; this module sends. A
 delivery goes to its chat as plain text, cut into 4096-unit pieces like any
 reply, with content protection and no link preview (`Renderer.send_or_raise`,
 retried within bounds). A reply's chat is the defender's private chat; a
@@ -16,9 +16,9 @@ from __future__ import annotations
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bots._deliveries import Refused, Unavailable
-from bots._telegram_render import Renderer, split_text
-from bots._telegram_updates import CHANNEL
+from bots.deliveries import Refused, Unavailable
+from bots.telegram.render import Renderer, split_text
+from bots.telegram.updates import CHANNEL
 from intake.deliveries import PendingDelivery
 
 __all__ = ["TelegramSender", "telegram_chat"]
@@ -35,7 +35,7 @@ def telegram_chat(chat: str) -> int | str | None:
 
 
 class TelegramSender:
-    """Sends deliveries with the channel's `Renderer` (a `bots._deliveries.Sender`)."""
+    """Sends deliveries with the channel's `Renderer` (a `bots.deliveries.Sender`)."""
 
     channel = CHANNEL
 

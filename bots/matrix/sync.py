@@ -8,7 +8,7 @@ answers never change order, and holds the saved token back too. Killed at
 any point, the bot resumes from the saved token and the server sends those
 events again; the core's processed-message table makes a second arrival a
 no-op (it repeats the current question). Answers go out through the outbox
-(`_matrix_outbox`), saved before sending, so a kill after the commit does not
+(`outbox`), saved before sending, so a kill after the commit does not
 swallow them.
 """
 
@@ -24,8 +24,9 @@ from typing import Any
 import aiohttp
 import nio  # type: ignore[import-untyped]
 
-from bots._matrix_client import sync_filter, unless_stopped
-from bots._matrix_events import (
+from bots.core import Core
+from bots.matrix.client import sync_filter, unless_stopped
+from bots.matrix.events import (
     Ignore,
     Meaning,
     Media,
@@ -37,12 +38,11 @@ from bots._matrix_events import (
     encode_trace,
     plan,
 )
-from bots._matrix_media import MediaFetcher, MediaUnavailable
-from bots._matrix_outbox import Outbox, OutboxItem
-from bots._matrix_rooms import CHANNEL, Rooms
-from bots._matrix_state import MatrixState
+from bots.matrix.media import MediaFetcher, MediaUnavailable
+from bots.matrix.outbox import Outbox, OutboxItem
+from bots.matrix.rooms import CHANNEL, Rooms
+from bots.matrix.state import MatrixState
 from intake.messages import Inbound
-from intake.service import ConversationService
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class SyncLoop:
         self,
         client: Any,
         state: MatrixState,
-        service: ConversationService,
+        service: Core,
         rooms: Rooms,
         media: MediaFetcher,
         timing: Timing,

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from intake.models import Case, ProcessedMessage
-from tests.bots.matrix_harness import (
+from tests.bots.matrix.harness import (
     MatrixDefender,
     matrix_env,
     new_defender,
@@ -39,7 +39,7 @@ from tests.support.setup import Setup
 from tests.support.synapse import Synapse
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ["tests.bots.matrix_synapse"]  # the session-wide `synapse` fixture
+pytest_plugins = ["tests.bots.matrix.synapse"]  # the session-wide `synapse` fixture
 
 KILLS = 10
 MENU = "What would you like to do?"

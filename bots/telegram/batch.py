@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bots._telegram_ratelimit import RateLimiter, Verdict
-from bots._telegram_render import Renderer
-from bots._telegram_updates import CHANNEL, Incoming, Route
+from bots.core import Core
+from bots.telegram.ratelimit import RateLimiter, Verdict
+from bots.telegram.render import Renderer
+from bots.telegram.updates import CHANNEL, Incoming, Route
 from intake.messages import Attachment, Outbound, Reply, WipeChat
-from intake.service import ConversationService
 
-log = logging.getLogger("bots.telegram")
+log = logging.getLogger("bots.telegram.channel")
 
 
 @dataclass
@@ -77,7 +77,7 @@ class BatchProcessor:
 
     def __init__(
         self,
-        service: ConversationService,
+        service: Core,
         renderer: Renderer,
         limiter: RateLimiter,
         *,

@@ -8,9 +8,9 @@ channel state store and restored on every start (a new login would be a new
 device, unable to decrypt the rooms' history). nio's encryption store (Olm
 account, sessions, room keys) is one SQLite file in `settings.matrix.store`
 (mode 0700), its secrets pickled under a random key kept in the channel state,
-never nio's default key. The loop itself is in `_matrix_sync`, the room
-policy and rendering in `_matrix_rooms`. Beside the sync loop, a delivery
-worker (`_deliveries`, `_matrix_deliveries`) sends what officers queued:
+never nio's default key. The loop itself is in `sync`, the room
+policy and rendering in `rooms`. Beside the sync loop, a delivery
+worker (`bots.deliveries`, `deliveries`) sends what officers queued:
 replies into the defenders' rooms, notifications into the officers' room.
 
 What nio's store holds in the clear, by design of nio: the bot's own user and
@@ -32,16 +32,16 @@ import aiohttp
 import nio  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
-from bots._deliveries import DeliveryTiming, DeliveryWorker, run_beside
-from bots._matrix_client import make_client, quiet_libraries
-from bots._matrix_deliveries import MatrixSender
-from bots._matrix_events import RoomId
-from bots._matrix_media import MediaFetcher
-from bots._matrix_rooms import CHANNEL, Rooms
-from bots._matrix_state import MatrixState, SessionRecord, StateStore
-from bots._matrix_sync import MatrixChannelFailed, SyncLoop, Timing
+from bots.core import Core
+from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
+from bots.matrix.client import make_client, quiet_libraries
+from bots.matrix.deliveries import MatrixSender
+from bots.matrix.events import RoomId
+from bots.matrix.media import MediaFetcher
+from bots.matrix.rooms import CHANNEL, Rooms
+from bots.matrix.state import MatrixState, SessionRecord, StateStore
+from bots.matrix.sync import MatrixChannelFailed, SyncLoop, Timing
 from intake.config import Settings
-from intake.service import ConversationService
 
 __all__ = [
     "MatrixChannel",
@@ -74,7 +74,7 @@ class MatrixConfig:
 
 
 def build_matrix(
-    settings: Settings, service: ConversationService, store: StateStore
+    settings: Settings, service: Core, store: StateStore
 ) -> MatrixChannel:
     """The channel from the settings (`HRD_INTAKE_MATRIX_*`).
 
@@ -107,7 +107,7 @@ class MatrixChannel:
     name = CHANNEL
 
     def __init__(
-        self, config: MatrixConfig, service: ConversationService, store: StateStore
+        self, config: MatrixConfig, service: Core, store: StateStore
     ) -> None:
         self._config = config
         self._service = service

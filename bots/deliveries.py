@@ -3,7 +3,7 @@
     worker = DeliveryWorker(service, sender)        # sender: the channel's platform calls
     await run_beside(channel_loop(stop), worker, stop)
 
-The worker claims a few deliveries at a time (`ConversationService.claim_deliveries`,
+The worker claims a few deliveries at a time (`Core.claim_deliveries`,
 in a thread: the service blocks), sends each through the channel's `Sender`,
 then calls `delivered`: the row is deleted and, for a reply, the platform ids
 of what was sent join the conversation's wipe trace (a later "delete" removes
@@ -52,8 +52,8 @@ from enum import Enum
 from functools import partial
 from typing import Protocol, TypeVar
 
+from bots.core import Core
 from intake.deliveries import PendingDelivery
-from intake.service import ConversationService
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        service: ConversationService,
+        service: Core,
         sender: Sender,
         timing: DeliveryTiming | None = None,
         max_attempts: int = MAX_ATTEMPTS,

@@ -11,7 +11,7 @@ import pytest
 
 from intake.logs import setup_logging
 from tests.bots.conftest import TELEGRAM_TOKEN, RunTelegram, TelegramDefender
-from tests.bots.test_telegram_e2e import submitted_reference
+from tests.bots.telegram.test_e2e import submitted_reference
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
 

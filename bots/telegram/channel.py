@@ -14,17 +14,17 @@ again and the core processes each message once. When the core fails, the
 same prepared batch is retried with backoff, for as long as it takes.
 
 With `[telegram] webhook_url` set, Telegram POSTs updates instead (see
-`_telegram_webhook`); the same batch processing answers 200 only once
+`webhook`); the same batch processing answers 200 only once
 recorded.
 
-Beside either loop, a delivery worker (`_deliveries`, `_telegram_deliveries`)
+Beside either loop, a delivery worker (`bots.deliveries`, `deliveries`)
 sends what officers queued: replies into the defenders' chats, notifications
 into `[notifications] telegram_chat` (a group the bot stays in, silently).
 
-Module layout: `_telegram_updates` reads updates (no I/O), `_telegram_batch`
-drives one batch, `_telegram_render` makes the Bot API calls,
-`_telegram_retry` bounds the retries, `_telegram_ratelimit` is the
-per-sender limit, `_telegram_webhook` the HTTP server.
+Module layout: `updates` reads updates (no I/O), `batch`
+drives one batch, `render` makes the Bot API calls,
+`retry` bounds the retries, `ratelimit` is the
+per-sender limit, `webhook` the HTTP server.
 """
 
 from __future__ import annotations
@@ -41,21 +41,21 @@ from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from bots._deliveries import DeliveryTiming, DeliveryWorker, run_beside
-from bots._telegram_batch import Batch, BatchProcessor
-from bots._telegram_deliveries import TelegramSender, telegram_chat
-from bots._telegram_ratelimit import RateLimiter
-from bots._telegram_render import Renderer
-from bots._telegram_retry import Backoff, retry_after_seconds
-from bots._telegram_updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw
-from bots._telegram_webhook import WebhookConfig, WebhookServer
+from bots.core import Core
+from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
+from bots.telegram.batch import Batch, BatchProcessor
+from bots.telegram.deliveries import TelegramSender, telegram_chat
+from bots.telegram.ratelimit import RateLimiter
+from bots.telegram.render import Renderer
+from bots.telegram.retry import Backoff, retry_after_seconds
+from bots.telegram.updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw
+from bots.telegram.webhook import WebhookConfig, WebhookServer
 from intake.config import Settings
 from intake.messages import Outbound
-from intake.service import ConversationService
 
 __all__ = ["TelegramChannel", "build_telegram"]
 
-log = logging.getLogger("bots.telegram")
+log = logging.getLogger("bots.telegram.channel")
 
 JSONDict = dict[str, Any]
 
@@ -92,7 +92,7 @@ class TelegramChannel:
     def __init__(
         self,
         bot: Bot,
-        service: ConversationService,
+        service: Core,
         *,
         webhook: WebhookConfig | None = None,
         limiter: RateLimiter | None = None,
@@ -308,7 +308,7 @@ def _drop_arguments(record: logging.LogRecord) -> bool:
 
 
 def build_telegram(
-    settings: Settings, service: ConversationService, **options: Any
+    settings: Settings, service: Core, **options: Any
 ) -> TelegramChannel:
     """The channel from the settings (`serve` calls this).
 

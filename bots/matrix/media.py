@@ -17,7 +17,7 @@ import aiohttp
 from nio.crypto.attachments import decrypt_attachment  # type: ignore[import-untyped]
 from nio.exceptions import EncryptionError  # type: ignore[import-untyped]
 
-from bots._matrix_events import Media
+from bots.matrix.events import Media
 from intake.messages import Attachment
 
 log = logging.getLogger(__name__)

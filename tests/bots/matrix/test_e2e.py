@@ -20,13 +20,13 @@ from nio.store import SqliteStore
 from PIL import Image
 from sqlalchemy import func, select, text
 
-from bots._matrix_state import MatrixState
-from bots.matrix import Timing
+from bots.matrix.channel import Timing
+from bots.matrix.state import MatrixState
 from intake.channel_state import ChannelStateStore
 from intake.conversations import open_turn
 from intake.models import Conversation, ProcessedMessage
 from intake.queue import list_cases
-from tests.bots.matrix_harness import (
+from tests.bots.matrix.harness import (
     MatrixDefender,
     gps_jpeg,
     new_defender,
@@ -39,7 +39,7 @@ from tests.support.setup import Setup
 from tests.support.synapse import Synapse
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ["tests.bots.matrix_synapse"]  # the session-wide `synapse` fixture
+pytest_plugins = ["tests.bots.matrix.synapse"]  # the session-wide `synapse` fixture
 
 MENU = "What would you like to do?"
 REFERENCE = "Your reference is"

@@ -2,7 +2,7 @@
 
 `MatrixDefender` is a second matrix-nio client with its own encryption store,
 playing the human rights defender. The homeserver fixture is in
-`tests.bots.matrix_synapse` (loaded as a plugin by the test modules).
+`tests.bots.matrix.synapse` (loaded as a plugin by the test modules).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from bots.matrix import MatrixChannel, Timing, build_matrix
+from bots.matrix.channel import MatrixChannel, Timing, build_matrix
 from intake.channel_state import ChannelStateStore
 from intake.config import MatrixSettings, Settings
 from tests.support.setup import Setup

@@ -4,7 +4,7 @@
 where it goes (the conversation service, a refusal for group chats, nowhere),
 who sent it, what it carries (text, a pressed button, a file to download, or
 something the core cannot read) and the chat messages to act on. The driver
-(`_telegram_batch`) does the downloads and the calls.
+(`batch`) does the downloads and the calls.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from telegram.constants import ChatType
 
 from intake.messages import Attachment, Inbound
 
-log = logging.getLogger("bots.telegram")
+log = logging.getLogger("bots.telegram.channel")
 
 CHANNEL = "telegram"
 # What the channel asks Telegram for; everything else is never delivered.

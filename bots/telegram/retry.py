@@ -29,7 +29,7 @@ from typing import TypeVar
 from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-log = logging.getLogger("bots.telegram")
+log = logging.getLogger("bots.telegram.channel")
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]

@@ -13,9 +13,9 @@ from typing import Any
 
 import nio
 
-from bots._matrix_events import RoomId, Send, Step
-from bots._matrix_state import MatrixState
-from bots._matrix_sync import SyncLoop, Timing, _Queued
+from bots.matrix.events import RoomId, Send, Step
+from bots.matrix.state import MatrixState
+from bots.matrix.sync import SyncLoop, Timing, _Queued
 from intake.messages import Inbound, Outbound, Reply
 
 ROOM_A, ROOM_B = RoomId("!a:hs"), RoomId("!b:hs")

@@ -17,16 +17,16 @@ import pytest
 from sqlalchemy import select
 from telegram import Bot
 
-from bots._deliveries import DeliveryTiming, DeliveryWorker
-from bots._telegram_deliveries import TelegramSender
-from bots._telegram_render import Renderer
-from bots._telegram_retry import Backoff
+from bots.deliveries import DeliveryTiming, DeliveryWorker
+from bots.telegram.deliveries import TelegramSender
+from bots.telegram.render import Renderer
+from bots.telegram.retry import Backoff
 from intake.deliveries import queue_delivery
 from intake.models import Delivery
 from intake.queue import open_case
 from intake.service import ConversationService
 from tests.bots.conftest import TELEGRAM_TOKEN, RunTelegram, TelegramDefender
-from tests.bots.test_telegram_e2e import submitted_reference
+from tests.bots.telegram.test_e2e import submitted_reference
 from tests.support.defender import threat_report
 from tests.support.deliveries import notifying, officer_replies, pending_deliveries
 from tests.support.fake_telegram import FakeTelegram

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Bot
 
-from bots._telegram_batch import BatchProcessor
-from bots._telegram_retry import Backoff, call
-from bots._telegram_updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw
+from bots.telegram.batch import BatchProcessor
+from bots.telegram.retry import Backoff, call
+from bots.telegram.updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw
 
-log = logging.getLogger("bots.telegram")
+log = logging.getLogger("bots.telegram.channel")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 DEFAULT_PORT = 8443

@@ -1,7 +1,7 @@
 """Rendering the core's replies with Bot API calls, each retried within bounds.
 
 `split_text` and `keyboard` are pure; `Renderer` makes the calls. Every call
-is retried by `_telegram_retry.call`; a call that still fails is logged (the
+is retried by `retry.call`; a call that still fails is logged (the
 method and the error type only) and given up: the defender's message is
 already recorded, and their next message gets the current question again.
 """
@@ -16,10 +16,10 @@ from typing import TypeVar
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 
-from bots._telegram_retry import Backoff, Sleep, call
+from bots.telegram.retry import Backoff, Sleep, call
 from intake.messages import Choice, Reply
 
-log = logging.getLogger("bots.telegram")
+log = logging.getLogger("bots.telegram.channel")
 
 T = TypeVar("T")
 

@@ -18,10 +18,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots._matrix_events import RoomId, Step, steps_from_json, steps_to_json
-from bots._matrix_rooms import CHANNEL, Rooms
-from bots._matrix_state import MatrixState
-from intake.service import ConversationService
+from bots.core import Core
+from bots.matrix.events import RoomId, Step, steps_from_json, steps_to_json
+from bots.matrix.rooms import CHANNEL, Rooms
+from bots.matrix.state import MatrixState
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class OutboxItem:
 
 
 class Outbox:
-    def __init__(self, state: MatrixState, rooms: Rooms, service: ConversationService) -> None:
+    def __init__(self, state: MatrixState, rooms: Rooms, service: Core) -> None:
         self._state = state
         self._rooms = rooms
         self._service = service

@@ -12,9 +12,10 @@ import pytest
 from nio.store import SqliteStore
 from pydantic import SecretStr
 
-from bots import _matrix_trust as trust
-from bots._matrix_client import ScrubIdentifiers, scrub
-from bots._matrix_events import (
+from bots.matrix import trust as trust
+from bots.matrix.channel import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
+from bots.matrix.client import ScrubIdentifiers, scrub
+from bots.matrix.events import (
     EventId,
     Ignore,
     Media,
@@ -29,8 +30,7 @@ from bots._matrix_events import (
     render,
     strip_reply_fallback,
 )
-from bots._matrix_state import MatrixState, SessionRecord
-from bots.matrix import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
+from bots.matrix.state import MatrixState, SessionRecord
 from intake.channel_state import ChannelStateStore
 from intake.config import MatrixSettings
 from intake.messages import Choice, Reply

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bots._telegram_webhook import SECRET_HEADER, WebhookConfig
+from bots.telegram.webhook import SECRET_HEADER, WebhookConfig
 from intake.messages import Inbound, Outbound
 from tests.bots.conftest import RunTelegram, TelegramDefender
-from tests.bots.test_telegram_failures import recorded
+from tests.bots.telegram.test_failures import recorded
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
 
