@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from intake import audit
 from intake.cli.common import Context, emit_json, fail, pass_context
+from intake.storage import audit
 
 
 @click.group("audit")

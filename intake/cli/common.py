@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
-from intake import app
 from intake.config import ConfigError, Settings, load_settings
-from intake.logs import setup_logging
-from intake.records import RecordCipher
+from intake.core import app
+from intake.runtime.logs import setup_logging
+from intake.storage.records import RecordCipher
 
 EXIT_REFUSED = 1
 EXIT_SETUP = 3
@@ -114,8 +114,8 @@ def read_passphrase(
 
 def audit_refusal(ctx: Context, actor: str, action: str, subject: str, reason: str) -> NoReturn:
     """Record a refused attempt (in its own transaction, the action itself rolled back), then fail."""
-    from intake import audit
-    from intake.app import utcnow
+    from intake.core.app import utcnow
+    from intake.storage import audit
 
     with ctx.sessions.begin() as session:
         audit.append(session, utcnow(), actor, "refused", subject, attempted=action, reason=reason)
@@ -125,7 +125,7 @@ def audit_refusal(ctx: Context, actor: str, action: str, subject: str, reason: s
 
 
 def sync_audit(ctx: Context) -> None:
-    from intake import audit
+    from intake.storage import audit
 
     with ctx.sessions() as session:
         audit.sync_checkpoint(session, ctx.settings.audit_checkpoint)

@@ -7,7 +7,6 @@ import sys
 
 import click
 
-from intake import app, migrate
 from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.keys import keys
@@ -17,7 +16,9 @@ from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
 from intake.cli.queue import queue
 from intake.cli.serve import serve
-from intake.routing import RoutingError
+from intake.core import app
+from intake.core.routing import RoutingError
+from intake.storage import migrate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

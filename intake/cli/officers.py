@@ -8,8 +8,6 @@ import click
 from rich.table import Table
 
 from crypto import BadPassphrase, CryptoError
-from intake import audit, officers
-from intake.app import utcnow
 from intake.cli.common import (
     Context,
     emit_json,
@@ -21,9 +19,12 @@ from intake.cli.common import (
     recovery_key_option,
     sync_audit,
 )
-from intake.keyholders import KeysAtHand, NoKeyAtHand
-from intake.mission_keys import reseal_open_cases, rotate_mission_key
-from intake.recovery import recovery_keys_at_hand
+from intake.core.app import utcnow
+from intake.keys.holders import KeysAtHand, NoKeyAtHand
+from intake.keys.mission_keys import reseal_open_cases, rotate_mission_key
+from intake.keys.recovery import recovery_keys_at_hand
+from intake.storage import audit
+from intake.triage import officers
 
 
 @click.group("officers")

@@ -13,8 +13,6 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from crypto import BadPassphrase, CryptoError
-from intake import triage
-from intake.app import utcnow
 from intake.cli.common import (
     Context,
     audit_refusal,
@@ -26,13 +24,15 @@ from intake.cli.common import (
     recovery_key_option,
     sync_audit,
 )
-from intake.keyholders import KeysAtHand, NoKeyAtHand
-from intake.models import Case, Officer
-from intake.officers import OfficerRefused, active_officer, unlock
-from intake.queue import STATUSES, CaseNotFound, list_cases, summary
-from intake.recovery import recovery_keys_at_hand
+from intake.core.app import utcnow
+from intake.keys.holders import KeysAtHand, NoKeyAtHand
+from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import parse_reference
-from intake.triage_states import TRIGGER_FOR_STATUS, IllegalTransition
+from intake.storage.models import Case, Officer
+from intake.triage import actions as triage
+from intake.triage.officers import OfficerRefused, active_officer, unlock
+from intake.triage.queue import STATUSES, CaseNotFound, list_cases, summary
+from intake.triage.workflow import TRIGGER_FOR_STATUS, IllegalTransition
 
 officer_option = click.option(
     "--officer",
@@ -207,7 +207,7 @@ def queue_show(
                 ref,
                 f"case {ref} does not open: {exc}",
             )
-        from intake import audit
+        from intake.storage import audit
 
         audit.append(session, now, triage.actor_name(officer, keys), "case.open", ref)
     sync_audit(ctx)
@@ -392,7 +392,7 @@ def queue_reply(
     source: Path | None,
 ) -> None:
     """Reply to the defender (text from stdin or --file) through the bot they used."""
-    from intake.app import build_service
+    from intake.core.app import build_service
 
     text = _read_text(source, "reply")
     service = build_service(ctx.settings, ctx.sessions, ctx.cipher)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
-from intake import audit
-from intake.models import AuditEntry
+from intake.storage import audit
+from intake.storage.models import AuditEntry
 from tests.support.setup import Setup
 
 

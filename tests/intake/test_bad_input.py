@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.queue import list_cases, open_case
+from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender
 from tests.support.setup import Setup
 

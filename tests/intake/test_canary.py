@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from intake.logs import setup_logging
-from intake.queue import list_cases, open_case
+from intake.runtime.logs import setup_logging
+from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, play, threat_report
 from tests.support.scan import files_under, leaks, postgres_files_since
 from tests.support.setup import Setup

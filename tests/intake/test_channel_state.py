@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from intake.channel_state import ChannelStateStore
+from intake.storage.channel_state import ChannelStateStore
 from tests.support.scan import files_under, leaks
 from tests.support.setup import Setup
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from intake.config import load_settings
-from intake.db import make_engine
+from intake.storage.engine import make_engine
 
 CLI = [sys.executable, "-m", "intake"]
 REPORT = "1\n1\nKenya\n1\n1,2\n1\nCANARY-CLI-DETAIL\n1\n1\nSignal\n1\n1\n1\n"

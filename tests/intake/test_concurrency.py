@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from intake import audit, migrate
-from intake.db import make_engine
-from intake.deliveries import queue_delivery
-from intake.models import Case, Delivery
+from intake.storage import audit, migrate
+from intake.storage.deliveries import queue_delivery
+from intake.storage.engine import make_engine
+from intake.storage.models import Case, Delivery
 from tests.support.officers import enrol
 from tests.support.setup import Setup
 

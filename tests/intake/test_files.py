@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from intake.files import FileRejected, clean_file, sniff
+from intake.core.files import FileRejected, clean_file, sniff
 
 
 def image_bytes(fmt: str, mode: str = "RGB", exif: bool = True) -> bytes:

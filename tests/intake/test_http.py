@@ -10,12 +10,12 @@ import secrets
 import aiohttp
 import pytest
 
-from intake import app
 from intake.config import load_settings
-from intake.db import make_engine, make_session_factory
-from intake.health import ChannelState, Health
-from intake.http import StatusServer
-from intake.metrics import LogCounter, ServiceMetrics
+from intake.core import app
+from intake.runtime.health import ChannelState, Health
+from intake.runtime.http import StatusServer
+from intake.runtime.metrics import LogCounter, ServiceMetrics
+from intake.storage.engine import make_engine, make_session_factory
 from tests.support.defender import Defender, play, threat_report
 from tests.support.setup import Setup
 

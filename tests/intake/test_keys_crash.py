@@ -17,7 +17,7 @@ import time
 
 from sqlalchemy import select
 
-from intake.wrapped_keys import WRAPPED_TABLES, records_not_on
+from intake.storage.wrapped_keys import WRAPPED_TABLES, records_not_on
 from tests.support.bulk import insert_records, wrapped_counts
 from tests.support.keys import rotate
 from tests.support.setup import Setup

@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from crypto import BadPassphrase, CryptoError, PrivateKey
-from intake import officers, triage
-from intake.keyholders import KeysAtHand, NoKeyAtHand, open_seal
-from intake.mission_keys import reseal_open_cases, rotate_mission_key
-from intake.models import Case, KeySeal, Officer
-from intake.queue import open_case
+from intake.keys.holders import KeysAtHand, NoKeyAtHand, open_seal
+from intake.keys.mission_keys import reseal_open_cases, rotate_mission_key
+from intake.storage.models import Case, KeySeal, Officer
+from intake.triage import actions as triage
+from intake.triage import officers
+from intake.triage.queue import open_case
 from tests.conftest import CHEAP_KDF
 from tests.support.defender import assistance_request, threat_report
 from tests.support.keys import submit, verify

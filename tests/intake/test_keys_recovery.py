@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake import triage
-from intake.keyholders import NoKeyAtHand, active_recovery_key
-from intake.models import KeySeal, RecoveryKey
-from intake.queue import open_case
-from intake.recovery import (
+from intake.keys.holders import NoKeyAtHand, active_recovery_key
+from intake.keys.recovery import (
     RecoveryRotationRefused,
     recovery_keys_at_hand,
     reseal_recovery_batch,
     seals_to,
     start_recovery_rotation,
 )
+from intake.storage.models import KeySeal, RecoveryKey
+from intake.triage import actions as triage
+from intake.triage.queue import open_case
 from tests.support.defender import assistance_request, threat_report
 from tests.support.keys import submit, verify
 from tests.support.officers import enrol

@@ -6,14 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from crypto import KeyNotFound, Keyring, KeyVersion
-from intake import key_usage
-from intake.channel_state import ChannelStateStore
-from intake.keyring_admin import RetireRefused
-from intake.models import ChannelState, Conversation
-from intake.queue import open_case
-from intake.records import RecordCipher
-from intake.rewrap import rewrap_all, rewrap_batch
-from intake.wrapped_keys import WRAPPED_TABLES, records_per_version
+from intake.keys.keyring_admin import RetireRefused
+from intake.keys.rewrap import rewrap_all, rewrap_batch
+from intake.storage import key_usage
+from intake.storage.channel_state import ChannelStateStore
+from intake.storage.models import ChannelState, Conversation
+from intake.storage.records import RecordCipher
+from intake.storage.wrapped_keys import WRAPPED_TABLES, records_per_version
+from intake.triage.queue import open_case
 from tests.support.bulk import insert_records, wrapped_counts
 from tests.support.defender import Defender, threat_report
 from tests.support.keys import (

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from intake import app, key_usage, migrate
 from intake.config import ConfigError, load_settings
-from intake.db import make_engine, make_session_factory
-from intake.key_status import KeyStatus, key_status
-from intake.key_verify import VerifyReport, verify_keyring_records
-from intake.mission_keys import rotate_mission_key
-from intake.recovery import RECOVERY_FILE_NAME
+from intake.core import app
+from intake.keys.mission_keys import rotate_mission_key
+from intake.keys.recovery import RECOVERY_FILE_NAME
+from intake.keys.status import KeyStatus, key_status
+from intake.keys.verify import VerifyReport, verify_keyring_records
+from intake.storage import key_usage, migrate
+from intake.storage.engine import make_engine, make_session_factory
 from tests.support.bulk import insert_records
 from tests.support.defender import threat_report
 from tests.support.keys import rotate, submit

@@ -8,9 +8,9 @@ import sys
 import threading
 from datetime import datetime, timedelta
 
-from intake import leases, migrate
-from intake.db import make_engine, make_session_factory
-from intake.leases import Leases, LeaseView
+from intake.storage import leases, migrate
+from intake.storage.engine import make_engine, make_session_factory
+from intake.storage.leases import Leases, LeaseView
 
 TTL = timedelta(seconds=15)
 

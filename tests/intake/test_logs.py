@@ -4,7 +4,7 @@ import json
 import logging
 from pathlib import Path
 
-from intake.logs import setup_logging
+from intake.runtime.logs import setup_logging
 
 
 def test_json_lines_carry_only_whitelisted_fields(tmp_path: Path) -> None:

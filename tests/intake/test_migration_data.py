@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from crypto import Keyring
-from intake import migrate
-from intake.db import make_engine, make_session_factory
-from intake.queue import open_case
-from intake.records import RecordCipher
+from intake.storage import migrate
+from intake.storage.engine import make_engine, make_session_factory
+from intake.storage.records import RecordCipher
+from intake.triage.queue import open_case
 
 
 def test_cases_from_0002_upgrade_and_still_open(database_url: str) -> None:

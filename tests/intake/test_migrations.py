@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from intake import migrate
-from intake.db import make_engine
-from intake.models import Base
+from intake.storage import migrate
+from intake.storage.engine import make_engine
+from intake.storage.models import Base
 
 
 def test_head_schema_matches_models(database_url: str) -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from intake import migrate
-from intake.db import make_engine, make_session_factory
-from intake.missions import (
+from intake.storage import migrate
+from intake.storage.engine import make_engine, make_session_factory
+from intake.triage.missions import (
     DEMO_DIRECTORY,
     DirectoryError,
     import_directory,

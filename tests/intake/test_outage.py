@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from intake import app
+from intake.core import app
+from intake.core.service import ConversationService
 from intake.messages import Inbound, Reply
-from intake.metrics import labels
-from intake.models import ProcessedMessage
-from intake.queue import list_cases, open_case
-from intake.service import ConversationService
+from intake.runtime.metrics import labels
+from intake.storage.models import ProcessedMessage
+from intake.triage.queue import list_cases, open_case
 from tests.support.databases import through_port
 from tests.support.defender import threat_report
 from tests.support.setup import Setup

@@ -10,12 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from flows import load_catalog
-from intake import app, triage
+from intake.core import app
+from intake.keys.retention import checkpoint_sqlite, purge
 from intake.messages import Attachment
-from intake.models import Attachment as AttachmentRow
-from intake.models import Case, CaseEvent, Conversation, KeySeal, ProcessedMessage
-from intake.purge import checkpoint_sqlite, purge
-from intake.queue import CaseNotFound, open_case
+from intake.storage.models import Attachment as AttachmentRow
+from intake.storage.models import Case, CaseEvent, Conversation, KeySeal, ProcessedMessage
+from intake.triage import actions as triage
+from intake.triage.queue import CaseNotFound, open_case
 from tests.support.defender import Defender, play, threat_report
 from tests.support.keys import submit, verify
 from tests.support.officers import enrol

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from intake.config import RoutingRule
-from intake.routing import Router, RoutingError, RoutingFacts
+from intake.core.routing import Router, RoutingError, RoutingFacts
 
 DIRECTORY = {"UA": ["eu-del-ua", "nl-emb-ua"], "KE": ["eu-del-ke"]}
 KNOWN = {"eu-del-ua", "nl-emb-ua", "eu-del-ke", "eeas-hq", "eu-hrd-fund"}

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake.leases import current, telegram_lease_name
-from intake.models import ProcessedMessage
-from intake.queue import list_cases, open_case
+from intake.storage.leases import current, telegram_lease_name
+from intake.storage.models import ProcessedMessage
+from intake.triage.queue import list_cases, open_case
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.serve import Serve, get, wait_until
 from tests.support.setup import Setup

@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from intake import storage
 from intake.messages import Attachment, Inbound, Reply, WipeChat
-from intake.models import Attachment as AttachmentRow
-from intake.models import Case, ProcessedMessage
-from intake.queue import list_cases, open_case
+from intake.storage import conversations as storage
+from intake.storage.models import Attachment as AttachmentRow
+from intake.storage.models import Case, ProcessedMessage
+from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, assistance_request, play, threat_report
 from tests.support.setup import Setup
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from crypto import KeyNotFound, KeyRetired, Misplaced, Tampered, load_keyring, save_keyring
-from intake.app import keyring_passphrase
-from intake.conversations import open_turn
-from intake.models import Case, Conversation, KeySeal
-from intake.queue import open_case
-from intake.records import RecordCipher
+from intake.core.app import keyring_passphrase
+from intake.storage.conversation_record import open_turn
+from intake.storage.models import Case, Conversation, KeySeal
+from intake.storage.records import RecordCipher
+from intake.triage.queue import open_case
 from tests.conftest import CHEAP_KDF
 from tests.support.defender import Defender, play, threat_report
 from tests.support.setup import Setup

@@ -6,14 +6,15 @@ import pytest
 from sqlalchemy import select
 
 from crypto import CryptoError, DataKey, Keyring, load_keyring, unwrap_data_key
-from intake import officers, triage
-from intake.app import keyring_passphrase
-from intake.keyholders import NoKeyAtHand
-from intake.models import Attachment, Case, ChannelState, Conversation, Delivery
-from intake.officers import OfficerRefused
-from intake.queue import list_cases, open_case
-from intake.records import RecordCipher
-from intake.triage_states import IllegalTransition
+from intake.core.app import keyring_passphrase
+from intake.keys.holders import NoKeyAtHand
+from intake.storage.models import Attachment, Case, ChannelState, Conversation, Delivery
+from intake.storage.records import RecordCipher
+from intake.triage import actions as triage
+from intake.triage import officers
+from intake.triage.officers import OfficerRefused
+from intake.triage.queue import list_cases, open_case
+from intake.triage.workflow import IllegalTransition
 from tests.support.defender import Defender, assistance_request, play, threat_report
 from tests.support.officers import enrol
 from tests.support.setup import Setup
@@ -219,7 +220,7 @@ def test_claims_are_exclusive(setup: Setup) -> None:
 
 
 def test_first_mission_key_reseals_earlier_cases(setup: Setup) -> None:
-    from intake.keyholders import reseal_to_mission
+    from intake.keys.holders import reseal_to_mission
 
     _, reference = submit(setup, threat_report("Kenya"))  # no officer yet: recovery only
     _, keys = enrol(setup, "eu-del-ke", "First")

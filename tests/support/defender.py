@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from intake.core.service import ConversationService
 from intake.messages import Attachment, Inbound, Outbound, Reply, WipeChat
-from intake.service import ConversationService
 
 _ids = itertools.count(1)
 

@@ -22,10 +22,10 @@ from sqlalchemy import func, select, text
 
 from bots.matrix.channel import Timing
 from bots.matrix.state import MatrixState
-from intake.channel_state import ChannelStateStore
-from intake.conversations import open_turn
-from intake.models import Conversation, ProcessedMessage
-from intake.queue import list_cases
+from intake.storage.channel_state import ChannelStateStore
+from intake.storage.conversation_record import open_turn
+from intake.storage.models import Conversation, ProcessedMessage
+from intake.triage.queue import list_cases
 from tests.bots.matrix.harness import (
     MatrixDefender,
     gps_jpeg,

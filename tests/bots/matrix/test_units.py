@@ -31,9 +31,9 @@ from bots.matrix.events import (
     strip_reply_fallback,
 )
 from bots.matrix.state import MatrixState, SessionRecord
-from intake.channel_state import ChannelStateStore
 from intake.config import MatrixSettings
 from intake.messages import Choice, Reply
+from intake.storage.channel_state import ChannelStateStore
 from tests.support.setup import Setup
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PIL import ExifTags, Image
 
-from intake.queue import list_cases, open_case
+from intake.triage.queue import list_cases, open_case
 from tests.bots.conftest import RunTelegram, TelegramDefender
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
