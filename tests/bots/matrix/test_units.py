@@ -12,7 +12,7 @@ import pytest
 from nio.store import SqliteStore
 from pydantic import SecretStr
 
-from bots.matrix import trust as trust
+from bots.matrix import trust
 from bots.matrix.channel import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
 from bots.matrix.client import ScrubIdentifiers, scrub
 from bots.matrix.events import (
