@@ -37,8 +37,9 @@ from collections.abc import Callable
 from enum import Enum
 
 from bots.runner import Channel
+from intake.errors import LeaseUnavailable
 from intake.runtime.health import ChannelState, ChannelStatus
-from intake.storage.leases import Leases, LeaseUnavailable, LeaseView
+from intake.storage.leases import Leases, LeaseView
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from intake.errors import ConfigError
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the setting."""
 
 
 class _Frozen(BaseModel):

@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
-from intake.config import ConfigError, Settings, load_settings
+from intake.config import Settings, load_settings
 from intake.core import app
+from intake.errors import ConfigError, SetupError
 from intake.runtime.logs import setup_logging
 from intake.storage.records import RecordCipher
 
@@ -49,7 +50,7 @@ class Context:
         """The database, which must exist at the current schema (`init`, `db upgrade` make it so)."""
         try:
             return app.open_database(self.settings, require_schema=not self.setting_up)
-        except app.SetupError as exc:
+        except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
 
     setting_up = False  # init and db upgrade may find no schema yet
@@ -62,7 +63,7 @@ class Context:
     def cipher(self) -> RecordCipher:
         try:
             return app.build_cipher(self.settings, self.sessions)
-        except app.SetupError as exc:
+        except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
         except CryptoError as exc:
             fail(f"cannot open the keyring: {exc}", EXIT_SETUP)

@@ -26,12 +26,11 @@ from intake.cli.common import (
 from intake.cli.progress import progress_bar
 from intake.core import app
 from intake.core.app import utcnow
-from intake.keys.holders import NoKeyAtHand, active_recovery_key, reseal_to_mission
-from intake.keys.keyring_admin import RetireRefused, retire_version, rotate_keyring
+from intake.errors import NoKeyAtHand, RecoveryKeyExists, RecoveryRotationRefused, RetireRefused
+from intake.keys.holders import active_recovery_key, reseal_to_mission
+from intake.keys.keyring_admin import retire_version, rotate_keyring
 from intake.keys.mission_keys import rotate_mission_key
 from intake.keys.recovery import (
-    RecoveryKeyExists,
-    RecoveryRotationRefused,
     create_recovery_key,
     recovery_keys_at_hand,
     reseal_recovery_batch,

@@ -18,10 +18,11 @@ from intake.cli.common import (
 )
 from intake.cli.progress import progress_bar
 from intake.core.app import utcnow
+from intake.errors import WrongRecoveryKey
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.keys.rewrap import DEFAULT_BATCH, rewrap_all
-from intake.keys.seal_verify import WrongRecoveryKey, verify_sealed_records
+from intake.keys.seal_verify import verify_sealed_records
 from intake.keys.status import KeyStatus, key_status
 from intake.keys.verify import VerifyReport, verify_keyring_records
 from intake.storage import audit

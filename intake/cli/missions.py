@@ -8,7 +8,8 @@ import click
 from rich.table import Table
 
 from intake.cli.common import Context, emit_json, pass_context, refusals
-from intake.triage.missions import DirectoryError, import_directory, list_missions, read_directory
+from intake.errors import DirectoryError
+from intake.triage.missions import import_directory, list_missions, read_directory
 
 
 @click.group()

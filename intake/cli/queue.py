@@ -25,14 +25,15 @@ from intake.cli.common import (
     sync_audit,
 )
 from intake.core.app import utcnow
-from intake.keys.holders import KeysAtHand, NoKeyAtHand
+from intake.errors import IllegalTransition, NoKeyAtHand, OfficerRefused
+from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import parse_reference
 from intake.storage.models import Case, Officer
 from intake.triage import actions as triage
-from intake.triage.officers import OfficerRefused, active_officer, unlock
+from intake.triage.officers import active_officer, unlock
 from intake.triage.queue import STATUSES, CaseNotFound, list_cases, summary
-from intake.triage.workflow import TRIGGER_FOR_STATUS, IllegalTransition
+from intake.triage.workflow import TRIGGER_FOR_STATUS
 
 officer_option = click.option(
     "--officer",

@@ -25,8 +25,8 @@ from bots.runner import Channel, run_channels
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
 from intake.core import app
-from intake.core.routing import RoutingError
 from intake.core.service import ConversationService
+from intake.errors import RoutingError
 from intake.runtime.health import ChannelState, ChannelStatus, Health
 from intake.runtime.http import Counters, StatusServer
 from intake.runtime.metrics import LogCounter, ServiceMetrics

@@ -25,6 +25,7 @@ from flows import Catalog, CountryMatcher, load_catalog, load_specs
 from flows import Engine as FlowEngine
 from intake.config import Settings
 from intake.core.service import ConversationService
+from intake.errors import SetupError
 from intake.keys.holders import active_recovery_key
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
@@ -34,10 +35,6 @@ from intake.storage.records import RecordCipher
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
 
 log = logging.getLogger(__name__)
-
-
-class SetupError(Exception):
-    """The embedded setup is missing or unusable; the message says what to run."""
 
 
 def utcnow() -> datetime:

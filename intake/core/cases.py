@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from intake.config import RoutingSettings
 from intake.core.routing import Router, RoutingFacts
-from intake.keys.holders import NoKeyAtHand, seal_record_key
+from intake.errors import NoKeyAtHand
+from intake.keys.holders import seal_record_key
 from intake.messages import Attachment
 from intake.references import new_reference
 from intake.storage import conversations as storage

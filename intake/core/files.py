@@ -11,23 +11,16 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Literal
 
 from PIL import Image, ImageOps
+
+from intake.errors import FileRejected
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # Decoded pixels cap: a small compressed file can expand to gigabytes.
 MAX_PIXELS = 40_000_000
 
 _IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-
-class FileRejected(Exception):
-    """The file cannot be accepted; `reason` picks the message the defender gets."""
-
-    def __init__(self, reason: Literal["too_large", "type_not_allowed"]) -> None:
-        super().__init__(f"file rejected: {reason}")
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,9 @@ from collections.abc import Callable, Sequence
 
 from flows import RoutingFacts
 from intake.config import RoutingRule
+from intake.errors import RoutingError
 
 log = logging.getLogger(__name__)
-
-
-class RoutingError(Exception):
-    """No queue can take this submission (no rule, no mission, no fallback)."""
 
 
 def _matches(rule: RoutingRule, facts: RoutingFacts) -> bool:

@@ -22,7 +22,8 @@ from flows import Answer, Catalog, Engine, Outcome, Prompt, Rejection, check_tex
 from intake.config import RoutingSettings
 from intake.core import cases
 from intake.core.effects import TALLY, EffectHandlers
-from intake.core.files import DEFAULT_MAX_BYTES, FileRejected, clean_file
+from intake.core.files import DEFAULT_MAX_BYTES, clean_file
+from intake.errors import FileRejected
 from intake.messages import Attachment, Choice, Inbound, Outbound, Reply
 from intake.runtime.metrics import BatchTally, ServiceMetrics
 from intake.storage import audit

@@ -31,11 +31,8 @@ from crypto import (
     open_sealed,
     seal,
 )
+from intake.errors import NoKeyAtHand
 from intake.storage.models import KeySeal, MissionKey, RecoveryKey
-
-
-class NoKeyAtHand(Exception):
-    """The keys at hand cannot open this record (not a member, revoked, or no seal)."""
 
 
 def mission_recipient(mission_id: str) -> str:

@@ -35,26 +35,9 @@ from crypto import (
     load_keyring,
 )
 from crypto import save_keyring as _save
+from intake.errors import RetireRefused
 from intake.storage.models import Conversation, ProcessedMessage
 from intake.storage.wrapped_keys import records_on_version
-
-
-class RetireRefused(Exception):
-    """A keyring version cannot be retired yet.
-
-    Attributes:
-        kind: "kek" or "pseudonym".
-        version: the version asked for.
-        needed_by: table -> records that still need it (empty when the reason is another).
-        reason: a sentence saying why and what to do.
-    """
-
-    def __init__(self, kind: str, version: int, needed_by: dict[str, int], reason: str) -> None:
-        self.kind = kind
-        self.version = version
-        self.needed_by = needed_by
-        self.reason = reason
-        super().__init__(f"{kind} version {version} cannot be retired: {reason}")
 
 
 @contextmanager

@@ -21,9 +21,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crypto import PublicKey
+from intake.errors import NoKeyAtHand
 from intake.keys.holders import (
     KeysAtHand,
-    NoKeyAtHand,
     current_mission_key,
     mission_recipient,
     new_mission_key,

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import PrivateKey, export_recovery_key, generate_keypair, load_recovery_key
+from intake.errors import RecoveryKeyExists, RecoveryRotationRefused
 from intake.keys.holders import (
     KeysAtHand,
     active_recovery_key,
@@ -32,10 +33,6 @@ from intake.keys.holders import (
 from intake.storage.models import Case, KeySeal, RecoveryKey
 
 RECOVERY_FILE_NAME = "recovery-key.txt"
-
-
-class RecoveryKeyExists(Exception):
-    """There is already an active recovery key (rotating it is a separate operation)."""
 
 
 def create_recovery_key(session: Session, out: Path, now: datetime) -> str:
@@ -61,10 +58,6 @@ def recovery_keys_at_hand(path: Path) -> KeysAtHand:
 # -- rotation --------------------------------------------------------------
 
 RESEAL_BATCH = 200
-
-
-class RecoveryRotationRefused(Exception):
-    """The recovery key file given cannot start or resume a rotation (the message says why)."""
 
 
 def write_recovery_file(out: Path, private: PrivateKey) -> None:

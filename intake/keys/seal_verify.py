@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError, DataKey, PrivateKey
+from intake.errors import NoKeyAtHand, WrongRecoveryKey
 from intake.keys.holders import (
     KeysAtHand,
-    NoKeyAtHand,
     active_recovery_key,
     mission_key_record,
     officer_recipient,
@@ -34,22 +34,6 @@ from intake.keys.holders import (
 from intake.keys.verify import VerifyReport, pages
 from intake.storage.models import Attachment, Case, CaseEvent, KeySeal, MissionKey, Officer
 from intake.storage.records import RecordCipher
-
-
-class WrongRecoveryKey(Exception):
-    """The recovery key file given is not the active recovery key.
-
-    Attributes:
-        given: the key id of the file.
-        active: the key id registered as active (None: there is none).
-    """
-
-    def __init__(self, given: str, active: str | None) -> None:
-        self.given = given
-        self.active = active
-        super().__init__(
-            f"the recovery key file holds key {given}, but the active recovery key is {active}"
-        )
 
 
 class _SealChecker:

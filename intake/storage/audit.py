@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake.errors import AuditBroken
 from intake.storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -139,15 +140,6 @@ def read_checkpoint(path: Path) -> Head | None:
         return None
     except (ValueError, KeyError, TypeError) as exc:
         raise AuditBroken(0, f"the checkpoint file {path} is unreadable: {exc}") from exc
-
-
-class AuditBroken(Exception):
-    """The chain does not verify; `seq` names the first bad entry (0: the log as a whole)."""
-
-    def __init__(self, seq: int, reason: str) -> None:
-        super().__init__(f"audit entry {seq}: {reason}" if seq else reason)
-        self.seq = seq
-        self.reason = reason
 
 
 def _entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:

@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.errors import LeaseUnavailable
 from intake.storage.models import Lease
 
 NAME_LENGTH = 100
@@ -219,15 +220,6 @@ def current(session: Session, name: str) -> LeaseView | None:
 def all_leases(session: Session) -> list[LeaseView]:
     rows = session.scalars(select(Lease).order_by(Lease.name))
     return [LeaseView(r.name, r.holder, r.generation, r.expires_at) for r in rows]
-
-
-class LeaseUnavailable(Exception):
-    """The database could not be asked about lease `name` (unreachable, failing)."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"lease {name}: the database failed ({reason})")
-        self.name = name
-        self.reason = reason
 
 
 class Leases:

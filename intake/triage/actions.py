@@ -18,21 +18,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crypto import DataKey, new_data_key
-from intake.keys.holders import KeysAtHand, NoKeyAtHand, drop_seals, seal_record_key
+from intake.errors import CaseNotFound, NoKeyAtHand, OfficerRefused
+from intake.keys.holders import KeysAtHand, drop_seals, seal_record_key
 from intake.storage import audit
 from intake.storage.conversation_record import open_turn, save_turn
 from intake.storage.deliveries import conversation_chat, queue_delivery
 from intake.storage.models import Attachment, Case, CaseEvent, Conversation, Officer
 from intake.storage.records import RecordCipher, new_record_id
 from intake.triage.missions import mission_exists
-from intake.triage.officers import OfficerRefused
 from intake.triage.workflow import next_status
-
-
-class CaseNotFound(Exception):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"no case with reference {reference}")
-        self.reference = reference
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.config import describe_invalid
+from intake.errors import DirectoryError
 from intake.storage.models import Mission
 
 MissionId = NewType("MissionId", str)
 DEMO_DIRECTORY = Path(__file__).parents[1] / "demo" / "missions.yaml"
-
-
-class DirectoryError(Exception):
-    """The missions file cannot be imported; the message says where and why."""
 
 
 class MissionEntry(BaseModel):

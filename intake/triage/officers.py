@@ -25,9 +25,9 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
+from intake.errors import NoKeyAtHand, OfficerRefused
 from intake.keys.holders import (
     KeysAtHand,
-    NoKeyAtHand,
     current_mission_key,
     new_mission_key,
     officer_recipient,
@@ -35,10 +35,6 @@ from intake.keys.holders import (
 )
 from intake.storage.models import KeySeal, MissionKey, Officer
 from intake.triage.missions import mission_exists
-
-
-class OfficerRefused(Exception):
-    """The officer cannot act: unknown, revoked, or the mission is wrong."""
 
 
 def _new_officer_id(name: str) -> str:

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake.errors import CaseNotFound
 from intake.keys.holders import KeysAtHand
 from intake.storage.models import Case
 from intake.storage.records import RecordCipher
-from intake.triage.actions import CaseNotFound, OpenedCase, find_case
+from intake.triage.actions import OpenedCase, find_case
 from intake.triage.actions import open_case as triage_open
 from intake.triage.workflow import STATUSES
 

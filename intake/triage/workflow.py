@@ -14,6 +14,8 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
+from intake.errors import IllegalTransition
+
 STATUSES = (
     "new",
     "acknowledged",
@@ -57,16 +59,6 @@ TRIGGER_FOR_STATUS = {
 }
 
 
-class IllegalTransition(Exception):
-    def __init__(self, status: str, trigger: str) -> None:
-        allowed = ", ".join(allowed_triggers(status)) or "none"
-        super().__init__(
-            f"a case in state {status!r} cannot {trigger.replace('_', ' ')} (allowed: {allowed})"
-        )
-        self.status = status
-        self.trigger = trigger
-
-
 class _Case:
     state: str
 
@@ -84,13 +76,13 @@ def next_status(status: str, trigger: str) -> str:
         IllegalTransition: the workflow does not allow it.
     """
     if trigger not in TRIGGERS or status not in STATUSES:
-        raise IllegalTransition(status, trigger)
+        raise IllegalTransition(status, trigger, allowed_triggers(status))
     case = _Case()
     _MACHINE.add_model(case, initial=status)
     try:
         getattr(case, trigger)()
     except MachineError:
-        raise IllegalTransition(status, trigger) from None
+        raise IllegalTransition(status, trigger, allowed_triggers(status)) from None
     finally:
         _MACHINE.remove_model(case)
     return case.state

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.config import ConfigError, load_settings
+from intake.config import load_settings
+from intake.errors import ConfigError
 
 
 def test_defaults_put_everything_under_home(tmp_path: Path) -> None:

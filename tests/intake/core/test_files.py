@@ -5,7 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from intake.core.files import FileRejected, clean_file, sniff
+from intake.core.files import clean_file, sniff
+from intake.errors import FileRejected
 
 
 def image_bytes(fmt: str, mode: str = "RGB", exif: bool = True) -> bytes:

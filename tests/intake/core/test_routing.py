@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from intake.config import RoutingRule
-from intake.core.routing import Router, RoutingError, RoutingFacts
+from intake.core.routing import Router, RoutingFacts
+from intake.errors import RoutingError
 
 DIRECTORY = {"UA": ["eu-del-ua", "nl-emb-ua"], "KE": ["eu-del-ke"]}
 KNOWN = {"eu-del-ua", "nl-emb-ua", "eu-del-ke", "eeas-hq", "eu-hrd-fund"}

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from crypto import BadPassphrase, CryptoError, PrivateKey
-from intake.keys.holders import KeysAtHand, NoKeyAtHand, open_seal
+from intake.errors import NoKeyAtHand
+from intake.keys.holders import KeysAtHand, open_seal
 from intake.keys.mission_keys import reseal_open_cases, rotate_mission_key
 from intake.storage.models import Case, KeySeal, Officer
 from intake.triage import actions as triage

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake.keys.holders import NoKeyAtHand, active_recovery_key
+from intake.errors import NoKeyAtHand, RecoveryRotationRefused
+from intake.keys.holders import active_recovery_key
 from intake.keys.recovery import (
-    RecoveryRotationRefused,
     recovery_keys_at_hand,
     reseal_recovery_batch,
     seals_to,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from crypto import KeyNotFound, Keyring, KeyVersion
-from intake.keys.keyring_admin import RetireRefused
+from intake.errors import RetireRefused
 from intake.keys.rewrap import rewrap_all, rewrap_batch
 from intake.storage import key_usage
 from intake.storage.channel_state import ChannelStateStore

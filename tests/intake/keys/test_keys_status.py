@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from intake.config import ConfigError, load_settings
+from intake.config import load_settings
 from intake.core import app
+from intake.errors import ConfigError
 from intake.keys.mission_keys import rotate_mission_key
 from intake.keys.recovery import RECOVERY_FILE_NAME
 from intake.keys.status import KeyStatus, key_status

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
+from intake.errors import AuditBroken
 from intake.storage import audit
 from intake.storage.models import AuditEntry
 from tests.support.setup import Setup
@@ -41,7 +42,7 @@ def test_edited_entry_is_named(setup: Setup) -> None:
         session.execute(
             update(AuditEntry).where(AuditEntry.seq == 3).values(actor="officer:someone-else")
         )
-    with pytest.raises(audit.AuditBroken) as broken:
+    with pytest.raises(AuditBroken) as broken:
         verify(setup, path)
     assert broken.value.seq == 3 and "edited" in str(broken.value)
 
@@ -50,7 +51,7 @@ def test_deleted_entry_is_named(setup: Setup) -> None:
     path = fill(setup)
     with setup.sessions.begin() as session:
         session.execute(delete(AuditEntry).where(AuditEntry.seq == 4))
-    with pytest.raises(audit.AuditBroken) as broken:
+    with pytest.raises(AuditBroken) as broken:
         verify(setup, path)
     assert broken.value.seq == 4 and "missing" in str(broken.value)
 
@@ -65,7 +66,7 @@ def test_reordered_entries_are_named(setup: Setup) -> None:
         for name in fields:
             setattr(two, name, getattr(five, name))
             setattr(five, name, saved[name])
-    with pytest.raises(audit.AuditBroken) as broken:
+    with pytest.raises(AuditBroken) as broken:
         verify(setup, path)
     assert broken.value.seq == 2
 
@@ -78,7 +79,7 @@ def test_truncation_is_caught_by_the_checkpoint(setup: Setup) -> None:
     with setup.sessions() as session:
         assert audit.verify(session, None).count == 4
     # ...but the head kept outside the database says 6 entries.
-    with pytest.raises(audit.AuditBroken) as broken:
+    with pytest.raises(AuditBroken) as broken:
         verify(setup, path)
     assert broken.value.seq == 5
 
@@ -92,6 +93,6 @@ def test_rewritten_log_differs_from_the_checkpoint(setup: Setup) -> None:
             audit.append(session, setup.clock(), "operator", "case.open", f"HRD-FAKE-000{n}")
     with setup.sessions() as session:
         assert audit.verify(session, None).count == 6
-    with pytest.raises(audit.AuditBroken) as broken:
+    with pytest.raises(AuditBroken) as broken:
         verify(setup, path)
     assert broken.value.seq == 6 and "checkpoint" in str(broken.value)

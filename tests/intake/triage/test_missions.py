@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from intake.errors import DirectoryError
 from intake.storage import migrate
 from intake.storage.engine import make_engine, make_session_factory
 from intake.triage.missions import (
     DEMO_DIRECTORY,
-    DirectoryError,
     import_directory,
     list_missions,
     missions_serving,

@@ -7,14 +7,12 @@ from sqlalchemy import select
 
 from crypto import CryptoError, DataKey, Keyring, load_keyring, unwrap_data_key
 from intake.core.app import keyring_passphrase
-from intake.keys.holders import NoKeyAtHand
+from intake.errors import IllegalTransition, NoKeyAtHand, OfficerRefused
 from intake.storage.models import Attachment, Case, ChannelState, Conversation, Delivery
 from intake.storage.records import RecordCipher
 from intake.triage import actions as triage
 from intake.triage import officers
-from intake.triage.officers import OfficerRefused
 from intake.triage.queue import list_cases, open_case
-from intake.triage.workflow import IllegalTransition
 from tests.support.defender import Defender, assistance_request, play, threat_report
 from tests.support.officers import enrol
 from tests.support.setup import Setup
