@@ -30,8 +30,10 @@ from intake.keys.holders import active_recovery_key
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
 from intake.storage import key_usage, migrate
+from intake.storage.audit import AuditTrail
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
+from intake.triage.desk import CaseDesk
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
 
 log = logging.getLogger(__name__)
@@ -221,3 +223,18 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
     finally:
         engine.dispose()
     return InitReport(created, generated, revision, added, recovery_file)
+
+
+def build_desk(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+) -> CaseDesk:
+    """The officers' case desk (CLI and web), rendering replies as the bot words them."""
+    catalog = load_catalog()
+
+    def render_reply(language: str, reference: str, text: str) -> str:
+        return catalog.text(language, "reply.from_officer", reference=reference, text=text)
+
+    return CaseDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from intake.errors import AuditBroken
 from intake.storage.models import AuditEntry
@@ -204,3 +204,33 @@ def list_entries(
 
 def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+class AuditTrail:
+    """The audit log as the layers that act use it: append in a transaction, refusals apart.
+
+    An action's entry goes in the action's own transaction (both commit or
+    neither); a refusal is recorded in a transaction of its own, after the
+    refused action rolled back, so that what was attempted stays on record.
+    The checkpoint file is brought up to date after each commit.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], checkpoint: Path | None) -> None:
+        self._sessions = sessions
+        self._checkpoint = checkpoint
+
+    def append(
+        self, session: Session, now: datetime, actor: str, action: str, subject: str, **detail: Any
+    ) -> None:
+        append(session, now, actor, action, subject, **detail)
+
+    def refusal(self, now: datetime, actor: str, action: str, subject: str, reason: str) -> None:
+        """Record a refused attempt in its own transaction."""
+        with self._sessions.begin() as session:
+            append(session, now, actor, "refused", subject, attempted=action, reason=reason)
+        self.synced()
+
+    def synced(self) -> None:
+        """Write the committed head to the checkpoint file (call after each commit)."""
+        with self._sessions() as session:
+            sync_checkpoint(session, self._checkpoint)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, NewType
+from typing import Literal
 
 import pycountry
 import yaml
@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from intake.config import describe_invalid
 from intake.errors import DirectoryError
+from intake.references import MissionId
 from intake.storage.models import Mission
 
-MissionId = NewType("MissionId", str)
 DEMO_DIRECTORY = Path(__file__).parents[1] / "demo" / "missions.yaml"
 
 
