@@ -23,7 +23,7 @@ from flows import (
     load_catalog,
     load_specs,
 )
-from tests.flows.chat import TODAY, Chat, valid_answer
+from tests.flows.chat import TODAY, Chat, menu_state, valid_answer
 
 
 def walk_threat_report(chat: Chat) -> None:
@@ -88,7 +88,7 @@ def test_threat_report_to_submit(engine: Engine) -> None:
         "share_un": "yes",
     }
     json.dumps(submit.answers)
-    assert chat.state == engine.new_state("en")
+    assert chat.state == menu_state(engine, "en")
     assert outcome.prompts[-1].choices[0].value == "threat_report"  # back at the menu
 
 
@@ -97,7 +97,7 @@ def test_refusing_consent_aborts_without_storing(engine: Engine) -> None:
     chat.start("threat_report")
     outcome = chat.send("no")
     assert outcome.effects == (DiscardDraft(()),)
-    assert chat.state == engine.new_state("en")
+    assert chat.state == menu_state(engine, "en")
     assert "Nothing has been stored" in chat.text
 
 
@@ -121,6 +121,7 @@ def test_assistance_request_follow_ups(
     spec = specs["assistance_request"]
     chat = Chat(engine, "es")
     chat.start("assistance_request")
+    chat.send(choice="yes")  # consent
     chat.send(choice=kind)
     visited = []
     while chat.step is not None:
@@ -133,13 +134,15 @@ def test_assistance_request_follow_ups(
     assert submit.routing == RoutingFacts(
         kind="assistance_request", country="UA", category=(kind,), urgency="immediate"
     )
-    assert set(submit.answers) == {"help_kind", *FOLLOW_UPS[kind], *COMMON_TAIL} - {"confirm"}
+    expected = {"consent_store", "help_kind", *FOLLOW_UPS[kind], *COMMON_TAIL} - {"confirm"}
+    assert set(submit.answers) == expected
     assert submit.language == "es"
 
 
 def test_hearing_date_may_be_ahead_but_detention_not(engine: Engine) -> None:
     chat = Chat(engine)
     chat.start("assistance_request")
+    chat.send(choice="yes")
     chat.send(choice="trial_monitoring")
     chat.send("Regional court no. 3")
     chat.send("Minsk")
@@ -147,6 +150,7 @@ def test_hearing_date_may_be_ahead_but_detention_not(engine: Engine) -> None:
     assert chat.step == "country"
     chat = Chat(engine)
     chat.start("assistance_request")
+    chat.send(choice="yes")
     chat.send(choice="detention_visit")
     chat.send("A. B.")
     chat.send("Pre-trial centre 1")
@@ -242,7 +246,7 @@ def test_cancel_discards_the_draft_and_its_files(engine: Engine) -> None:
     chat.send(attachment="a2")
     outcome = chat.send("/cancel")
     assert outcome.effects == (DiscardDraft(("a1", "a2")),)
-    assert chat.state == engine.new_state("en")
+    assert chat.state == menu_state(engine, "en")
     outcome = chat.send("/cancel")
     assert outcome.effects == ()
 
@@ -296,7 +300,7 @@ def test_language_from_the_menu(engine: Engine) -> None:
     chat.send("hi")
     chat.send(choice="language")
     chat.send(choice="es")
-    assert chat.state == engine.new_state("es")
+    assert chat.state == menu_state(engine, "es")
     assert "Informe" not in chat.text and "¿Qué desea hacer?" in chat.text
 
 
@@ -319,8 +323,11 @@ def test_summary_is_localized(engine: Engine) -> None:
     ):
         assert expected in text
     assert chat.choices == ["confirm", "edit", "cancel"]
-    chat.send("Revenir et modifier")
-    assert chat.step == "share_un"
+    chat.send("Revenir et modifier")  # lists the answers, to pick the one to change
+    assert chat.step == "confirm" and chat.state["pending"] == {"kind": "edit"}
+    assert "Quelle réponse voulez-vous modifier ?" in chat.text
+    labels = [c.label for c in chat.last.prompts[-1].choices] if chat.last else []
+    assert "Pays : France" in labels and labels[-1] == "Ne rien modifier"
 
 
 def test_confirm_cancel(engine: Engine) -> None:
@@ -363,7 +370,7 @@ def test_a_state_from_an_older_spec_starts_again(engine: Engine) -> None:
     state = {**chat.state, "step": "removed_in_a_later_version"}
     outcome = engine.handle(state, Answer(text="hello"))
     assert outcome.effects == (DiscardDraft(("a1",)),)
-    assert outcome.state == engine.new_state("en")
+    assert outcome.state == menu_state(engine, "en")
     assert "could not continue" in outcome.prompts[0].text
 
 
