@@ -62,4 +62,5 @@ def test_shipped_data_files() -> None:
         "es.po",
         "fr.po",
         "ru.po",
+        "uk.po",
     ]
