@@ -113,20 +113,25 @@ class CountryMatcher:
     @cached_property
     def _exact(self) -> dict[str, frozenset[str]]:
         """Folded country names in every language -> codes."""
-        exact: dict[str, set[str]] = {}
+        names: list[tuple[str, str]] = []  # (name, code)
         for country in pycountry.countries:
             for attribute in ("name", "official_name", "common_name"):
                 value = getattr(country, attribute, None)
                 if isinstance(value, str):
-                    for variant in places.variants(value):
-                        exact.setdefault(variant, set()).add(country.alpha_2)
+                    names.append((value, country.alpha_2))
         for code, aliases in places.ALIASES.items():
-            for alias in aliases:
-                exact.setdefault(fold(alias), set()).add(code)
+            names.extend((alias, code) for alias in aliases)
         for lang in self._languages:
-            for code, name in self._territories(lang).items():
-                for variant in places.variants(name):
-                    exact.setdefault(variant, set()).add(code)
+            names.extend((name, code) for code, name in self._territories(lang).items())
+        strong: dict[str, set[str]] = {}
+        weak: dict[str, set[str]] = {}
+        for name, code in names:
+            found, parts = places.variants(name)
+            for variant in found:
+                strong.setdefault(variant, set()).add(code)
+            for variant in parts:
+                weak.setdefault(variant, set()).add(code)
+        exact = {**weak, **strong}
         return {key: frozenset(codes) for key, codes in exact.items()}
 
     @cached_property
@@ -264,7 +269,7 @@ class CountryMatcher:
         for table in self._tables():
             if query in table:
                 return PlaceMatch(self._from_table(table[query], query, lang))
-        prefixed = self._prefixed(query, lang)
+        prefixed = self._prefixed(query, lang) if len(query) >= 3 else []
         if prefixed:
             return PlaceMatch(tuple(self._place(c, lang) for c in prefixed[:MAX_CANDIDATES]))
         return PlaceMatch(self._fuzzy(query, lang))

@@ -56,6 +56,8 @@ Table = dict[str, set[tuple[str, str]]]
 # Names people type that CLDR and pycountry lack, matched in every language.
 ALIASES: dict[str, tuple[str, ...]] = {
     "CD": ("Congo", "DRC", "DR Congo", "RDC", "RD Congo", "Zaire", "ДРК", "Конго", "الكونغو"),
+    # "Congo" alone is either Congo: the defender chooses.
+    "CG": ("Congo", "Конго", "الكونغو"),
     "GB": ("UK", "U.K.", "Britain", "Great Britain", "England", "Scotland", "Wales", "Англия"),
     "US": ("USA", "U.S.A.", "U.S.", "America", "EEUU", "EE. UU.", "США", "Америка"),
     "RU": ("РФ", "Российская Федерация", "Росія", "Russian Federation"),
@@ -171,13 +173,15 @@ _MIN_POPULATION = 100_000
 _MIN_NAME = 3
 
 
-def variants(name: str) -> set[str]:
-    """A name and its useful parts: "Myanmar (Burma)" -> also "Myanmar", "Burma";
-    "Korea, Republic of" -> also "Korea"; "Congo - Kinshasa" -> "Congo", "Kinshasa"."""
-    found = {fold(name)}
-    found.add(fold(name.split(",", 1)[0]))
-    found.update(fold(part) for part in _SPLIT_RE.split(name))
-    return {variant for variant in found if len(variant) >= 2}
+def variants(name: str) -> tuple[set[str], set[str]]:
+    """A name's strong and weak variants. Strong: the name, and its part before
+    a comma ("Korea, Republic of" -> "Korea"). Weak: its parts around brackets
+    and dashes ("Myanmar (Burma)" -> "Burma", "Congo - Kinshasa" -> "Kinshasa"),
+    used only where no strong name says otherwise (Russian "Виргинские острова
+    (США)" must not make "США" ambiguous)."""
+    strong = {fold(name), fold(name.split(",", 1)[0])}
+    weak = {fold(part) for part in _SPLIT_RE.split(name)} - strong
+    return {v for v in strong if len(v) >= 2}, {v for v in weak if len(v) >= 2}
 
 
 def flag(raw: str) -> str | None:

@@ -274,13 +274,14 @@ def test_language_change_mid_flow(engine: Engine, catalog: Catalog) -> None:
     chat = at_details(engine)
     before = chat.state
     chat.send("/language")
-    assert chat.choices == ["en", "ar", "es", "fr", "ru"]
+    assert chat.choices == ["en", "ar", "es", "fr", "ru", "uk"]
     assert [c.label for c in chat.last.prompts[-1].choices] == [  # type: ignore[union-attr]
         "English",
         "العربية",
         "Español",
         "Français",
         "Русский",
+        "Українська",
     ]
     chat.send("Français")
     assert chat.state == {**before, "lang": "fr"}
