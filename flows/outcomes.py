@@ -82,7 +82,7 @@ class Outcomes:
         target = machine.advance(step.id, conv.answers)
         # Changing one answer from the summary: the questions answered before are
         # not asked again; only those the changed answer opens (and the summary).
-        while conv.editing and target in conv.answers and spec.has_step(target):
+        while target in conv.editing and target in conv.answers and spec.has_step(target):
             if spec.step(target).expect is Expect.CONFIRM:
                 break
             conv.history.append(target)
@@ -91,7 +91,7 @@ class Outcomes:
             return self.end(conv, "engine.aborted")
         conv.step = target
         if spec.has_step(target) and spec.step(target).expect is Expect.CONFIRM:
-            conv.editing = False
+            conv.editing = []
         return self.stay(conv)
 
     def submit(self, conv: Conversation, spec: FlowSpec, step: StepSpec) -> Outcome:
@@ -125,10 +125,10 @@ class Outcomes:
         after it are kept and not asked again unless the path changes."""
         if conv.flow is None or conv.step is None or step_id not in conv.history:
             return self.stay(conv)
-        conv.history = conv.history[: conv.history.index(step_id)]
+        index = conv.history.index(step_id)
+        conv.history, conv.editing = conv.history[:index], conv.history[index + 1 :]
         conv.step = self._machines[conv.flow].jump(conv.step, step_id)
         conv.pending = None
-        conv.editing = True
         return self.stay(conv)
 
     def back(self, conv: Conversation) -> Outcome:

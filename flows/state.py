@@ -9,7 +9,8 @@ The dict is what the caller stores (encrypted) between messages::
                         #    {"kind": "edit"} (which answer to change),
                         #    {"kind": "country", "codes": [...], "labels": [...], "place": "..."}
      "welcomed": true,  # the welcome was shown once: later wrong answers get a short reply
-     "editing": false}  # changing one answer from the summary: answered steps are skipped
+     "editing": []}     # changing one answer from the summary: the steps answered
+                        # after it, not asked again when the path comes back to them
 
 ``welcomed`` and ``editing`` are absent from states stored before they existed
 (read as false), so :data:`STATE_VERSION` stays 1.
@@ -47,7 +48,7 @@ class Conversation:
     history: list[str] = field(default_factory=list)
     pending: dict[str, str | list[str]] | None = None
     welcomed: bool = False
-    editing: bool = False
+    editing: list[str] = field(default_factory=list)
 
     @property
     def idle(self) -> bool:
@@ -71,7 +72,7 @@ class Conversation:
         self.answers = {}
         self.history = []
         self.pending = None
-        self.editing = False
+        self.editing = []
 
     def dump(self) -> dict[str, object]:
         """A fresh JSON-serialisable dict (shares nothing with this object)."""
@@ -91,7 +92,7 @@ class Conversation:
                 else None
             ),
             "welcomed": self.welcomed,
-            "editing": self.editing,
+            "editing": list(self.editing),
         }
 
     @classmethod
@@ -132,8 +133,8 @@ class Conversation:
                 if not isinstance(raw_pending["place"], str):
                     return None
                 pending["place"] = raw_pending["place"]
-        welcomed, editing = state.get("welcomed", False), state.get("editing", False)
-        if not isinstance(welcomed, bool) or not isinstance(editing, bool):
+        welcomed, editing = state.get("welcomed", False), _strings(state.get("editing", []))
+        if not isinstance(welcomed, bool) or editing is None:
             return None
         return cls(
             lang=lang,
