@@ -172,6 +172,13 @@ class CountryMatcher:
             self._entries[lang] = tuple((folded, code) for _shown, folded, code in rows)
         return self._entries[lang]
 
+    def prepare(self) -> None:
+        """Build every table now (about 2 s, mostly reading the city data) rather
+        than at the first defender who names a city: for a server's start-up."""
+        # Reading the cached properties builds them (the fuzzy keys need every table).
+        built = (self._exact, self._fuzzy_keys, self._subdivision_names)
+        del built
+
     @property
     def codes(self) -> tuple[str, ...]:
         """Every country code this matcher can return."""
@@ -296,7 +303,7 @@ class CountryMatcher:
                     self._place(code, lang) for code in self._sorted(self._exact[key], lang)
                 )
             for table in self._tables():
-                found.extend(self._from_table(table.get(key, set()), key, lang))
+                found.extend(self._from_table(table.get(key, ()), key, lang))
         return self._unique(found)
 
     def _tables(self) -> Iterator[places.Table]:
@@ -305,7 +312,7 @@ class CountryMatcher:
         yield self._cities
 
     def _from_table(
-        self, entries: set[tuple[str, str]], query: str, lang: str
+        self, entries: Iterable[tuple[str, str]], query: str, lang: str
     ) -> tuple[Place, ...]:
         """One place per code, named as the source spells the matched name
         (the spelling typed first: "Крим" rather than "Автономна Республіка Крим")."""

@@ -278,3 +278,9 @@ def test_city_data_is_read_only_when_needed() -> None:
     assert "_cities" not in vars(matcher)
     assert matcher.find("Nairobi", "en").places[0].code == "KE"
     assert "_cities" in vars(matcher)
+
+
+def test_prepare_builds_everything_before_the_first_defender() -> None:
+    matcher = CountryMatcher()
+    matcher.prepare()
+    assert {"_exact", "_subdivisions", "_cities", "_fuzzy_keys"} <= set(vars(matcher))
