@@ -7,16 +7,7 @@ first-level subdivision or a disputed territory ("Crimea", "Gaza", "Tibet"),
 "Kenya, Nairobi", or any of these with a typo. :meth:`CountryMatcher.find`
 says what it may mean and whether it can be taken without asking.
 
-The answer a country step records (``Submit.answers[step]``) is one string:
-
-- ``"KE"``: an ISO 3166-1 alpha-2 code (or ``"XK"``, Kosovo), as before;
-- ``"UA-43"``: an ISO 3166-2 first-level subdivision code; its country is the
-  part before the hyphen (see :func:`split_place`);
-- ``"ZZ"`` (:data:`NOT_LISTED`): the defender chose "my country is not
-  listed"; what they typed is then ``Submit.answers[step + ".place"]``.
-
-``RoutingFacts.country`` is always the alpha-2 country (None for "not
-listed") and ``RoutingFacts.subdivision`` the ISO 3166-2 code when one was named.
+The answer it records is described in :mod:`flows.place_answer`.
 
 Nothing is read until the first lookup; the tables are then cached on the
 matcher. The large city table is read only when a place is neither a country
@@ -28,7 +19,6 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import cached_property
 
 import pycountry
@@ -37,20 +27,11 @@ from rapidfuzz.distance import OSA
 
 from flows import places
 from flows.normalize import fold
+from flows.place_answer import Place, PlaceMatch, split_place
 
-__all__ = [
-    "MAX_CANDIDATES",
-    "NOT_LISTED",
-    "PLACE_SUFFIX",
-    "CountryMatcher",
-    "Place",
-    "PlaceMatch",
-    "split_place",
-]
+__all__ = ["MAX_CANDIDATES", "CountryMatcher"]
 
 MAX_CANDIDATES = 8
-NOT_LISTED = "ZZ"  # CLDR's "Unknown Region"; never a real country
-PLACE_SUFFIX = ".place"  # answers[step + PLACE_SUFFIX]: the typed place, when not listed
 _MAX_QUERY = 100
 # Optimal string alignment similarity (a swap of two letters is one edit): one typo
 # in five letters (0.8) is taken as a candidate, "Ukriane" scores 0.86, but
@@ -62,34 +43,6 @@ _SUBCODE_RE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 _PARTS_RE = re.compile("[,;/\u060c]")
 # How a place and its country are joined ("Nairobi, Kenya"); Arabic has its own comma.
 _SEPARATORS = {"ar": "، "}
-
-
-def split_place(code: str | None) -> tuple[str | None, str | None]:
-    """``(country, subdivision)`` of a country step's answer: "UA-43" -> ("UA",
-    "UA-43"), "KE" -> ("KE", None), "ZZ" or None -> (None, None)."""
-    if not code or code == NOT_LISTED:
-        return None, None
-    if "-" in code:
-        return code.split("-", 1)[0], code
-    return code, None
-
-
-@dataclass(frozen=True)
-class Place:
-    """One thing a typed place may mean: its answer code and how to show it."""
-
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class PlaceMatch:
-    """What :meth:`CountryMatcher.find` found. ``sure``: one country named
-    exactly (a name, a code, a flag), taken without asking; otherwise the
-    defender confirms the one place or chooses among several."""
-
-    places: tuple[Place, ...] = ()
-    sure: bool = False
 
 
 class CountryMatcher:

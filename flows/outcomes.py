@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flows.answers import Rejection
-from flows.countries import PLACE_SUFFIX, split_place
 from flows.machines import FlowMachine
+from flows.place_answer import PLACE_SUFFIX, split_place
 from flows.prompts import PromptBuilder
 from flows.spec_types import ABORT, Expect, FlowSpec, StepSpec
 from flows.state import Conversation

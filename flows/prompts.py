@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from babel.numbers import format_decimal
 
 from flows.catalog import Catalog
-from flows.countries import PLACE_SUFFIX, CountryMatcher
+from flows.countries import CountryMatcher
+from flows.place_answer import PLACE_SUFFIX
 from flows.spec_types import Expect, FlowSpec, StepSpec
 from flows.state import Conversation
 from flows.summary import format_answer, render_summary

@@ -14,9 +14,10 @@ from flows.answers import (
     parse_date,
     raw_text,
 )
-from flows.countries import NOT_LISTED, PLACE_SUFFIX, CountryMatcher
+from flows.countries import CountryMatcher
 from flows.normalize import fold
 from flows.outcomes import Outcomes
+from flows.place_answer import NOT_LISTED, PLACE_SUFFIX
 from flows.prompts import PromptBuilder
 from flows.spec_types import Expect, FlowSpec, StepSpec
 from flows.state import Conversation

@@ -10,7 +10,8 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from flows.catalog import Catalog
-from flows.countries import NOT_LISTED, PLACE_SUFFIX, CountryMatcher
+from flows.countries import CountryMatcher
+from flows.place_answer import NOT_LISTED, PLACE_SUFFIX
 from flows.spec_types import Expect, FlowSpec, StepSpec
 
 __all__ = ["SUMMARY_KEYS", "format_answer", "list_separator", "render_summary"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows import CountryMatcher
-from flows.countries import MAX_CANDIDATES, NOT_LISTED, split_place
+from flows import NOT_LISTED, CountryMatcher, split_place
+from flows.countries import MAX_CANDIDATES
 
 
 @pytest.mark.parametrize(
