@@ -164,3 +164,15 @@ def test_the_summary_names_the_subdivision(engine: Engine) -> None:
     while chat.step != "confirm":
         chat.send(**valid_answer(spec.step(chat.step)))
     assert "Country: Gaza, Palestinian Territories" in chat.text
+
+
+def test_a_pending_choice_stored_before_labels_were_kept(engine: Engine) -> None:
+    chat = at_country(engine)
+    chat.state["pending"] = {"kind": "country", "codes": ["KE"]}  # an older stored state
+    prompt = engine.current_prompt(chat.state)
+    assert prompt.text == "Did you mean Kenya?"
+    assert [c.value for c in prompt.choices] == ["KE", "retry", "unlisted"]
+    chat.state["pending"] = {"kind": "country", "codes": ["CD", "CG"]}
+    prompt = engine.current_prompt(chat.state)
+    assert prompt.text.startswith("Several places match")
+    assert [c.label for c in prompt.choices][:2] == ["Congo - Kinshasa", "Congo - Brazzaville"]
