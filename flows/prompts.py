@@ -196,13 +196,12 @@ class PromptBuilder:
             if count:
                 parts.append(self.text(lang, "engine.files_count", count=count).text)
         elif step.expect is Expect.COUNTRY and conv.pending_kind() == "country":
-            shown = [c.label for c in choices if c.value not in ("retry", "unlisted")]
+            offered = [c for c in choices if c.value not in ("retry", "unlisted")]
             if len(choices) == 3 and choices[1].value == "retry":  # one place: confirm it
-                place = (conv.pending_list("labels") or [""])[0] or self._countries.name(
-                    choices[0].value, lang
-                )
-                parts = [self._t(lang, "engine.country_confirm", place=place)]
-            elif shown:
+                labels = conv.pending_list("labels")
+                named = labels[0] if labels else self._countries.name(choices[0].value, lang)
+                parts = [self._t(lang, "engine.country_confirm", place=named)]
+            elif offered:
                 parts = [self._t(lang, "invalid.country_many")]
         elif step.id in conv.answers:
             place = conv.answers.get(step.id + PLACE_SUFFIX)
