@@ -99,6 +99,7 @@ def threat_report(
 def assistance_request(country: str = "Ukraine") -> list[tuple[str, str]]:
     return [
         ("choose", "assistance_request"),
+        ("choose", "yes"),  # consent
         ("choose", "trial_monitoring"),
         ("say", "Pechersk District Court"),
         ("say", "Kyiv"),

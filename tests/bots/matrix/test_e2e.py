@@ -96,7 +96,8 @@ def test_threat_report_and_assistance_request(
                     await defender.say(room, answer)
                 assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
                 # Assistance request (legal aid), in Ukraine.
-                for answer in ("2", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
+                # (menu, consent, kind, country, urgency, contact, usage, share)
+                for answer in ("2", "1", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
                     await defender.say(room, answer)
                 assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
                 await asyncio.sleep(1)  # let the redactions of the last wipe land

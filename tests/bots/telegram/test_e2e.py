@@ -86,6 +86,7 @@ def test_threat_report_and_assistance_request_end_to_end(
 
         # When they then ask for legal aid in Ukraine.
         me.press("assistance_request")
+        me.press("yes")  # consent
         me.press("legal_aid")
         me.say("Ukraine")
         me.press("days")
