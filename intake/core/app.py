@@ -33,6 +33,7 @@ from intake.storage import key_usage, migrate
 from intake.storage.audit import AuditTrail
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
+from intake.triage.case_file import CaseRenderer
 from intake.triage.desk import CaseDesk
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
 
@@ -231,10 +232,21 @@ def build_desk(
     cipher: RecordCipher,
     clock: Callable[[], datetime] = utcnow,
 ) -> CaseDesk:
-    """The officers' case desk (CLI and web), rendering replies as the bot words them."""
+    """The officers' case desk (CLI and web), rendering replies as the bot words them
+    and cases through the one case renderer."""
     catalog = load_catalog()
 
     def render_reply(language: str, reference: str, text: str) -> str:
         return catalog.text(language, "reply.from_officer", reference=reference, text=text)
 
-    return CaseDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply)
+    renderer = CaseRenderer(
+        catalog, load_specs(catalog=catalog), CountryMatcher(catalog.languages)
+    )
+    return CaseDesk(
+        sessions,
+        cipher,
+        AuditTrail(sessions, settings.audit_checkpoint),
+        clock,
+        render_reply,
+        renderer,
+    )
