@@ -16,6 +16,7 @@ from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
 from intake.cli.queue import queue
 from intake.cli.serve import serve
+from intake.cli.web import web, web_enrol
 from intake.core import app
 from intake.errors import Refused, RoutingError, SetupError
 from intake.storage import migrate
@@ -129,6 +130,8 @@ keys.add_command(keys_verify)
 cli.add_command(keys)
 cli.add_command(audit_group)
 cli.add_command(purge_command)
+cli.add_command(web)
+officers_group.add_command(web_enrol)
 
 
 def main() -> None:

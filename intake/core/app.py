@@ -35,6 +35,7 @@ from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
 from intake.triage.case_file import CaseRenderer
 from intake.triage.desk import CaseDesk
+from intake.triage.logins import LoginDesk
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
 
 log = logging.getLogger(__name__)
@@ -250,3 +251,13 @@ def build_desk(
         render_reply,
         renderer,
     )
+
+
+def build_logins(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+) -> LoginDesk:
+    """The web console's login desk (passphrase, second factors, enrolment, lockout)."""
+    return LoginDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock)

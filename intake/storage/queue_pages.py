@@ -70,7 +70,9 @@ def _filtered(query: _Q, wanted: QueueFilter) -> _Q:
 def queue_cases(session: Session, wanted: QueueFilter, *, limit: int, offset: int) -> list[Case]:
     """One page: most urgent first, then oldest first."""
     query = _filtered(select(Case), wanted)
-    query = query.order_by(Case.urgency_rank, Case.submitted_at, Case.id).limit(limit).offset(offset)
+    query = (
+        query.order_by(Case.urgency_rank, Case.submitted_at, Case.id).limit(limit).offset(offset)
+    )
     return list(session.scalars(query))
 
 
@@ -91,7 +93,10 @@ def stat_rows(session: Session, mission: str) -> list[StatRow]:
     query = select(Case.submitted_at, Case.kind, Case.country, Case.status).where(
         Case.mission_id == mission
     )
-    return [StatRow(row.submitted_at, row.kind, row.country, row.status) for row in session.execute(query)]
+    return [
+        StatRow(row.submitted_at, row.kind, row.country, row.status)
+        for row in session.execute(query)
+    ]
 
 
 def case_audit_entries(session: Session, reference: str) -> list[AuditEntry]:

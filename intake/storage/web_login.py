@@ -20,6 +20,7 @@ __all__ = [
     "enrolment_of",
     "factor_by_credential",
     "factors_of",
+    "locked_until",
     "lockout_of",
     "put_enrolment",
 ]
@@ -79,3 +80,8 @@ def lockout_of(session: Session, officer_id: str, now: datetime) -> WebLockout:
         row = WebLockout(officer_id=officer_id, failures=0, locked_until=None, updated_at=now)
         session.add(row)
     return row
+
+
+def locked_until(session: Session, officer_id: str) -> datetime | None:
+    row = session.get(WebLockout, officer_id)
+    return row.locked_until if row is not None else None

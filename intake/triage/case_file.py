@@ -87,9 +87,7 @@ class CaseFile:
             "country_name": self.country,
             "language": self.language,
             "report": dict(payload),
-            "answers": [
-                {"step": a.step, "label": a.label, "value": a.value} for a in self.answers
-            ],
+            "answers": [{"step": a.step, "label": a.label, "value": a.value} for a in self.answers],
             "attachments": [
                 {"id": f.id, "media_type": f.media_type, "name": f.name, "size": f.size}
                 for f in self.files
@@ -203,7 +201,12 @@ class CaseRenderer:
             value = answers[step.id]
             try:
                 words = format_answer(
-                    step, value, lang, self._catalog, self._countries, answers.get(step.id + PLACE_SUFFIX)
+                    step,
+                    value,
+                    lang,
+                    self._catalog,
+                    self._countries,
+                    answers.get(step.id + PLACE_SUFFIX),
                 )
             except (KeyError, ValueError, TypeError):
                 words = _plain(value)
