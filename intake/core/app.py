@@ -6,6 +6,7 @@ so that they exercise the same wiring operators run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -234,15 +235,21 @@ def build_desk(
     clock: Callable[[], datetime] = utcnow,
 ) -> CaseDesk:
     """The officers' case desk (CLI and web), rendering replies as the bot words them
-    and cases through the one case renderer."""
-    catalog = load_catalog()
+    and cases through the one case renderer.
+
+    The catalogs, specs and place names load on first use (about a second): listing
+    the queue needs none of them.
+    """
+    catalog = functools.cache(load_catalog)
 
     def render_reply(language: str, reference: str, text: str) -> str:
-        return catalog.text(language, "reply.from_officer", reference=reference, text=text)
+        return catalog().text(language, "reply.from_officer", reference=reference, text=text)
 
-    renderer = CaseRenderer(
-        catalog, load_specs(catalog=catalog), CountryMatcher(catalog.languages)
-    )
+    def renderer() -> CaseRenderer:
+        return CaseRenderer(
+            catalog(), load_specs(catalog=catalog()), CountryMatcher(catalog().languages)
+        )
+
     return CaseDesk(
         sessions,
         cipher,

@@ -74,19 +74,23 @@ class CaseDesk:
         trail: AuditTrail,
         clock: Callable[[], datetime],
         render_reply: Callable[[str, str, str], str],
-        renderer: CaseRenderer | None = None,
+        renderer: Callable[[], CaseRenderer] | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._trail = trail
         self._clock = clock
         self._render_reply = render_reply
-        self._renderer = renderer
+        self._make_renderer = renderer
+        self._renderer: CaseRenderer | None = None
 
     @property
     def renderer(self) -> CaseRenderer:
+        """The case renderer, built on first use (it loads catalogs and place names)."""
         if self._renderer is None:
-            raise RuntimeError("this desk was built without a case renderer")
+            if self._make_renderer is None:
+                raise RuntimeError("this desk was built without a case renderer")
+            self._renderer = self._make_renderer()
         return self._renderer
 
     def now(self) -> datetime:

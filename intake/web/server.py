@@ -43,6 +43,7 @@ def console_app(
     """The console on this database and keyring (raises SetupError without a keyring)."""
     cipher = build_cipher(settings, sessions, clock)
     desk = build_desk(settings, sessions, cipher, clock)
+    desk.renderer  # noqa: B018 - load catalogs and place names now, not at the first case page
     logins = build_logins(settings, sessions, cipher, clock)
     store = SessionStore(
         clock,
