@@ -142,6 +142,11 @@ class CaseRenderer:
     def languages(self) -> tuple[str, ...]:
         return self._catalog.languages
 
+    @property
+    def language_names(self) -> tuple[tuple[str, str], ...]:
+        """(code, the language's own name) of every catalog language."""
+        return tuple((code, self._catalog.language_name(code)) for code in self._catalog.languages)
+
     def language(self, wanted: str | None) -> str:
         """`wanted` if the catalogs have it, else English."""
         return wanted if wanted in self._catalog.languages else "en"

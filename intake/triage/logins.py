@@ -262,7 +262,8 @@ class LoginDesk:
             self._login_ok(session, unlocked.officer.id, "webauthn", now)
         self._trail.synced()
 
-    def webauthn_failed(self, officer_id: str, reason: str) -> None:
+    def webauthn_failed(self, officer_id: str, reason: str) -> NoReturn:
+        """Count and audit a security key answer that did not verify, and refuse."""
         self._failed(officer_id, "webauthn", reason)
 
     def logged_out(self, officer_id: str, why: str) -> None:

@@ -129,7 +129,7 @@ class Console:
                 "officer": session.unlocked.officer if session and session.unlocked else None,
                 "lang": language,
                 "dir": direction,
-                "languages": self.desk.renderer.languages,
+                "languages": self.desk.renderer.language_names,
                 "flash": flash,
                 **context,
             },
@@ -367,8 +367,8 @@ async def webauthn_verify(request: Request) -> Response:
                     console.options, raw, challenge, credentials
                 )
             except passkeys.PasskeyRefused as exc:
+                # Counted and audited like any failed login; raises LoginRefused.
                 await console.call(console.logins.webauthn_failed, unlocked.officer.id, str(exc))
-                raise AssertionError("unreachable") from exc  # webauthn_failed raises
             await console.call(console.logins.webauthn_ok, unlocked, used, count)
     except (LoginRefused, passkeys.PasskeyRefused) as exc:
         session.pending = None
@@ -574,6 +574,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return console.page(request, "error.html", session, status_code=code, code=code, detail=detail)
 
 
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A refusal the page did not expect (a revoked officer, a key that no longer opens)."""
+    console: Console = request.app.state.console
+    session = console.session(request)
+    return console.page(request, "error.html", session, status_code=403, code=403, detail=str(exc))
+
+
 async def _redirect(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, _Redirect)  # noqa: S101 - registered for _Redirect
     return RedirectResponse(exc.url, status_code=303)
@@ -609,7 +616,7 @@ def build_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={HTTPException: _http_error, _Redirect: _redirect},
+        exception_handlers={HTTPException: _http_error, _Redirect: _redirect, Refused: _refused},
     )
     app.state.console = Console(desk, logins, store, options, clock)
     return app

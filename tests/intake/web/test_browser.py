@@ -54,6 +54,7 @@ def browser_world(sqlite_setup: Setup) -> tuple[WebWorld, str, Any]:
 
 def test_webauthn_and_totp_in_chromium(browser_world: tuple[WebWorld, str, Any]) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     world, port, _ = browser_world
     _, kenya = submit(
@@ -85,7 +86,7 @@ def test_webauthn_and_totp_in_chromium(browser_world: tuple[WebWorld, str, Any])
         assert "awaiting_defender" in driver.page_source
 
         # The same case in Arabic: labels and layout right to left.
-        driver.find_element(By.ID, "lang-pick").send_keys("ar")
+        Select(driver.find_element(By.ID, "lang-pick")).select_by_value("ar")
         _submit_form(driver, "header form.inline:last-of-type")
         _wait(driver, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl")
         answer = driver.find_element(By.CSS_SELECTOR, "dd.free")
@@ -93,7 +94,7 @@ def test_webauthn_and_totp_in_chromium(browser_world: tuple[WebWorld, str, Any])
         screenshot(driver, "case-ar")
 
         driver.find_element(By.ID, "transfer-reason").send_keys("Ukrainian citizen, embassy in Kyiv follows")
-        driver.find_element(By.ID, "transfer-to").send_keys("eu-del-ua")
+        Select(driver.find_element(By.ID, "transfer-to")).select_by_value("eu-del-ua")
         _submit_form(driver, "form.action-transfer")
         _path(driver, "/queue")
         assert kenya not in driver.find_element(By.TAG_NAME, "table").text
