@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from intake.cli.case_view import print_case
 from intake.cli.common import (
     Context,
     emit_json,
     fail,
+    id_table,
     pass_context,
     passphrase_file_option,
     read_passphrase,
@@ -159,15 +159,8 @@ def queue_list(
     columns = ["reference", "mission", "kind", "urgency", "status", "age", "claimed by", "flag"]
     if officer is not None:
         columns.remove("mission")
-    table = Table(*columns)
-    for column in table.columns:
-        # Ids (the reference an officer types next, an officer id) are never cut nor
-        # wrapped; the other columns fold rather than lose letters.
-        if column.header in ("reference", "claimed by"):
-            column.no_wrap = True
-            column.min_width = 14 if column.header == "reference" else None
-        else:
-            column.overflow = "fold"
+    # The reference is what the officer types next: never cut, never wrapped (nor ids).
+    table = id_table(*columns, ids=("reference", "claimed by"))
     for case in page:
         age = _age(int((now - case.submitted_at).total_seconds()))
         flags = [f for f, on in (("duress", case.flagged), ("answered", case.answered)) if on]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -119,8 +120,15 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[object]:
         driver.quit()
 
 
-def screenshot(driver: object, name: str) -> Path:
+def screenshot(driver: Any, name: str, *, full: bool = True) -> Path:
+    """Save the page as tests/artifacts/screenshots/NAME.png (the whole page, by default)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    size = driver.get_window_size()
+    if full:
+        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+        driver.set_window_size(size["width"], min(max(height, size["height"]), 6000))
+    driver.save_screenshot(str(path))
+    if full:
+        driver.set_window_size(size["width"], size["height"])
     return path

@@ -151,4 +151,4 @@ def test_the_queue_on_a_phone(browser_world: tuple[WebWorld, str, Any]) -> None:
         width = driver.execute_script("return document.documentElement.scrollWidth")
         assert width <= 400  # no page-wide sideways scrolling; the table scrolls in its box
         assert kenya in driver.page_source
-        screenshot(driver, "queue-phone")
+        screenshot(driver, "queue-phone", full=False)
