@@ -4,11 +4,12 @@ import io
 
 from bots.console import ConsoleChannel
 from intake.triage.queue import list_cases
+from tests.support.defender import console_threat_report
 from tests.support.setup import Setup
 
 
 def test_numbers_answer_buttons_and_text_is_text(sqlite_setup: Setup) -> None:
-    script = "1\n1\nKenya\n1\n1,2\n1\nThey followed me.\n1\n1\nSignal\n1\n1\n1\n"
+    script = console_threat_report()
     out = io.StringIO()
     ConsoleChannel(sqlite_setup.service(), io.StringIO(script), out, sender="console-test").run()
     assert "  1. Report a threat" in out.getvalue()
