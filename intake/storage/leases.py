@@ -47,8 +47,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.storage.models import Lease
 
-NAME_LENGTH = 100
-
 
 @dataclass(frozen=True)
 class LeaseView:
