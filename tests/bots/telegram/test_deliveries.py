@@ -214,9 +214,9 @@ def test_a_refused_delivery_is_kept_and_given_up_after_its_attempts(
 
 
 def test_an_outage_postpones_a_delivery_and_it_is_sent_once(
-    sqlite_setup: Setup, telegram_fake: FakeTelegram
+    primary_setup: Setup, telegram_fake: FakeTelegram
 ) -> None:
-    setup, tg, chat = sqlite_setup, telegram_fake, 515151
+    setup, tg, chat = primary_setup, telegram_fake, 515151
     tg.add_chat(chat)
     # Telegram answers 502 to more tries than one send makes: the batch stops.
     tg.fail_next("sendMessage", status=502, times=2)

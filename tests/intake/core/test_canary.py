@@ -18,8 +18,8 @@ from tests.support.scan import files_under, leaks, postgres_files_since
 from tests.support.setup import Setup
 
 
-def test_description_and_sender_never_reach_the_disk(sqlite_setup: Setup) -> None:
-    setup = sqlite_setup
+def test_description_and_sender_never_reach_the_disk(primary_setup: Setup) -> None:
+    setup = primary_setup
     setup_logging(setup.settings.log_path, "json", "DEBUG")
     details = f"CANARY-DETAIL-{secrets.token_hex(8)}"
     sender = f"CANARY-SENDER-{secrets.token_hex(8)}"

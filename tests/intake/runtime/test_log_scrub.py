@@ -50,9 +50,9 @@ def assert_clean(texts: dict[str, str], canaries: dict[str, str]) -> None:
 
 @pytest.mark.slow
 def test_serve_with_telegram_logs_json_without_content_or_identities(
-    sqlite_setup: Setup, tmp_path: Path
+    primary_setup: Setup, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     tag = secrets.token_hex(5)
     canaries = {
         "text": f"canary-text-{tag}",
