@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.errors import CaseNotFound
@@ -28,7 +27,6 @@ __all__ = [
     "CaseNotFound",
     "CaseSummary",
     "QueueFilter",
-    "count_cases",
     "list_cases",
     "open_case",
     "summary",
@@ -100,13 +98,6 @@ def list_cases(
     return [
         _summary(case) for case in queue_cases(session, criteria, limit=limit, offset=offset)
     ]
-
-
-def count_cases(session: Session, missions: Sequence[str] | None = None) -> int:
-    query = select(func.count()).select_from(Case)
-    if missions:
-        query = query.where(Case.mission_id.in_(missions))
-    return int(session.scalar(query) or 0)
 
 
 def open_case(
