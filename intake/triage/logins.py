@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-import pyotp
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import BadPassphrase, CryptoError, PublicKey, SealContext, open_sealed, seal
@@ -43,6 +42,7 @@ from intake.storage.models import Officer, WebFactor
 from intake.storage.records import RecordCipher, new_record_id
 from intake.triage.desk import Acting
 from intake.triage.officers import active_officer, unlock
+from intake.triage.totp import new_totp_secret, totp_step, totp_uri
 
 __all__ = [
     "ENROLMENT_VALIDITY",
@@ -167,7 +167,7 @@ class LoginDesk:
                 secret = self._open_factor(factor, unlocked)
                 if secret is None:
                     continue
-                step = _totp_step(secret.decode("ascii"), code, now)
+                step = totp_step(secret.decode("ascii"), code, now)
                 if step is not None and step > factor.counter:
                     factor.counter = step
                     factor.mac = self._mac(factor)
@@ -206,7 +206,7 @@ class LoginDesk:
         """
         self.check_enrolment_code(unlocked, enrolment_code)
         now = self._clock()
-        step = _totp_step(secret, code, now)
+        step = totp_step(secret, code, now)
         if step is None:
             self._failed(unlocked.officer.id, "enrolment", "TOTP code does not match the secret")
         self._add_factor(unlocked, "totp", None, secret.encode("ascii"), step, now)
@@ -391,25 +391,3 @@ def _mac_input(factor: WebFactor) -> str:
             hashlib.sha256(factor.secret_ct).hexdigest(),
         )
     )
-
-
-def _totp_step(secret: str, code: str, now: datetime) -> int | None:
-    """The 30-second step `code` belongs to (now, or one step either side), else None."""
-    code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
-        return None
-    totp = pyotp.TOTP(secret)
-    here = int(now.timestamp()) // 30
-    for step in (here, here - 1, here + 1):
-        if hmac.compare_digest(totp.at(step * 30), code):
-            return step
-    return None
-
-
-def new_totp_secret() -> str:
-    """A fresh TOTP secret (160 bits, base32), as authenticator apps take it."""
-    return pyotp.random_base32(32)
-
-
-def totp_uri(secret: str, officer_id: str, issuer: str = "hrd-intake") -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=officer_id, issuer_name=issuer)

@@ -35,7 +35,7 @@ from intake.errors import Refused
 from intake.triage.logins import Unlocked, WebAuthnCredential
 
 if TYPE_CHECKING:
-    from intake.web.app import WebOptions
+    from intake.web.console import WebOptions
 
 __all__ = [
     "PasskeyRefused",

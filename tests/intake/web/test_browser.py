@@ -44,10 +44,10 @@ def _submit_form(driver: Any, css: str) -> None:
 
 
 @pytest.fixture
-def browser_world(sqlite_setup: Setup) -> tuple[WebWorld, str, Any]:
+def browser_world(primary_setup: Setup) -> tuple[WebWorld, str, Any]:
     port = free_port()
     world = web_world(
-        sqlite_setup, WebOptions(rp_id="localhost", origin=f"http://localhost:{port}")
+        primary_setup, WebOptions(rp_id="localhost", origin=f"http://localhost:{port}")
     )
     return world, str(port), None
 
