@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from intake.storage.models import AuditEntry, Case
 
@@ -69,7 +69,8 @@ def _filtered(query: _Q, wanted: QueueFilter) -> _Q:
 
 def queue_cases(session: Session, wanted: QueueFilter, *, limit: int, offset: int) -> list[Case]:
     """One page: most urgent first, then oldest first."""
-    query = _filtered(select(Case), wanted)
+    # The sealed payload is never listed: leave it in the database.
+    query = _filtered(select(Case).options(defer(Case.payload_ct)), wanted)
     query = (
         query.order_by(Case.urgency_rank, Case.submitted_at, Case.id).limit(limit).offset(offset)
     )
