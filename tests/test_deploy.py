@@ -113,7 +113,7 @@ def test_the_image_runs_as_an_unprivileged_user_with_its_home_in_a_volume() -> N
     users = [line.split()[1] for line in lines if line.startswith("USER")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     text = "\n".join(lines)
-    assert "pip install --no-cache-dir ." in text
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation ." in text
     assert "HRD_INTAKE_HOME=/var/lib/hrd-intake" in text
     assert 'VOLUME ["/var/lib/hrd-intake"]' in text
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
