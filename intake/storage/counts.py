@@ -7,11 +7,12 @@ kind, status, channel): the same figures anyone with the database already has.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Case, Delivery
+from intake.storage.models import Case, Conversation, Delivery, ProcessedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,36 @@ def count_deliveries_by_channel(session: Session) -> list[ChannelCount]:
     """Pending deliveries grouped by channel; channels with none are absent."""
     rows = session.execute(select(Delivery.channel, func.count()).group_by(Delivery.channel))
     return [ChannelCount(channel, int(count)) for channel, count in rows]
+
+
+def count_conversations_by_pseudonym_version(session: Session) -> dict[int, int]:
+    """Pseudonym key version -> conversations found by it (versions with none absent)."""
+    rows = session.execute(
+        select(Conversation.pseudonym_version, func.count()).group_by(
+            Conversation.pseudonym_version
+        )
+    )
+    return {int(version): int(count) for version, count in rows}
+
+
+def count_conversations_on_pseudonym_version(session: Session, version: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.pseudonym_version == version)
+        )
+        or 0
+    )
+
+
+def count_processed_messages_before(session: Session, cutoff: datetime) -> int:
+    """Digests of platform messages received before `cutoff`."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ProcessedMessage)
+            .where(ProcessedMessage.received_at < cutoff)
+        )
+        or 0
+    )
