@@ -17,8 +17,8 @@ from intake.storage.models import Attachment, Case, CaseEvent
 
 
 @dataclass(frozen=True, slots=True)
-class CaseRef:
-    """A case's row id and the reference staff know it by."""
+class CaseIds:
+    """A case's row id and its reference, the name staff know it by."""
 
     id: str
     reference: str
@@ -72,7 +72,7 @@ def sealed_cases_of_mission(session: Session, mission_id: str) -> list[Case]:
     )
 
 
-def open_sealed_cases_of_mission(session: Session, mission_id: str) -> list[CaseRef]:
+def open_sealed_cases_of_mission(session: Session, mission_id: str) -> list[CaseIds]:
     """The mission's cases not closed whose key is sealed."""
     rows = session.execute(
         select(Case.id, Case.reference).where(
@@ -81,7 +81,7 @@ def open_sealed_cases_of_mission(session: Session, mission_id: str) -> list[Case
             Case.dek_wrapped.is_(None),
         )
     )
-    return [CaseRef(case_id, reference) for case_id, reference in rows]
+    return [CaseIds(case_id, reference) for case_id, reference in rows]
 
 
 def claim_case(session: Session, case_id: str, officer_id: str, now: datetime) -> bool:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.storage import cases, counts, missions, officers
-from intake.storage.cases import CaseRef
+from intake.storage.cases import CaseIds
 from intake.storage.counts import ChannelCount, QueueCount
 from tests.support import rows
 from tests.support.rows import T0
@@ -63,7 +63,7 @@ def test_sealed_and_open_cases_of_a_mission(sessions: sessionmaker[Session]) -> 
         rows.case(session, "c4", "m-b", reference="R-4")
     with sessions() as session:
         assert {c.id for c in cases.sealed_cases_of_mission(session, "m-a")} == {"c1", "c2"}
-        assert cases.open_sealed_cases_of_mission(session, "m-a") == [CaseRef("c1", "R-1")]
+        assert cases.open_sealed_cases_of_mission(session, "m-a") == [CaseIds("c1", "R-1")]
         assert cases.open_sealed_cases_of_mission(session, "m-none") == []
 
 
