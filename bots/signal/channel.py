@@ -115,6 +115,8 @@ class SignalChannel:
             self._faults(fault)
             if fault is None:
                 log.info("signal channel connected", extra={"channel": CHANNEL})
+            elif fault == "connecting":
+                log.info("signal channel connecting", extra={"channel": CHANNEL})
             elif fault == "daemon_unreachable":
                 log.warning("signal-cli daemon unreachable", extra={"channel": CHANNEL})
             else:
