@@ -99,6 +99,7 @@ class FakeSignal:
         self.expirations: dict[str, int] = {}
         self._faults: dict[str, list[tuple[int, str]]] = {}
         self._fault: str | None = None
+        self._delays: dict[str, float] = {}
         self.subscribed_total = 0
         self.errors: list[str] = []
 
@@ -240,10 +241,10 @@ class FakeSignal:
         with self._cond:
             return {t for r, kind, t in self.receipts if r == recipient and kind == "read"}
 
-    def lost_with(self, index: int) -> list[JSON]:
-        """Envelopes written to connection number `index` (in order of connecting)."""
+    def written_since(self, index: int) -> list[JSON]:
+        """Envelopes written to connections from number `index` on (in order of connecting)."""
         with self._cond:
-            return list(self._all_conns[index].written)
+            return [env for conn in self._all_conns[index:] for env in conn.written]
 
     @property
     def connections(self) -> int:
@@ -257,6 +258,11 @@ class FakeSignal:
     def fail_next(self, method: str, code: int = -3, message: str = "Failed: I/O error") -> None:
         with self._cond:
             self._faults.setdefault(method, []).append((code, message))
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer `method` only after `seconds` (a slow Signal server)."""
+        with self._cond:
+            self._delays[method] = seconds
 
     def set_fault(self, fault: str | None) -> None:
         """`unregistered`, `outdated` or `rate_limited`: every call refused; None: healthy."""
@@ -357,6 +363,9 @@ class FakeSignal:
             self.calls.append((method, params))
             queued = self._faults.get(method)
             fault = queued.pop(0) if queued else FAULTS.get(self._fault or "")
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            time.sleep(delay)
         if fault is not None and method != "version":
             return _error(rid, *fault)
         handler = getattr(self, f"_rpc_{method}", None)

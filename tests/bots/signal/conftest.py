@@ -124,9 +124,7 @@ def unfinished(setup: Setup) -> int:
     with setup.sessions() as session:
         return int(
             session.scalar(
-                select(func.count())
-                .select_from(InboxMessage)
-                .where(InboxMessage.state != "done")
+                select(func.count()).select_from(InboxMessage).where(InboxMessage.state != "done")
             )
             or 0
         )
@@ -147,7 +145,9 @@ class SignalDefender:
         stamp = self.fake.inject(self.aci, text)
         return self.settle(stamp) if wait else stamp
 
-    def send_file(self, data: bytes, media_type: str = "image/jpeg", name: str | None = None) -> int:
+    def send_file(
+        self, data: bytes, media_type: str = "image/jpeg", name: str | None = None
+    ) -> int:
         stamp = self.fake.inject(self.aci, None, attachments=[(data, media_type, name)])
         return self.settle(stamp)
 
