@@ -152,6 +152,23 @@ class SignalChannel:
         await client.call("subscribeReceive", timeout=self._config.call_timeout)
         self._report(None)
         self._deliveries.wake()
+        # Keeping never waits for answering: what is read is kept at once.
+        kept = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(client, stop, kept), name="signal-keep")
+        answerer = asyncio.create_task(self._answer(kept), name="signal-answer")
+        try:
+            done, _ = await asyncio.wait({keeper, answerer}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # the keeper ends on stop; a failure propagates
+            answerer.cancel()
+            kept.set()
+        finally:
+            for task in (keeper, answerer):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(keeper, answerer, return_exceptions=True)
+
+    async def _keep(self, client: RpcClient, stop: asyncio.Event, kept: asyncio.Event) -> None:
         while not stop.is_set():
             first = await _next_or_stop(client.notifications, stop)
             if first is None:
@@ -166,6 +183,12 @@ class SignalChannel:
                     break
                 batch.append(item)
             await self._pipeline.keep(self._call, batch)
+            kept.set()
+
+    async def _answer(self, kept: asyncio.Event) -> None:
+        while True:
+            await kept.wait()
+            kept.clear()
             await self._pipeline.answer(self._call)
             self._deliveries.wake()  # a submission may have queued a notification
 

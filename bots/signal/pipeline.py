@@ -45,6 +45,7 @@ __all__ = ["Pipeline"]
 log = logging.getLogger("bots.signal.channel")
 
 CHANNEL = "signal"
+MAX_RECEIPTED = 10_000
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
@@ -79,6 +80,8 @@ class Pipeline:
         self._folder = folder
         self._seconds = disappearing_seconds
         self._retry = retry
+        # (sender, timestamp) marked read by this process (bounded): not marked twice.
+        self._receipted: dict[tuple[str, int], None] = {}
 
     # -- 1-3: keep and mark read ----------------------------------------------------
 
@@ -132,25 +135,29 @@ class Pipeline:
         return _Read(envelope, [text], ())
 
     async def _receipts(self, call: Call, stamps: dict[str, list[int]]) -> None:
-        for sender, targets in stamps.items():
+        for sender, all_targets in stamps.items():
+            targets = [t for t in dict.fromkeys(all_targets) if (sender, t) not in self._receipted]
+            if not targets:
+                continue
             try:
                 await call(
                     "sendReceipt", {"recipient": sender, "targetTimestamp": targets, "type": "read"}
                 )
             except RpcError as exc:
                 log.info("read receipt refused (code %d)", exc.code, extra={"channel": CHANNEL})
+            self._receipted.update(dict.fromkeys((sender, t) for t in targets))
+            while len(self._receipted) > MAX_RECEIPTED:
+                del self._receipted[next(iter(self._receipted))]
 
     # -- 4: answer and send ---------------------------------------------------------------
 
-    async def answer(self, call: Call, receipts: bool = False) -> int:
-        """Answer everything kept and send it; with `receipts`, mark those messages read too."""
+    async def answer(self, call: Call) -> int:
+        """Answer everything kept and send it."""
         total = 0
         while True:
             answers = await self._until_done(lambda: self._inbox.answer(CHANNEL), "answered")
             if not answers:
                 return total
-            if receipts:
-                await self._receipts(call, _stamps(answers))
             await self.send(call, answers)
             total += len(answers)
 
@@ -163,10 +170,16 @@ class Pipeline:
                 extra={"channel": CHANNEL, "count": len(unsent)},
             )
             await self.send(call, unsent)
-        await self.answer(call, receipts=True)
+        await self.answer(call)
 
     async def send(self, call: Call, answers: Sequence[Answer]) -> None:
-        """Send each answer in order; DaemonUnavailable leaves the rest for the next session."""
+        """Send each answer in order; DaemonUnavailable leaves the rest for the next session.
+
+        Each message is marked read before its answer goes out (unless this process
+        marked it already): a run killed between keeping and marking, or a
+        message kept by a run that died, still shows as read once answered.
+        """
+        await self._receipts(call, _stamps(answers))
         traces: dict[str, list[str]] = {}
         done: list[str] = []
         try:

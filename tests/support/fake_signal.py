@@ -246,6 +246,15 @@ class FakeSignal:
         with self._cond:
             return [env for conn in self._all_conns[index:] for env in conn.written]
 
+    def where(self, stamp: int) -> list[int]:
+        """The connections an envelope was written to (debugging)."""
+        with self._cond:
+            return [
+                i
+                for i, c in enumerate(self._all_conns)
+                if any(e["timestamp"] == stamp for e in c.written)
+            ]
+
     @property
     def connections(self) -> int:
         with self._cond:

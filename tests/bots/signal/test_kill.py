@@ -10,6 +10,7 @@ and answered; every case completes.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -26,7 +27,7 @@ from tests.support.fake_signal import FakeSignal
 from tests.support.serve import Serve
 from tests.support.setup import Setup
 
-KILLS = 20
+KILLS = int(os.environ.get("HRD_TEST_KILLS", "20"))
 DEFENDERS = [f"00000000-0000-4000-8000-00000000{n:04d}" for n in range(1, 7)]
 
 
@@ -61,13 +62,23 @@ class Defenders:
                     self.done.set()
             time.sleep(random.uniform(0.05, 0.15))  # noqa: S311 - pacing
 
+    def state_of(self, setup: Setup, aci: str, stamp: int) -> str | None:
+        digests = [
+            d for _, d in setup.cipher.pseudonym_candidates("inbox:signal", f"{aci}:{stamp}")
+        ]
+        with setup.sessions() as session:
+            return session.scalar(
+                select(InboxMessage.state).where(InboxMessage.digest.in_(digests))
+            )
+
     def resend_lost(self, setup: Setup, written: list[dict[str, object]]) -> None:
         """Messages the killed process was handed but never kept: sent again, as people do."""
         with self.lock, setup.sessions() as session:
             for envelope in written:
                 aci, stamp = str(envelope["sourceUuid"]), int(str(envelope["timestamp"]))
                 digests = [
-                    d for _, d in setup.cipher.pseudonym_candidates("inbox:signal", f"{aci}:{stamp}")
+                    d
+                    for _, d in setup.cipher.pseudonym_candidates("inbox:signal", f"{aci}:{stamp}")
                 ]
                 kept = session.scalar(
                     select(func.count())
@@ -115,7 +126,17 @@ def test_sigkill_at_random_points_keeps_every_message_once(
     # Then a last run answers everything and stops cleanly on SIGTERM.
     serve = Serve(env, stderr)
     try:
-        assert defenders.done.wait(120), f"stuck at {defenders.next}: {stderr.read_text()[-3000:]}"
+        if not defenders.done.wait(120):
+            waiting = {
+                aci[-4:]: (stamp, defenders.state_of(sqlite_setup, aci, stamp), fake.where(stamp))
+                for aci, (stamp, _) in defenders.last.items()
+            }
+            raise AssertionError(
+                f"defenders waiting for {waiting}; serve exit {serve.process.poll()}, "
+                f"pending {fake.pending()}, conns {fake.connections}, "
+                f"subscribed {fake.subscribed_total}, channel {serve.channel('signal')}; "
+                f"{stderr.read_text()[-3000:]}"
+            )
         fake.wait_for(lambda f: f.pending() == 0, 30, "every message handed over")
         serve.wait_channel("signal", "running", 30)
     finally:
@@ -145,4 +166,6 @@ def test_sigkill_at_random_points_keeps_every_message_once(
     assert fake.errors == []
     # And a good share of the kills caught messages in hand.
     assert in_hand >= KILLS // 4, f"only {in_hand} kills caught messages in hand"
-    print(f"kills with messages in hand: {in_hand}; lost in the socket and sent again: {defenders.resent}")
+    print(
+        f"kills with messages in hand: {in_hand}; lost in the socket and sent again: {defenders.resent}"
+    )
