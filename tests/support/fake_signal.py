@@ -132,6 +132,8 @@ class FakeSignal:
         server, self._server = self._server, None
         if server is not None:
             with suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            with suppress(OSError):
                 server.close()
         with self._cond:
             conns, self._conns = self._conns, []

@@ -60,7 +60,7 @@ class Defenders:
                         self.last[aci] = (self.fake.inject(aci, text), text)
                 if finished:
                     self.done.set()
-            time.sleep(random.uniform(0.05, 0.15))  # noqa: S311 - pacing
+            time.sleep(random.uniform(0.05, 0.15))
 
     def state_of(self, setup: Setup, aci: str, stamp: int) -> str | None:
         digests = [
