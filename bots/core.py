@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from intake.deliveries import PendingDelivery
-from intake.inbox import Answer
-from intake.messages import Inbound, Outbound
+from intake.messages import Answer, Inbound, Outbound, PendingDelivery
 
 __all__ = ["Core", "Inbox"]
 
@@ -56,7 +54,7 @@ class Core(Protocol):
 class Inbox(Protocol):
     """The core's durable inbox, for platforms that do not wait for an acknowledgement.
 
-    See `intake.inbox`: `keep` before any other work, then `answer`, send,
+    See `intake.core.inbox`: `keep` before any other work, then `answer`, send,
     `sent`; on start, `unsent` first.
     """
 

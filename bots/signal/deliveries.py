@@ -18,7 +18,7 @@ from typing import Any
 
 from bots.deliveries import Refused, Unavailable
 from bots.signal.rpc import DaemonUnavailable, RpcError
-from intake.deliveries import PendingDelivery
+from intake.messages import PendingDelivery
 
 __all__ = ["SignalSender"]
 

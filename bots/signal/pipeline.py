@@ -37,8 +37,7 @@ from bots.signal.envelopes import AttachmentRef, Envelope, Kind, read_notificati
 from bots.signal.files import AttachmentFolder
 from bots.signal.render import render_reply
 from bots.signal.rpc import DaemonUnavailable, RpcError
-from intake.inbox import Answer
-from intake.messages import Inbound, Reply, WipeChat
+from intake.messages import Answer, Inbound, Reply, WipeChat
 
 __all__ = ["Pipeline"]
 

@@ -22,10 +22,10 @@ from sqlalchemy import func, select, text
 
 from bots.matrix.channel import Timing
 from bots.matrix.state import MatrixState
-from intake.channel_state import ChannelStateStore
-from intake.conversations import open_turn
-from intake.models import Conversation, ProcessedMessage
-from intake.queue import list_cases
+from intake.storage.channel_state import ChannelStateStore
+from intake.storage.conversation_record import open_turn
+from intake.storage.models import Conversation, ProcessedMessage
+from intake.triage.queue import list_cases
 from tests.bots.matrix.harness import (
     MatrixDefender,
     gps_jpeg,
@@ -96,7 +96,8 @@ def test_threat_report_and_assistance_request(
                     await defender.say(room, answer)
                 assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
                 # Assistance request (legal aid), in Ukraine.
-                for answer in ("2", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
+                # (menu, consent, kind, country, urgency, contact, usage, share)
+                for answer in ("2", "1", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
                     await defender.say(room, answer)
                 assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
                 await asyncio.sleep(1)  # let the redactions of the last wipe land

@@ -12,7 +12,7 @@ import pytest
 from nio.store import SqliteStore
 from pydantic import SecretStr
 
-from bots.matrix import trust as trust
+from bots.matrix import trust
 from bots.matrix.channel import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
 from bots.matrix.client import ScrubIdentifiers, scrub
 from bots.matrix.events import (
@@ -31,9 +31,9 @@ from bots.matrix.events import (
     strip_reply_fallback,
 )
 from bots.matrix.state import MatrixState, SessionRecord
-from intake.channel_state import ChannelStateStore
 from intake.config import MatrixSettings
 from intake.messages import Choice, Reply
+from intake.storage.channel_state import ChannelStateStore
 from tests.support.setup import Setup
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from bots.signal.channel import SignalChannel, build_signal
 from intake.config import NotificationSettings, Settings, SignalSettings
-from intake.inbox import DurableInbox
-from intake.models import InboxMessage
-from intake.service import ConversationService
+from intake.core.inbox import DurableInbox
+from intake.core.service import ConversationService
+from intake.storage.models import InboxMessage
 from tests.support.fake_signal import FakeSignal
 from tests.support.setup import Setup
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PIL import ExifTags, Image
 
-from intake.queue import list_cases, open_case
+from intake.triage.queue import list_cases, open_case
 from tests.bots.signal.conftest import RunSignal, SignalDefender
 from tests.bots.telegram.test_e2e import gps_photo
 from tests.support.fake_signal import FakeSignal
@@ -66,7 +66,7 @@ def test_threat_report_and_assistance_request_end_to_end(
         }
 
         # When they then ask for legal aid in Ukraine (values typed work as well as numbers).
-        for answer in ["assistance_request", "legal_aid", "Ukraine", "days"]:
+        for answer in ["assistance_request", "yes", "legal_aid", "Ukraine", "days"]:
             me.say(answer)
         for answer in ["Wire, weekday mornings", "private_authorities", "yes", "confirm"]:
             me.say(answer)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from intake.models import InboxMessage, ProcessedMessage
+from intake.storage.models import InboxMessage, ProcessedMessage
 from tests.bots.signal.conftest import RunSignal, SignalDefender, SignalRunning
 from tests.support.fake_signal import FakeSignal
 from tests.support.setup import Setup

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake.models import InboxMessage, ProcessedMessage
-from intake.queue import list_cases, open_case
+from intake.storage.models import InboxMessage, ProcessedMessage
+from intake.triage.queue import list_cases, open_case
 from tests.bots.signal.conftest import signal_env
 from tests.bots.telegram.test_kill import script
 from tests.support.fake_signal import FakeSignal
