@@ -23,18 +23,22 @@ that defender.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import statistics
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
+# Run as a script, this file's folder comes first on sys.path, where its name would
+# shadow the standard library's `signal` (asyncio imports it): put the repository there,
+# before anything imports asyncio.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Coroutine  # noqa: E402
+from typing import Any  # noqa: E402
 
 from bots.signal.channel import build_signal  # noqa: E402
 from bots.signal.rpc import RpcClient, parse_endpoint  # noqa: E402

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bots.deliveries import DeliveryTiming
 from bots.signal.channel import SignalChannel, build_signal
-from intake.config import NotificationSettings, Settings, SignalSettings
+from intake.config import Settings, SignalSettings
 from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.storage.models import InboxMessage
@@ -31,13 +32,11 @@ def signal_fake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fake
 
 
 def signal_settings(setup: Setup, fake: FakeSignal, **signal: Any) -> Settings:
-    notifications = signal.pop("notifications", None) or NotificationSettings()
     return setup.settings.model_copy(
         update={
             "signal": SignalSettings(
                 account=ACCOUNT, rpc=fake.rpc_spec, attachments=fake.attachments, **signal
-            ),
-            "notifications": notifications,
+            )
         }
     )
 
@@ -98,14 +97,24 @@ def signal_run(signal_fake: FakeSignal) -> RunSignal:
 
     @contextmanager
     def run(
-        setup: Setup, service: ConversationService | None = None, **signal: Any
+        setup: Setup,
+        service: ConversationService | None = None,
+        deliveries: DeliveryTiming | None = None,
+        **signal: Any,
     ) -> Iterator[SignalRunning]:
         settings = signal_settings(setup, signal_fake, **signal)
         service = service or setup.service()
         inbox = DurableInbox(service, setup.sessions, setup.cipher, setup.clock)
         faults: list[str | None] = []
+        timing = {"deliveries": deliveries} if deliveries is not None else {}
         channel = build_signal(
-            settings, service, inbox, faults=faults.append, base_backoff=0.05, max_backoff=0.5
+            settings,
+            service,
+            inbox,
+            faults=faults.append,
+            base_backoff=0.05,
+            max_backoff=0.5,
+            **timing,
         )
         running = SignalRunning(channel)
         running.faults = faults
