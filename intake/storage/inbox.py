@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from intake.storage.models import InboxMessage
@@ -50,6 +50,14 @@ def mark_done(session: Session, ids: Sequence[str]) -> None:
             .where(InboxMessage.id.in_(list(ids)))
             .values(state=DONE, answer_ct=None, payload_ct=None, dek_wrapped=None, kek_version=None)
         )
+
+
+def purge_done_before(session: Session, before: datetime, dry_run: bool = False) -> int:
+    """Forget (or, with `dry_run`, count) digests of every channel's messages done before `before`."""
+    old = (InboxMessage.state == DONE) & (InboxMessage.received_at < before)
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(InboxMessage).where(old)) or 0)
+    return int(getattr(session.execute(delete(InboxMessage).where(old)), "rowcount", 0) or 0)
 
 
 def purge_done(session: Session, channel: str, before: datetime) -> int:

@@ -87,3 +87,23 @@ def test_a_wipe_survives_the_round_trip(setup: Setup) -> None:
     answers = inbox.answer("signal")
     assert any(isinstance(out, WipeChat) for out in answers[1].outbound)
     assert inbox_for(setup).unsent("signal") == answers
+
+
+def test_purge_forgets_digests_of_messages_done_past_retention(setup: Setup) -> None:
+    from intake.keys.retention import purge
+
+    inbox = inbox_for(setup)
+    inbox.keep("signal", [message(1), message(2, "1")])
+    inbox.sent([a.id for a in inbox.answer("signal")[:1]])
+    setup.clock.advance(days=setup.settings.retention.processed_message_days + 1)
+    engine = setup.service()._engine
+    report = purge(
+        setup.sessions,
+        setup.cipher,
+        setup.settings.retention,
+        setup.service()._draft_idle,
+        engine.new_state,
+        setup.clock(),
+    )
+    assert report.inbox_messages == 1
+    assert states(setup) == ["answered"]  # not sent yet: kept
