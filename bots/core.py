@@ -67,5 +67,10 @@ class Inbox(Protocol):
     def unsent(self, channel: str, limit: int = 500) -> list[Answer]:
         """Answers an earlier run committed but did not finish sending."""
 
-    def sent(self, ids: Sequence[str]) -> None:
-        """These answers went out: forget them (the digest stays)."""
+    def sent(
+        self,
+        ids: Sequence[str],
+        channel: str = "",
+        traces: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """These answers went out: forget them (the digest stays), remember `traces`."""

@@ -20,8 +20,8 @@ the same envelope over again after its restart). Hence the order here:
    the replies go out (`updateContact` timer at first contact, `send`,
    `remoteDelete` for a wipe), then `Inbox.sent`.
 
-Sent messages' timestamps join the conversation's trace (sealed, via
-`Core.record_sent_many`), so a later wipe can remote-delete them.
+Sent messages' timestamps join the conversation's trace (sealed, in the
+transaction of `Inbox.sent`), so a later wipe can remote-delete them.
 """
 
 from __future__ import annotations
@@ -187,12 +187,8 @@ class Pipeline:
                 done.append(answer.id)
         finally:
             pending = {sender: ids for sender, ids in traces.items() if ids}
-            if pending:
-                await self._until_done(
-                    lambda: self._service.record_sent_many(CHANNEL, pending), "traced"
-                )
-            if done:
-                await self._until_done(lambda: self._inbox.sent(done), "sent")
+            if done or pending:
+                await self._until_done(lambda: self._inbox.sent(done, CHANNEL, pending), "sent")
 
     async def _send_one(self, call: Call, answer: Answer, traces: list[str]) -> None:
         sender = answer.sender

@@ -14,7 +14,8 @@ possible: the platform does not wait. So the channel calls, in order:
    (`ConversationService.handle_batch`), and in that same transaction each
    row's payload is destroyed and its replies are sealed onto it. A crash
    before the commit leaves the rows pending; after it, the replies wait.
-3. `sent(ids)`: once the replies went out, only the digest stays.
+3. `sent(ids, traces)`: once the replies went out, only the digest stays; the
+   ids of what was sent join the conversation's trace in the same transaction.
 
 On start, `unsent()` gives replies a killed run did not finish sending
 (sent again: at least once), then `answer()` processes what was kept but
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -174,8 +175,19 @@ class DurableInbox:
             rows = inbox_store.messages_in_state(session, channel, inbox_store.ANSWERED, limit)
             return [_answer_from_json(row.id, channel, self._open(row, "answer")) for row in rows]
 
-    def sent(self, ids: Sequence[str]) -> None:
+    def sent(
+        self,
+        ids: Sequence[str],
+        channel: str = "",
+        traces: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """These answers went out; `traces`: sender -> ids of what was sent, to wipe later.
+
+        One transaction for both: an answer is never done without its trace.
+        """
         with self._sessions.begin() as session:
+            if traces:
+                self._service.record_sent_in(session, channel, traces)
             inbox_store.mark_done(session, ids)
 
     def purge_done(self, channel: str, older_than: timedelta) -> int:

@@ -330,13 +330,21 @@ class ConversationService:
         if not sent:
             return
         with self._sessions.begin() as session:
-            for sender, message_ids in sent.items():
-                conversation = self._find_conversation(session, channel, sender)
-                if conversation is None:
-                    continue
-                turn = open_turn(self._cipher, conversation)
-                turn.record["trace"].extend(message_ids)
-                self._save_turn(turn, conversation.last_seen_at)
+            self.record_sent_in(session, channel, sent)
+
+    def record_sent_in(
+        self, session: Session, channel: str, sent: Mapping[str, Sequence[str]]
+    ) -> None:
+        """`record_sent_many` inside the caller's transaction (the inbox's, on Signal)."""
+        for sender, message_ids in sent.items():
+            if not message_ids:
+                continue
+            conversation = self._find_conversation(session, channel, sender)
+            if conversation is None:
+                continue
+            turn = open_turn(self._cipher, conversation)
+            turn.record["trace"].extend(message_ids)
+            self._save_turn(turn, conversation.last_seen_at)
 
     def claim_deliveries(
         self, channel: str, limit: int = 50, max_attempts: int | None = None
