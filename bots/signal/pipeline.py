@@ -45,6 +45,7 @@ log = logging.getLogger("bots.signal.channel")
 
 CHANNEL = "signal"
 MAX_RECEIPTED = 10_000
+SEND_CONCURRENCY = 16  # defenders answered side by side (calls pipelined on one connection)
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
@@ -79,6 +80,9 @@ class Pipeline:
         self._folder = folder
         self._seconds = disappearing_seconds
         self._retry = retry
+        # One database step at a time: keeping and answering run side by side, and two
+        # SQLite writers would meet in its busy handler, which sleeps in coarse steps.
+        self._database = asyncio.Lock()
         # (sender, timestamp) marked read by this process (bounded): not marked twice.
         self._receipted: dict[tuple[str, int], None] = {}
 
@@ -172,23 +176,37 @@ class Pipeline:
         await self.answer(call)
 
     async def send(self, call: Call, answers: Sequence[Answer]) -> None:
-        """Send each answer in order; DaemonUnavailable leaves the rest for the next session.
+        """Send the answers, in order for each defender, defenders side by side.
 
         Each message is marked read before its answer goes out (unless this process
         marked it already): a run killed between keeping and marking, or a
         message kept by a run that died, still shows as read once answered.
+        DaemonUnavailable (or a fault of the bot's own account) leaves a defender's
+        remaining answers for the next session; what went out is recorded first.
         """
         await self._receipts(call, _stamps(answers))
+        by_sender: dict[str, list[Answer]] = {}
+        for answer in answers:
+            by_sender.setdefault(answer.sender, []).append(answer)
         traces: dict[str, list[str]] = {}
         done: list[str] = []
-        try:
-            for answer in answers:
-                await self._send_one(call, answer, traces.setdefault(answer.sender, []))
-                done.append(answer.id)
-        finally:
-            pending = {sender: ids for sender, ids in traces.items() if ids}
-            if done or pending:
-                await self._until_done(lambda: self._inbox.sent(done, CHANNEL, pending), "sent")
+        slots = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def one_defender(queue: list[Answer]) -> None:
+            async with slots:
+                for answer in queue:
+                    await self._send_one(call, answer, traces.setdefault(answer.sender, []))
+                    done.append(answer.id)
+
+        outcomes = await asyncio.gather(
+            *(one_defender(queue) for queue in by_sender.values()), return_exceptions=True
+        )
+        pending = {sender: ids for sender, ids in traces.items() if ids}
+        if done or pending:
+            await self._until_done(lambda: self._inbox.sent(done, CHANNEL, pending), "sent")
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _send_one(self, call: Call, answer: Answer, traces: list[str]) -> None:
         sender = answer.sender
@@ -244,7 +262,8 @@ class Pipeline:
         attempt = 0
         while True:
             try:
-                return await asyncio.to_thread(work)
+                async with self._database:
+                    return await asyncio.to_thread(work)
             except DaemonUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - the database failed: nothing was written
