@@ -86,6 +86,22 @@ class SignalSettings(_Frozen):
     # The disappearing-messages timer set at first contact; 0 leaves the chat's own.
     disappearing_seconds: int = Field(default=86400, ge=0, le=4 * 7 * 86400)
 
+    @field_validator("rpc")
+    @classmethod
+    def _rpc_on_this_machine(cls, value: str | None) -> str | None:
+        """signal-cli's daemon has no authentication: a socket, or TCP on loopback only."""
+        if value is None or (value.startswith("unix:") and len(value) > 5):
+            return value
+        if value.startswith("tcp:"):
+            host, _, port = value[4:].rpartition(":")
+            if host.strip("[]") in LOOPBACK_HOSTS and port.isdigit():
+                return value
+            raise ValueError(
+                "must be tcp:127.0.0.1:PORT (the daemon has no authentication: anyone who "
+                "reaches it sends as the bot)"
+            )
+        raise ValueError("expected unix:/path/to/socket or tcp:127.0.0.1:PORT")
+
 
 class MatrixSettings(_Frozen):
     homeserver: str | None = None

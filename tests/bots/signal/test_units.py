@@ -115,3 +115,26 @@ def test_the_folder_gives_files_by_plain_name_only_and_deletes_them(tmp_path: Pa
     )
     assert list((tmp_path / "inside").iterdir()) == []
     assert (tmp_path / "secret").exists()
+
+
+def test_settings_read_the_signal_variables_and_refuse_a_daemon_off_this_machine(
+    tmp_path: Path,
+) -> None:
+    from intake.config import ConfigError, load_settings
+
+    env = {
+        "HRD_INTAKE_HOME": str(tmp_path),
+        "HRD_INTAKE_SIGNAL_ACCOUNT": "+15550100",
+        "HRD_INTAKE_SIGNAL_RPC": "tcp:127.0.0.1:7583",
+        "HRD_INTAKE_SIGNAL_ATTACHMENTS": str(tmp_path / "att"),
+    }
+    signal = load_settings(env).signal
+    assert (signal.account, signal.rpc, signal.attachments) == (
+        "+15550100",
+        "tcp:127.0.0.1:7583",
+        tmp_path / "att",
+    )
+    assert signal.disappearing_seconds == 86400
+    for bad in ["tcp:192.168.1.2:7583", "http://127.0.0.1:8080", "unix:"]:
+        with pytest.raises(ConfigError, match=r"signal\.rpc"):
+            load_settings(env | {"HRD_INTAKE_SIGNAL_RPC": bad})
