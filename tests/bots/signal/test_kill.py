@@ -91,6 +91,7 @@ class Defenders:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 21 starts of `serve`: minutes on a busy machine
 def test_sigkill_at_random_points_keeps_every_message_once(
     sqlite_setup: Setup, signal_fake: FakeSignal, tmp_path: Path
 ) -> None:
