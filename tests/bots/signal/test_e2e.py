@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from PIL import ExifTags, Image
 
@@ -88,3 +89,26 @@ def test_threat_report_and_assistance_request_end_to_end(
     assert not image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
     assert b"Camera-SN-123456" not in stored and b"Exif" not in stored
     assert sig.errors == []
+
+
+def test_delete_and_the_duress_word_remote_delete_the_bots_messages(
+    sqlite_setup: Setup,
+    signal_run: RunSignal,
+    signal_fake: FakeSignal,
+    signal_defender: Callable[..., SignalDefender],
+) -> None:
+    settings = sqlite_setup.settings.model_copy(update={"duress_words": ("bluebird",)})
+    setup = replace(sqlite_setup, settings=settings)
+    sig = signal_fake
+    alice, bob = signal_defender(setup, "aci-alice"), signal_defender(setup, "aci-bob")
+    with signal_run(setup):
+        for me, word in [(alice, "/delete"), (bob, "bluebird")]:
+            for text in ["/start", "1", "1", "Kenya"]:
+                me.say(text)
+            sent = len(sig.sent_to(me.aci))
+            me.say(word)
+            # Then everything the bot had said is deleted for everyone; what is left says
+            # how to clear the defender's side, and the question to start again.
+            deleted = [s for s in sig.sent_to(me.aci) if s.deleted]
+            assert len(deleted) == sent
+            assert "press and hold" in me.texts()[0]
