@@ -255,9 +255,9 @@ class Pipeline:
     async def _until_done(self, work: Callable[[], Any], what: str) -> Any:
         """Run a database step in a thread until it succeeds.
 
-        Safe to repeat: `keep` skips what it kept, `answer` commits all or nothing,
-        `sent` and `record_sent_many` write the same values again. Unbounded on
-        purpose for `keep`: the batch in hand is the only copy of those messages.
+        Safe to repeat: each step is one transaction that failed whole (`keep` also
+        skips what it kept). Unbounded on purpose for `keep`: the batch in hand is
+        the only copy of those messages; logged at every try.
         """
         attempt = 0
         while True:
