@@ -237,10 +237,13 @@ class Pipeline:
         return [str(stamp)] if isinstance(stamp, int) else []
 
     async def _wipe(self, call: Call, recipient: str, stamps: Sequence[str]) -> None:
-        """Delete the bot's own messages for everyone (Signal allows it for about a day)."""
-        for stamp in dict.fromkeys(stamps):
-            if not stamp.isdigit():
-                continue
+        """Delete the bot's own messages for everyone (Signal allows it for about a day).
+
+        One `remoteDelete` per message, all in flight at once: each is a message to
+        Signal's server, and the defender waits for the last before the next reply.
+        """
+
+        async def delete(stamp: str) -> None:
             try:
                 await call(
                     "remoteDelete", {"recipient": [recipient], "targetTimestamp": int(stamp)}
@@ -249,6 +252,12 @@ class Pipeline:
                 if exc.fault is not None:
                     raise
                 log.info("remote delete refused (code %d)", exc.code, extra={"channel": CHANNEL})
+
+        targets = [stamp for stamp in dict.fromkeys(stamps) if stamp.isdigit()]
+        outcomes = await asyncio.gather(*(delete(s) for s in targets), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     # -- retries ---------------------------------------------------------------------------
 
