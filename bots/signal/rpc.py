@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import json
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,11 @@ class RpcClient:
             reader, writer = await asyncio.wait_for(opening, timeout)
         except (OSError, TimeoutError) as exc:
             raise DaemonUnavailable(f"cannot reach signal-cli ({type(exc).__name__})") from None
+        sock = writer.get_extra_info("socket")
+        if endpoint.path is None and sock is not None:
+            # One small line per call: without this, Nagle's algorithm against the
+            # daemon's delayed ACK holds each request back by up to 40 ms.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer)
 
     @property

@@ -302,6 +302,8 @@ class FakeSignal:
                 sock, _ = server.accept()
             except OSError:
                 return
+            if self.transport == "tcp":
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Conn(sock)
             with self._cond:
                 self._conns.append(conn)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+import pytest
 from PIL import ExifTags, Image
 
 from intake.triage.queue import list_cases, open_case
@@ -27,6 +28,7 @@ def reference_in(texts: list[str]) -> str:
     raise AssertionError(f"no case reference in {texts}")
 
 
+@pytest.mark.parametrize("signal_fake", ["unix", "tcp"], indirect=True)
 def test_threat_report_and_assistance_request_end_to_end(
     setup: Setup,
     signal_run: RunSignal,
