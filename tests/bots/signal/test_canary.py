@@ -24,9 +24,9 @@ from tests.support.setup import Setup
 
 
 @pytest.fixture
-def signal_debug_log(sqlite_setup: Setup) -> Iterator[Path]:
+def signal_debug_log(primary_setup: Setup) -> Iterator[Path]:
     """Log everything, DEBUG included, to the setup's log file, as `serve` would."""
-    path = sqlite_setup.settings.log_path
+    path = primary_setup.settings.log_path
     setup_logging(path, "text", "DEBUG", stderr_level="CRITICAL")
     try:
         yield path
@@ -50,7 +50,7 @@ def photo_with(comment: str) -> bytes:
 
 @pytest.mark.sqlite_file
 def test_text_aci_number_and_file_metadata_are_nowhere_at_rest(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
@@ -66,8 +66,8 @@ def test_text_aci_number_and_file_metadata_are_nowhere_at_rest(
         "file name": f"canary-name-{tag}.png",
     }
     sig = signal_fake
-    me = signal_defender(sqlite_setup, canaries["aci"])
-    with signal_run(sqlite_setup):
+    me = signal_defender(primary_setup, canaries["aci"])
+    with signal_run(primary_setup):
         me.fake.inject(me.aci, "/start", number=canaries["phone"])
         me.fake.wait_for(lambda f: f.texts(me.aci), 15, "an answer")
         for answer in ["1", "1", "Kenya", "1", "1, 2", "1"]:
@@ -85,7 +85,7 @@ def test_text_aci_number_and_file_metadata_are_nowhere_at_rest(
             me.say(answer)
         assert reference_in(me.texts())
 
-    home = sqlite_setup.settings.home
+    home = primary_setup.settings.home
     paths = [home / "intake.db", home / "intake.db-wal", signal_debug_log]
     paths += files_under(sig.attachments)
     assert signal_debug_log.stat().st_size > 0

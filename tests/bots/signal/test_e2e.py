@@ -94,13 +94,13 @@ def test_threat_report_and_assistance_request_end_to_end(
 
 
 def test_delete_and_the_duress_word_remote_delete_the_bots_messages(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
 ) -> None:
-    settings = sqlite_setup.settings.model_copy(update={"duress_words": ("bluebird",)})
-    setup = replace(sqlite_setup, settings=settings)
+    settings = primary_setup.settings.model_copy(update={"duress_words": ("bluebird",)})
+    setup = replace(primary_setup, settings=settings)
     sig = signal_fake
     alice, bob = signal_defender(setup, "aci-alice"), signal_defender(setup, "aci-bob")
     with signal_run(setup):

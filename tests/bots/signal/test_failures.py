@@ -32,17 +32,17 @@ def wait_fault(running: SignalRunning, fake: FakeSignal, fault: str | None, sinc
 
 
 def test_a_restarted_daemon_handing_messages_over_again_changes_nothing(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
 ) -> None:
-    sig, me = signal_fake, signal_defender(sqlite_setup)
-    with signal_run(sqlite_setup) as running:
+    sig, me = signal_fake, signal_defender(primary_setup)
+    with signal_run(primary_setup) as running:
         me.say("/start")
         me.say("1")
         sent_before = len(sig.sent_to(me.aci))
-        assert counts(sqlite_setup) == (2, 2)
+        assert counts(primary_setup) == (2, 2)
 
         # When signal-cli dies after writing the notifications but before deleting them
         # from its cache: after its restart it hands the same envelopes over again.
@@ -54,19 +54,19 @@ def test_a_restarted_daemon_handing_messages_over_again_changes_nothing(
 
         # Then they are recognised (sender and timestamp) and not answered again.
         me.say("1")  # the next answer goes through as usual
-        assert counts(sqlite_setup) == (3, 3)
+        assert counts(primary_setup) == (3, 3)
         assert len(sig.sent_to(me.aci)) == sent_before + 1
     assert sig.errors == []
 
 
 def test_refusals_are_reported_until_signal_cli_works_again(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
 ) -> None:
-    sig, me = signal_fake, signal_defender(sqlite_setup)
-    with signal_run(sqlite_setup) as running:
+    sig, me = signal_fake, signal_defender(primary_setup)
+    with signal_run(primary_setup) as running:
         assert running.faults[-1] is None
         for fault, reported in [
             ("unregistered", "account_unregistered"),
@@ -87,13 +87,13 @@ def test_refusals_are_reported_until_signal_cli_works_again(
 
 
 def test_daemon_unreachable_at_start_then_up(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
 ) -> None:
-    sig, me = signal_fake, signal_defender(sqlite_setup)
-    with signal_run(sqlite_setup) as running:
+    sig, me = signal_fake, signal_defender(primary_setup)
+    with signal_run(primary_setup) as running:
         since = len(running.faults)
         sig.stop()
         wait_fault(running, sig, "daemon_unreachable", since)
@@ -105,14 +105,17 @@ def test_daemon_unreachable_at_start_then_up(
 
 
 def test_a_defender_that_cannot_be_reached_does_not_block_the_others(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
 ) -> None:
     sig = signal_fake
-    gone, other = signal_defender(sqlite_setup, "aci-gone"), signal_defender(sqlite_setup, "aci-2")
-    with signal_run(sqlite_setup) as running:
+    gone, other = (
+        signal_defender(primary_setup, "aci-gone"),
+        signal_defender(primary_setup, "aci-2"),
+    )
+    with signal_run(primary_setup) as running:
         # signal-cli's answer when the recipient has no Signal account any more.
         sig.fail_next("send", code=-1, message="Failed to send message: Unregistered user")
         gone.say("/start")

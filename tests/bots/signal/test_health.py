@@ -27,10 +27,10 @@ def fault_metric(serve: Serve, fault: str) -> bool:
 
 @pytest.mark.slow
 def test_readiness_and_metrics_name_signal_faults_while_telegram_runs_on(
-    sqlite_setup: Setup, signal_fake: FakeSignal, telegram_fake: FakeTelegram, tmp_path: Path
+    primary_setup: Setup, signal_fake: FakeSignal, telegram_fake: FakeTelegram, tmp_path: Path
 ) -> None:
     sig, tg = signal_fake, telegram_fake
-    env = sqlite_setup.env | signal_env(sig)
+    env = primary_setup.env | signal_env(sig)
     env |= {"HRD_INTAKE_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "HRD_INTAKE_TELEGRAM_API_URL": tg.api_root}
     serve = Serve(env, tmp_path / "serve.stderr")
     try:

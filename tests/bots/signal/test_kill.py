@@ -93,10 +93,10 @@ class Defenders:
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # 21 starts of `serve`: minutes on a busy machine
 def test_sigkill_at_random_points_keeps_every_message_once(
-    sqlite_setup: Setup, signal_fake: FakeSignal, tmp_path: Path
+    primary_setup: Setup, signal_fake: FakeSignal, tmp_path: Path
 ) -> None:
     fake, rng = signal_fake, random.Random(4321)
-    env = sqlite_setup.env | signal_env(fake)
+    env = primary_setup.env | signal_env(fake)
     stderr = tmp_path / "serve.stderr"
     # Given a slowish Signal (each send takes 30 ms: answers take a while to go out).
     fake.delay("send", 0.03)
@@ -115,21 +115,21 @@ def test_sigkill_at_random_points_keeps_every_message_once(
         finally:
             serve.kill()
         written = fake.written_since(connections)
-        with sqlite_setup.sessions() as session:
+        with primary_setup.sessions() as session:
             open_rows = session.scalar(
                 select(func.count()).select_from(InboxMessage).where(InboxMessage.state != "done")
             )
         in_hand += bool(open_rows) or any(
             e["timestamp"] not in fake.read_receipts(str(e["sourceUuid"])) for e in written
         )
-        defenders.resend_lost(sqlite_setup, written)
+        defenders.resend_lost(primary_setup, written)
 
     # Then a last run answers everything and stops cleanly on SIGTERM.
     serve = Serve(env, stderr)
     try:
         if not defenders.done.wait(120):
             waiting = {
-                aci[-4:]: (stamp, defenders.state_of(sqlite_setup, aci, stamp), fake.where(stamp))
+                aci[-4:]: (stamp, defenders.state_of(primary_setup, aci, stamp), fake.where(stamp))
                 for aci, (stamp, _) in defenders.last.items()
             }
             raise AssertionError(
@@ -144,7 +144,7 @@ def test_sigkill_at_random_points_keeps_every_message_once(
         assert serve.terminate() == 0, stderr.read_text()[-3000:]
 
     lines = sum(len(lines) for lines in defenders.lines.values())
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         kept = session.scalar(select(func.count()).select_from(InboxMessage))
         unfinished = session.scalar(
             select(func.count()).select_from(InboxMessage).where(InboxMessage.state != "done")
@@ -159,7 +159,7 @@ def test_sigkill_at_random_points_keeps_every_message_once(
         cases = list_cases(session)
         assert [case.mission for case in cases] == ["eu-del-ke"] * len(DEFENDERS)
         answers = [
-            open_case(session, sqlite_setup.cipher, c.reference, sqlite_setup.recovery).payload
+            open_case(session, primary_setup.cipher, c.reference, primary_setup.recovery).payload
             for c in cases
         ]
     details = sorted(str(payload["answers"]["details"]) for payload in answers)
