@@ -22,7 +22,8 @@ On start, `unsent()` gives replies a killed run did not finish sending
 never answered. Nothing kept is lost; nothing is processed twice.
 
 Who can decrypt: the service (keyring). Payloads and replies live only
-until they are answered and sent; `purge_done` forgets the digests.
+until they are answered and sent; `hrd-intake purge` forgets the digests
+(`intake.keys.retention`).
 """
 
 from __future__ import annotations
@@ -189,10 +190,6 @@ class DurableInbox:
             if traces:
                 self._service.record_sent_in(session, channel, traces)
             inbox_store.mark_done(session, ids)
-
-    def purge_done(self, channel: str, older_than: timedelta) -> int:
-        with self._sessions.begin() as session:
-            return inbox_store.purge_done(session, channel, self._clock() - older_than)
 
     def _open(self, row: InboxMessage, what: str) -> Any:
         if row.dek_wrapped is None:

@@ -58,15 +58,3 @@ def purge_done_before(session: Session, before: datetime, dry_run: bool = False)
     if dry_run:
         return int(session.scalar(select(func.count()).select_from(InboxMessage).where(old)) or 0)
     return int(getattr(session.execute(delete(InboxMessage).where(old)), "rowcount", 0) or 0)
-
-
-def purge_done(session: Session, channel: str, before: datetime) -> int:
-    """Forget digests of messages done before `before` (redeliveries come within days)."""
-    result = session.execute(
-        delete(InboxMessage).where(
-            InboxMessage.channel == channel,
-            InboxMessage.state == DONE,
-            InboxMessage.received_at < before,
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
