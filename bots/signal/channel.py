@@ -18,7 +18,8 @@ the connection drops or `stop` is set. A session that fails is reported
 with bounded backoff, for ever: the channel never raises for the daemon's
 sake, so `serve` keeps the other channels running.
 
-Faults: `daemon_unreachable` (no socket, refused, hung up), `account_unregistered`
+Faults: `connecting` (until the first subscription: not ready yet),
+`daemon_unreachable` (no socket, refused, hung up), `account_unregistered`
 (signal-cli's account was unregistered or its device unlinked),
 `client_outdated` (Signal refuses this signal-cli version: update it; Signal
 expires clients about every three months), `rate_limited`, `daemon_error`.
