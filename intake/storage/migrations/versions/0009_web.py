@@ -1,7 +1,7 @@
 """officers' web console: second factors, enrolment codes, lockouts; case country and answers
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 12:40:00.000000
 
 `cases.country` (the routed ISO country code, a routing fact) lets the queue filter and
@@ -19,7 +19,7 @@ from alembic import op
 from intake.storage.types import UTCDateTime
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"  # after main's 0008 (signal inbox); 0007 goes before 0008
 branch_labels = None
 depends_on = None
 
