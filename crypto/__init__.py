@@ -103,8 +103,8 @@ __all__ = [
     "seal_field",
     "unwrap_data_key",
     "unwrap_private_key",
+    "word_matches",
     "wrap_data_key",
     "wrap_private_key",
-    "word_matches",
     "wrapped_key_version",
 ]
