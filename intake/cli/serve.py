@@ -22,6 +22,7 @@ import click
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
+from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
 from intake.core import app
@@ -106,6 +107,9 @@ async def _main(
                 f"cannot listen on {settings.http_addr} (HRD_INTAKE_HTTP_ADDR): {exc.strerror}",
                 EXIT_SETUP,
             )
+    # Safety check-ins: due prompts go to the delivery queue, missed ones raise their case.
+    scheduler = app.build_checkin_scheduler(settings, ctx.sessions, ctx.cipher)
+    checkins = asyncio.create_task(run_checkins(scheduler, settings.checkins.poll_seconds))
     try:
         if channels:
             await run_channels(channels)
@@ -113,6 +117,8 @@ async def _main(
             console = ConsoleChannel(service, sys.stdin, sys.stdout)
             await _run_console(console.run, health.channel("console", leased=False))
     finally:
+        checkins.cancel()
+        await asyncio.gather(checkins, return_exceptions=True)
         if server is not None:
             await server.stop()
 
