@@ -31,6 +31,9 @@ from intake.storage.models import Case, Checkin, Officer
 from intake.storage.records import RecordCipher
 from intake.triage.actions import add_event, change_status
 
+__all__ = ["EVENT_TEXTS", "Alert", "CheckinListing", "checkins_for", "note_on_case", "raise_alert"]
+
+CheckinListing = storage.CheckinListing
 log = logging.getLogger(__name__)
 
 KIND = "missed_checkin"

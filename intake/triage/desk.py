@@ -9,6 +9,7 @@ entry points only ask and print.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from intake.storage.models import Case, Officer
 from intake.storage.records import RecordCipher
 from intake.triage import actions
 from intake.triage.actions import OpenedCase, actor_name
+from intake.triage.checkins import CheckinListing, checkins_for
 from intake.triage.officers import active_officer, unlock
 from intake.triage.queue import CaseSummary, list_cases
 
@@ -127,6 +129,17 @@ class CaseDesk:
             missions = [MissionId(officer.mission_id)]
         with self._sessions() as session:
             return list_cases(session, missions, statuses, limit=limit, offset=offset)
+
+    def checkins(
+        self, officer: Officer | None, missions: Sequence[MissionId]
+    ) -> builtins.list[CheckinListing]:
+        """Running safety check-ins (next due time, state; no content); an officer's mission only."""
+        with self._sessions() as session:
+            try:
+                return checkins_for(session, officer, missions)
+            except OfficerRefused as exc:
+                actor = f"officer:{officer.id}" if officer else "operator"
+                self._refuse(actor, "queue.checkins", missions[0] if missions else "", exc)
 
     def open(self, reference: CaseRef, acting: Acting) -> OpenedCase:
         """Decrypt one case with the keys at hand (audited, like every opening)."""
