@@ -96,8 +96,12 @@ class CheckinScheduler:
         """One batch in one transaction; returns what was done (nothing: no check-in due)."""
         now = self._clock()
         prompted = alerted = 0
-        with self._sessions.begin() as session:
-            for checkin in storage.due_checkins(session, now, self._batch):
+        with self._sessions.begin() as session, session.no_autoflush:
+            # No autoflush: the batch's inserts and updates go out together at the
+            # commit instead of before every query (the audit log still flushes its own).
+            due = storage.due_checkins(session, now, self._batch)
+            storage.load_conversations(session, [checkin.conversation_id for checkin in due])
+            for checkin in due:
                 if checkin.state == storage.SCHEDULED:
                     self._prompt(session, checkin, now)
                     prompted += 1

@@ -60,8 +60,8 @@ def preseal_case_key(session: Session, reference: str, mission_id: str, secret: 
 
 def install_case_seals(session: Session, case_id: str, seals: bytes, now: datetime) -> None:
     """Make the pre-sealed key the case's: one `KeySeal` row per recipient."""
-    for item in json.loads(seals):
-        session.merge(
+    for item in json.loads(seals):  # a new case: no seal of it exists yet
+        session.add(
             KeySeal(
                 record_type="case",
                 record_id=case_id,

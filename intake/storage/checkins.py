@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Case, Checkin
+from intake.storage.models import Case, Checkin, Conversation
 
 # States a check-in row can be in; a stopped or finished check-in is deleted.
 SCHEDULED = "scheduled"  # waiting for due_at to ask
@@ -49,6 +49,12 @@ def due_checkins(session: Session, now: datetime, limit: int) -> list[Checkin]:
             .with_for_update(skip_locked=True)
         )
     )
+
+
+def load_conversations(session: Session, ids: Sequence[str]) -> None:
+    """Load these conversations into the session at once (`session.get` then finds them)."""
+    if ids:
+        list(session.scalars(select(Conversation).where(Conversation.id.in_(list(ids)))))
 
 
 def checkin_of_conversation(session: Session, conversation_id: str) -> Checkin | None:

@@ -115,7 +115,7 @@ def raise_alert(
                 conversation_id=None,
                 now=now,
             )
-    log.warning("check-in alert raised", extra={"case": reference, "mission": checkin.mission_id})
+    log.info("check-in alert raised", extra={"case": reference, "mission": checkin.mission_id})
     return Alert(reference, created)
 
 
