@@ -100,16 +100,21 @@ class CheckinScheduler:
             # No autoflush: the batch's inserts and updates go out together at the
             # commit instead of before every query (the audit log still flushes its own).
             due = storage.due_checkins(session, now, self._batch)
-            storage.load_conversations(session, [checkin.conversation_id for checkin in due])
+            links = {checkin.id: self._link(checkin) for checkin in due}
+            storage.load_conversations(session, [c.conversation_id for c in due])
+            storage.load_cases(session, [str(link["case_id"]) for link in links.values()])
+            audit_later: list[tuple[str, str]] = []
             for checkin in due:
                 if checkin.state == storage.SCHEDULED:
-                    self._prompt(session, checkin, now)
+                    self._prompt(session, checkin, links[checkin.id], now)
                     prompted += 1
                 else:
-                    self._miss(session, checkin, now)
+                    self._miss(session, checkin, links[checkin.id], now, audit_later)
                     alerted += 1
                 if self._on_acted is not None:
                     self._on_acted(prompted + alerted)
+            for reference, mission in audit_later:
+                audit.append(session, now, "service", "checkin.alert", reference, mission=mission)
         if alerted:
             with self._sessions() as session:
                 audit.sync_checkpoint(session, self._audit_checkpoint)
@@ -134,8 +139,10 @@ class CheckinScheduler:
         )
         return link
 
-    def _prompt(self, session: Session, checkin: Checkin, now: datetime) -> None:
-        language = str(self._link(checkin).get("language", "en"))
+    def _prompt(
+        self, session: Session, checkin: Checkin, link: dict[str, Any], now: datetime
+    ) -> None:
+        language = str(link.get("language", "en"))
         channel, chat = conversation_chat(session, self._cipher, checkin.conversation_id)
         queue_delivery(
             session,
@@ -153,8 +160,17 @@ class CheckinScheduler:
         checkin.generation += 1
         checkin.updated_at = now
 
-    def _miss(self, session: Session, checkin: Checkin, now: datetime) -> None:
-        raise_alert(session, self._cipher, checkin, self._link(checkin), "missed", self._notify, now)
+    def _miss(
+        self,
+        session: Session,
+        checkin: Checkin,
+        link: dict[str, Any],
+        now: datetime,
+        audit_later: list[tuple[str, str]],
+    ) -> None:
+        raise_alert(
+            session, self._cipher, checkin, link, "missed", self._notify, now, audit_later
+        )
         checkin.state = storage.MISSED
         checkin.due_at = None
         checkin.generation += 1

@@ -57,6 +57,12 @@ def load_conversations(session: Session, ids: Sequence[str]) -> None:
         list(session.scalars(select(Conversation).where(Conversation.id.in_(list(ids)))))
 
 
+def load_cases(session: Session, ids: Sequence[str]) -> None:
+    """Load these cases (those that exist) into the session at once."""
+    if ids:
+        list(session.scalars(select(Case).where(Case.id.in_(list(ids)))))
+
+
 def checkin_of_conversation(session: Session, conversation_id: str) -> Checkin | None:
     """The conversation's check-in, locked (a worker acting on it finishes first)."""
     _take_write_lock(session)

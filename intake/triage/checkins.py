@@ -64,12 +64,16 @@ def raise_alert(
     reason: str,
     notify: Mapping[str, str],
     now: datetime,
+    audit_later: list[tuple[str, str]] | None = None,
 ) -> Alert:
     """Raise (or add to) the check-in's urgent case; `reason` is a key of `EVENT_TEXTS`.
 
     Runs in the caller's transaction, which also changes the check-in's state:
     the case's primary key (reserved at the start) makes a second raise of the
-    same case impossible even if two writers slipped past the row lock.
+    same case impossible even if two writers slipped past the row lock. With
+    `audit_later`, the audit entry's (reference, mission) is appended there for
+    the caller to write just before its commit: the audit chain's lock is then
+    held for the end of a batch only, not through it.
     """
     case_id, reference = str(link["case_id"]), str(link["reference"])
     case = storage.case_by_id(session, case_id)
@@ -98,9 +102,10 @@ def raise_alert(
         change_status(session, case, "reopen", "service", now)
     due = checkin.due_at.isoformat() if checkin.due_at else "?"
     add_event(session, cipher, case, "checkin", "service", EVENT_TEXTS[reason].format(due=due), now)
-    audit.append(
-        session, now, "service", "checkin.alert", reference, mission=checkin.mission_id
-    )
+    if audit_later is None:
+        audit.append(session, now, "service", "checkin.alert", reference, mission=checkin.mission_id)
+    else:
+        audit_later.append((reference, checkin.mission_id))
     if created:
         for channel, chat in notify.items():
             # Officers learn that an urgent case arrived, never what it says.
