@@ -178,3 +178,37 @@ def test_one_check_in_per_conversation(setup: Setup) -> None:
     play(defender, checkin_script())
     assert "already have a check-in running" in defender.text
     assert count(setup, Checkin) == 1
+
+
+def test_the_services_duress_word_ends_the_check_in_and_alerts(setup: Setup) -> None:
+    setup.settings = setup.settings.model_copy(update={"duress_words": ("blue lagoon",)})
+    defender = started(setup)
+    setup.clock.advance(hours=2)
+    scheduler(setup).run_once()
+    defender.send("Blue Lagoon")  # at the prompt: the service's word wins over the check-in's
+    assert defender.wiped
+    assert count(setup, Checkin) == 0
+    [case] = alert_cases(setup)
+    with setup.sessions() as session:
+        opened = open_case(session, setup.cipher, case.reference, setup.recovery)
+    assert "service's duress word" in opened.events[0].text
+
+
+def test_a_miss_after_the_case_was_closed_reopens_it(setup: Setup) -> None:
+    started(setup)
+    setup.clock.advance(hours=2)
+    scheduler(setup).run_once()
+    setup.clock.advance(minutes=31)
+    scheduler(setup).run_once()
+    [case] = alert_cases(setup)
+    with setup.sessions.begin() as session:
+        session.get(Case, case.id).status = "closed"  # type: ignore[union-attr]
+    defender = Defender(checkin_service(setup))
+    defender.send(WORD)
+    setup.clock.advance(hours=2)
+    scheduler(setup).run_once()
+    setup.clock.advance(minutes=31)
+    scheduler(setup).run_once()
+    [case] = alert_cases(setup)
+    assert case.status == "in_progress"
+    assert count(setup, CaseEvent) == 3
