@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
 from intake.config import RetentionSettings
+from intake.storage.checkins import has_checkin
 from intake.storage.conversation_record import open_turn
 from intake.storage.models import (
     Attachment,
@@ -211,6 +212,8 @@ def _expire_conversation(
     # Cases this purge destroys do not count (a dry run still sees them).
     kept = select(Case.id).where(Case.reference.in_(references), ~expired)
     has_cases = bool(references) and _count(session, kept) > 0
+    # A running safety check-in needs its conversation to ask and to be answered.
+    has_cases = has_cases or has_checkin(session, conversation.id)
     flow = turn.record.get("flow", {})
     has_draft = flow.get("flow") is not None or files > 0
     if not has_cases:

@@ -212,3 +212,12 @@ def test_a_miss_after_the_case_was_closed_reopens_it(setup: Setup) -> None:
     [case] = alert_cases(setup)
     assert case.status == "in_progress"
     assert count(setup, CaseEvent) == 3
+
+
+def test_purge_of_idle_conversations_keeps_one_with_a_running_check_in(setup: Setup) -> None:
+    from tests.intake.keys.test_purge import run_purge
+
+    started(setup, every="h12")
+    setup.clock.advance(hours=setup.settings.draft_idle_hours + 1)
+    run_purge(setup)
+    assert count(setup, Checkin) == 1
