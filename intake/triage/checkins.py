@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from crypto import wrapped_key_version
 from intake.errors import OfficerRefused
 from intake.keys.checkin_seals import install_case_seals
 from intake.storage import audit
@@ -91,7 +92,11 @@ def raise_alert(
             submitted_at=now,
             updated_at=now,
             dek_wrapped=checkin.case_dek_wrapped,
-            kek_version=None if checkin.case_dek_wrapped is None else checkin.kek_version,
+            kek_version=(
+                None
+                if checkin.case_dek_wrapped is None
+                else wrapped_key_version(checkin.case_dek_wrapped)
+            ),
             payload_ct=checkin.case_payload_ct,
         )
         session.add(case)

@@ -221,3 +221,20 @@ def test_purge_of_idle_conversations_keeps_one_with_a_running_check_in(setup: Se
     setup.clock.advance(hours=setup.settings.draft_idle_hours + 1)
     run_purge(setup)
     assert count(setup, Checkin) == 1
+
+
+def test_a_running_check_in_survives_kek_rotation_rewrap_and_retirement(setup: Setup) -> None:
+    from intake.keys.rewrap import rewrap_all
+    from tests.support.keys import fresh_cipher, retire, rotate, verify
+
+    started(setup)
+    assert rotate(setup) == 2
+    cipher = fresh_cipher(setup)
+    rewrap_all(setup.sessions, cipher, batch=100)
+    assert retire(setup, 1)  # refused while a check-in still needed version 1
+    setup.cipher = fresh_cipher(setup)
+    assert verify(setup, setup.cipher, setup.recovery).failures == []
+    setup.clock.advance(hours=2)
+    assert scheduler(setup).run_once().prompted == 1
+    setup.clock.advance(minutes=31)
+    assert scheduler(setup).run_once().alerted == 1
