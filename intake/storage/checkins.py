@@ -124,7 +124,11 @@ def list_checkins(session: Session, missions: Sequence[str] | None = None) -> li
     return [CheckinListing(**row._asdict()) for row in rows]
 
 
-def count_checkins(session: Session) -> dict[str, int]:
-    """Running check-ins per state (for /metrics)."""
-    rows = session.execute(select(Checkin.state, func.count()).group_by(Checkin.state))
-    return {state: int(count) for state, count in rows}
+def count_checkins(session: Session) -> dict[tuple[str, str], int]:
+    """Running check-ins per (mission, state), for /metrics."""
+    rows = session.execute(
+        select(Checkin.mission_id, Checkin.state, func.count()).group_by(
+            Checkin.mission_id, Checkin.state
+        )
+    )
+    return {(mission, state): int(count) for mission, state, count in rows}

@@ -238,3 +238,13 @@ def test_a_running_check_in_survives_kek_rotation_rewrap_and_retirement(setup: S
     assert scheduler(setup).run_once().prompted == 1
     setup.clock.advance(minutes=31)
     assert scheduler(setup).run_once().alerted == 1
+
+
+def test_metrics_count_running_check_ins_per_mission_and_state(setup: Setup) -> None:
+    from intake.runtime.gauges import database_families
+    from intake.runtime.metrics import render
+
+    started(setup)
+    with setup.sessions() as session:
+        body = render(database_families(session, setup.clock()))
+    assert 'hrd_intake_checkins_running{mission="eu-del-ke",state="scheduled"} 1.0' in body
