@@ -21,9 +21,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import KdfParams, Keyring, WordHashParams, create_keyring_file, load_keyring
-from flows import Catalog, CountryMatcher, load_catalog, load_specs
+from flows import Catalog, CountryMatcher, fold, load_catalog, load_specs
 from flows import Engine as FlowEngine
-from flows.normalize import fold
 from intake.config import Settings
 from intake.core.checkin_scheduler import CheckinScheduler
 from intake.core.checkins import CheckinPolicy

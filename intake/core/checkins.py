@@ -36,8 +36,7 @@ from crypto import (
     word_matches,
     wrap_data_key,
 )
-from flows import Catalog, Submit
-from flows.normalize import fold
+from flows import Catalog, Submit, fold
 from intake.config import RoutingSettings
 from intake.core.cases import route
 from intake.errors import NoKeyAtHand
