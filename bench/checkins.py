@@ -109,6 +109,7 @@ def populate(env: dict[str, str], count: int) -> float:
                         "country": "KE",
                         "schedule": "interval",
                         "every": "h2",
+                        "usage": "confidential",
                         "checkin_word": f"word{i}",
                         "duress_word": f"duress{i}",
                     },

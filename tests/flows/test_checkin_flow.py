@@ -16,6 +16,7 @@ def _to_word_steps(chat: Chat) -> None:
     chat.send("Kenya")
     chat.send(choice="interval")
     chat.send(choice="h2")
+    chat.send(choice="confidential")
     assert chat.step == "checkin_word"
 
 
@@ -64,4 +65,6 @@ def test_a_deadline_instead_of_an_interval(engine: Engine) -> None:
     chat.send(choice="deadline")
     assert chat.step == "within"
     chat.send(choice="h6")
+    assert chat.step == "usage"
+    chat.send(choice="private_authorities")
     assert chat.step == "checkin_word"

@@ -37,6 +37,7 @@ def checkin_script(
         ("say", contacts),
         ("say", country),
         *schedule,
+        ("choose", "private_authorities"),
         ("say", word),
         ("say", duress),
         ("choose", "confirm"),

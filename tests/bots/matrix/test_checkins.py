@@ -45,7 +45,7 @@ def test_a_check_in_prompted_answered_and_missed_on_matrix(
             async with running_bot(setup, synapse, bot_id, tmp_path / "bot-store", deliveries=FAST):
                 room = await defender.create_dm(bot_id)
                 await defender.say(room, "hello", expect="What would you like to do?")
-                for text in ("3", "1", "Hearing at 10:00", "My lawyer", "Kenya", "1", "2"):
+                for text in ("3", "1", "Hearing at 10:00", "My lawyer", "Kenya", "1", "2", "2"):
                     await defender.say(room, text)
                 await defender.send_text(room, WORD)
                 await defender.wait(

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "intake"]
-CHECKIN = "3\n1\nCANARY-WHERE court\nCANARY-WHO lawyer\nKenya\n1\n2\nsunflower\nthunder\n1\n"
+CHECKIN = "3\n1\nCANARY-WHERE court\nCANARY-WHO lawyer\nKenya\n1\n2\n1\nsunflower\nthunder\n1\n"
 
 
 def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
