@@ -46,6 +46,7 @@ from intake.references import new_reference
 from intake.storage import audit
 from intake.storage import checkins as storage
 from intake.storage.conversation_record import Turn
+from intake.storage.conversations import reference_taken
 from intake.storage.models import Checkin
 from intake.storage.records import RecordCipher, new_record_id
 from intake.triage.checkins import URGENCY, note_on_case, raise_alert
@@ -197,7 +198,7 @@ class Checkins:
     def _unused_reference(self, session: Session) -> str:
         for _ in range(_REFERENCE_ATTEMPTS):
             reference = new_reference()
-            if not storage.case_reference_taken(session, reference):
+            if not reference_taken(session, reference):
                 return reference
         raise RuntimeError("could not draw an unused case reference; the space is exhausted")
 

@@ -86,10 +86,6 @@ def case_by_id(session: Session, case_id: str) -> Case | None:
     return session.get(Case, case_id)
 
 
-def case_reference_taken(session: Session, reference: str) -> bool:
-    return session.scalar(select(Case.id).where(Case.reference == reference)) is not None
-
-
 @dataclass(frozen=True)
 class CheckinListing:
     """What officers see of a running check-in: metadata only."""
