@@ -34,9 +34,9 @@ def _redacted(events: list[dict[str, Any]], event_id: str) -> bool:
 
 
 def test_a_check_in_prompted_answered_and_missed_on_matrix(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = cheap(sqlite_setup)
+    setup = cheap(primary_setup)
     bot_id = new_user(synapse, "bot")
 
     async def scenario() -> None:

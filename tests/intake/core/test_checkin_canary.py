@@ -15,8 +15,8 @@ from tests.support.scan import files_under, leaks, postgres_files_since
 from tests.support.setup import Setup
 
 
-def test_words_and_details_never_reach_the_disk(sqlite_setup: Setup) -> None:
-    setup = sqlite_setup
+def test_words_and_details_never_reach_the_disk(primary_setup: Setup) -> None:
+    setup = primary_setup
     setup_logging(setup.settings.log_path, "json", "DEBUG")
     word = f"canaryword{secrets.token_hex(6)}"
     duress = f"canaryduress{secrets.token_hex(6)}"
