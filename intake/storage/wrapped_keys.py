@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Dialect, Row, Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Attachment, Case, ChannelState, Conversation, Delivery
+from intake.storage.models import (
+    Attachment,
+    Case,
+    ChannelState,
+    Checkin,
+    Conversation,
+    Delivery,
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ WRAPPED_TABLES: tuple[WrappedTable, ...] = (
     WrappedTable(_table(Attachment), "attachment", ("id",), {"meta": "meta_ct", "data": "data_ct"}),
     WrappedTable(_table(Delivery), "delivery", ("id",), {"body": "body_ct"}),
     WrappedTable(_table(ChannelState), "channel_state", ("channel", "key"), {"value": "value_ct"}),
+    # The link to the check-in's alert case; its details are sealed to the mission instead.
+    WrappedTable(_table(Checkin), "checkin", ("id",), {"link": "link_ct"}),
 )
 
 
