@@ -14,7 +14,7 @@ from intake.cli.keys_report import keys_rewrap, keys_status, keys_verify
 from intake.cli.missions import missions
 from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
-from intake.cli.queue import queue
+from intake.cli.queue_steps import queue  # the group, with its triage steps
 from intake.cli.serve import serve
 from intake.cli.web import web, web_enrol
 from intake.core import app
