@@ -37,6 +37,8 @@ from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
 from bots.matrix.client import make_client, quiet_libraries
 from bots.matrix.deliveries import MatrixSender
 from bots.matrix.events import RoomId
+from bots.matrix.identity import CrossSigningKeys
+from bots.matrix.keys_api import IdentityError, KeysApi, publish_identity
 from bots.matrix.media import MediaFetcher
 from bots.matrix.rooms import CHANNEL, Rooms
 from bots.matrix.state import MatrixState, SessionRecord, StateStore
@@ -112,6 +114,8 @@ class MatrixChannel:
         self._config = config
         self._service = service
         self._state = MatrixState(store)
+        # The cross-signing keys, once `run` has published them.
+        self.identity: CrossSigningKeys | None = None
 
     @property
     def config(self) -> MatrixConfig:
@@ -126,12 +130,14 @@ class MatrixChannel:
         )
         try:
             await self._sign_in(client)
-            officers = self._config.officers_room
-            rooms = Rooms(
-                client, self._state, self._service, RoomId(officers) if officers else None
-            )
-            await rooms.load()
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+                api = KeysApi(http, self._config.homeserver, str(client.access_token))
+                await self._cross_sign(client, api)
+                officers = self._config.officers_room
+                rooms = Rooms(
+                    client, self._state, self._service, RoomId(officers) if officers else None
+                )
+                await rooms.load()
                 media = MediaFetcher(http, self._config.homeserver, str(client.access_token))
                 loop = SyncLoop(
                     client, self._state, self._service, rooms, media, self._config.timing
@@ -144,6 +150,31 @@ class MatrixChannel:
         finally:
             await client.close()
             log.info("matrix channel stopped", extra={"channel": CHANNEL})
+
+    async def _cross_sign(self, client: Any, api: KeysApi) -> None:
+        """Publish the device keys, then the bot's identity and its signature of the device.
+
+        Element (only cross-signed devices) neither shares room keys with nor
+        shows messages of a device its owner has not signed: without this the
+        defender's client withholds every room key from the bot.
+        """
+        if client.should_upload_keys:
+            response = await client.keys_upload()
+            if not isinstance(response, nio.KeysUploadResponse):
+                raise MatrixSetupError("the homeserver refused the bot's device keys")
+        password = self._config.password
+        try:
+            keys = await publish_identity(
+                api,
+                self._state,
+                str(client.user_id),
+                str(client.device_id),
+                password.get_secret_value() if password is not None else None,
+            )
+        except (IdentityError, aiohttp.ClientError, TimeoutError) as exc:
+            raise MatrixSetupError(f"cross-signing: {exc}") from exc
+        self.identity = keys
+        log.info("matrix identity published and device cross-signed", extra={"channel": CHANNEL})
 
     async def _sign_in(self, client: Any) -> None:
         """Restore the saved device, or log in once and save it before anything else."""

@@ -13,6 +13,7 @@ database I/O: call them from a worker thread (`asyncio.to_thread`).
 | `tofu`       | user -> {device id: ed25519 key} trusted on first use        |
 | `offers`     | unencrypted room -> encrypted room the bot opened instead    |
 | `outbox`     | answers the core gave to a recorded batch, until sent        |
+| `cross_signing` | the bot's master, self-signing and user-signing private keys |
 """
 
 from __future__ import annotations
@@ -119,6 +120,14 @@ class MatrixState:
 
     def save_offers(self, offers: dict[str, str]) -> None:
         self._put_json("offers", offers)
+
+    # -- the bot's cross-signing identity (bots.matrix.identity) ---------------
+
+    def cross_signing(self) -> bytes | None:
+        return self._store.get("cross_signing")
+
+    def save_cross_signing(self, raw: bytes) -> None:
+        self._store.put("cross_signing", raw)
 
     # -- answers not yet sent ------------------------------------------------
 

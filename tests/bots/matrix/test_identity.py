@@ -1,0 +1,68 @@
+"""The bot's cross-signed identity on a real Synapse: published, kept, re-signed.
+
+Element's only-cross-signed-devices mode talks to the bot only if the bot's
+device carries a valid signature by the bot's self-signing key, itself
+signed by its master key. We read what the homeserver publishes, as any
+defender's client does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bots.matrix.crosssigning import UserKeys, read_query
+from bots.matrix.state import MatrixState
+from intake.channel_state import ChannelStateStore
+from tests.bots.matrix.harness import new_user, running_bot
+from tests.support.setup import Setup
+from tests.support.synapse import Synapse
+
+pytestmark = pytest.mark.slow
+pytest_plugins = ["tests.bots.matrix.synapse"]
+
+
+def _published(synapse: Synapse, token: str, user: str) -> tuple[UserKeys, dict[str, object]]:
+    answer = synapse.request(
+        "POST", "/_matrix/client/v3/keys/query", {"device_keys": {user: []}}, token=token
+    )
+    return read_query(answer, [user])[user], answer["device_keys"][user]
+
+
+def test_the_bot_cross_signs_its_device_and_keeps_its_identity(
+    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+) -> None:
+    setup = sqlite_setup
+    bot_id = new_user(synapse, "bot")
+    _, watcher = synapse.register(f"watcher-{bot_id[5:13]}", "pw")
+
+    async def start_and_stop(store: Path) -> str:
+        async with running_bot(setup, synapse, bot_id, store) as channel:
+            for _ in range(300):
+                if channel.identity is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert channel.identity is not None, "the identity was never published"
+            return channel.identity.master_public
+
+    # Given a first start: keys made, published, the device signed.
+    master = asyncio.run(start_and_stop(tmp_path / "store"))
+    keys, devices = _published(synapse, watcher, bot_id)
+    assert keys.master == master
+    assert len(devices) == 1 and set(keys.signed) == set(devices)
+
+    # When the bot restarts: the same identity, nothing uploaded anew.
+    assert asyncio.run(start_and_stop(tmp_path / "store")) == master
+
+    # When its device is new (a fresh login, as after losing the session): the
+    # same master key signs the new device too.
+    state = MatrixState(ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock))
+    state.forget_session()
+    assert asyncio.run(start_and_stop(tmp_path / "store-2")) == master
+    keys, devices = _published(synapse, watcher, bot_id)
+    assert keys.master == master
+    assert len(devices) == 2
+    new_device = state.session()
+    assert new_device is not None and new_device.device_id in keys.signed
