@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from intake.models import Attachment, Case, ChannelState, Conversation, Delivery
+from intake.models import Attachment, Case, ChannelItem, ChannelState, Conversation, Delivery
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ WRAPPED_TABLES: tuple[WrappedTable, ...] = (
     WrappedTable(_table(Attachment), "attachment", ("id",), {"meta": "meta_ct", "data": "data_ct"}),
     WrappedTable(_table(Delivery), "delivery", ("id",), {"body": "body_ct"}),
     WrappedTable(_table(ChannelState), "channel_state", ("channel", "key"), {"value": "value_ct"}),
+    WrappedTable(
+        _table(ChannelItem), "channel_item", ("channel", "kind", "item"), {"value": "value_ct"}
+    ),
 )
 
 

@@ -1,28 +1,28 @@
 """The Matrix channel: matrix-nio with end-to-end encryption.
 
-    channel = build_matrix(settings, service, ChannelStateStore("matrix", ...))
+    channel = build_matrix(settings, service, ChannelStateStore("matrix", ...),
+                           ChannelItemStore("matrix", ...))
     await channel.run(stop)   # until `stop` is set
 
 The bot logs in once; its device id and access token are kept sealed in the
 channel state store and restored on every start (a new login would be a new
 device, unable to decrypt the rooms' history). nio's encryption store (Olm
-account, sessions, room keys) is one SQLite file in `settings.matrix.store`
-(mode 0700), its secrets pickled under a random key kept in the channel state,
-never nio's default key. The loop itself is in `sync`, the room
+account, sessions, room keys, devices, rooms) lives in the database too
+(`store`): each item under a keyed pseudonym, sealed under the keyring, its
+Olm secrets also pickled under a random key kept in the channel state. So a
+standby on another host that takes the account's lease over has the store;
+nothing is on the bot's disk. A legacy file store (`settings.matrix.store`)
+is moved in once and deleted (`legacy`). At every start the bot publishes
+its cross-signed identity (`keys_api`). The loop itself is in `sync`, the room
 policy and rendering in `rooms`. Beside the sync loop, a delivery
 worker (`bots.deliveries`, `deliveries`) sends what officers queued:
 replies into the defenders' rooms, notifications into the officers' room.
-
-What nio's store holds in the clear, by design of nio: the bot's own user and
-device ids, the user ids and device keys of the defenders it talks to, and
-the ids of its encrypted rooms. Message content never reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 import aiohttp
 import nio  # type: ignore[import-untyped]
+import vodozemac
 from pydantic import SecretStr
 
 from bots.core import Core
@@ -39,9 +40,11 @@ from bots.matrix.deliveries import MatrixSender
 from bots.matrix.events import RoomId
 from bots.matrix.identity import CrossSigningKeys
 from bots.matrix.keys_api import IdentityError, KeysApi, publish_identity
+from bots.matrix.legacy import move_legacy_store
 from bots.matrix.media import MediaFetcher
 from bots.matrix.rooms import CHANNEL, Rooms
 from bots.matrix.state import MatrixState, SessionRecord, StateStore
+from bots.matrix.store import ItemStore
 from bots.matrix.sync import MatrixChannelFailed, SyncLoop, Timing
 from intake.config import Settings
 
@@ -76,7 +79,7 @@ class MatrixConfig:
 
 
 def build_matrix(
-    settings: Settings, service: Core, store: StateStore
+    settings: Settings, service: Core, store: StateStore, items: ItemStore
 ) -> MatrixChannel:
     """The channel from the settings (`HRD_INTAKE_MATRIX_*`).
 
@@ -100,7 +103,7 @@ def build_matrix(
         matrix.store,
         officers_room=settings.notifications.matrix_room,
     )
-    return MatrixChannel(config, service, store)
+    return MatrixChannel(config, service, store, items)
 
 
 class MatrixChannel:
@@ -109,11 +112,12 @@ class MatrixChannel:
     name = CHANNEL
 
     def __init__(
-        self, config: MatrixConfig, service: Core, store: StateStore
+        self, config: MatrixConfig, service: Core, store: StateStore, items: ItemStore
     ) -> None:
         self._config = config
         self._service = service
         self._state = MatrixState(store)
+        self._items = items
         # The cross-signing keys, once `run` has published them.
         self.identity: CrossSigningKeys | None = None
 
@@ -123,13 +127,10 @@ class MatrixChannel:
 
     async def run(self, stop: asyncio.Event) -> None:
         quiet_libraries()
-        _private_folder(self._config.store)
         pickle_key = await asyncio.to_thread(self._state.pickle_key)
-        client = make_client(
-            self._config.homeserver, self._config.user, self._config.store, pickle_key
-        )
+        client = make_client(self._config.homeserver, self._config.user, self._items, pickle_key)
         try:
-            await self._sign_in(client)
+            await self._sign_in(client, pickle_key)
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
                 api = KeysApi(http, self._config.homeserver, str(client.access_token))
                 await self._cross_sign(client, api)
@@ -176,17 +177,25 @@ class MatrixChannel:
         self.identity = keys
         log.info("matrix identity published and device cross-signed", extra={"channel": CHANNEL})
 
-    async def _sign_in(self, client: Any) -> None:
+    async def _sign_in(self, client: Any, pickle_key: str) -> None:
         """Restore the saved device, or log in once and save it before anything else."""
         record = await asyncio.to_thread(self._state.session)
         if record is not None and _same_user(record.user_id, self._config.user):
+            await asyncio.to_thread(
+                move_legacy_store,
+                self._config.store,
+                self._items,
+                record.user_id,
+                record.device_id,
+                pickle_key,
+            )
             try:
                 client.restore_login(record.user_id, record.device_id, record.access_token)
-            except ValueError as exc:
+            except (ValueError, vodozemac.PickleException) as exc:
                 # nio cannot unpickle its store: the pickle key no longer matches it.
                 raise MatrixSetupError(
-                    f"the encryption store in {self._config.store} does not open with the "
-                    "saved key (was the database replaced?)"
+                    "the encryption store does not open with the saved key "
+                    "(was the channel state replaced?)"
                 ) from exc
             log.info("matrix session restored", extra={"channel": CHANNEL})
             return
@@ -216,7 +225,3 @@ def _same_user(saved: str, configured: str) -> bool:
         return saved == configured
     return saved[1:].split(":", 1)[0] == configured
 
-
-def _private_folder(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)

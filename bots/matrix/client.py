@@ -9,13 +9,13 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import nio  # type: ignore[import-untyped]
 from nio.api import Api  # type: ignore[import-untyped]
-from nio.store import SqliteStore  # type: ignore[import-untyped]
+
+from bots.matrix.store import ItemStore, store_class
 
 T = TypeVar("T")
 
@@ -88,14 +88,16 @@ class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
         return await self._send(nio.KeysUploadResponse, method, path, data)
 
 
-def make_client(homeserver: str, user: str, store: Path, pickle_key: str) -> DurableKeysClient:
-    """A client whose encryption store is one SQLite file in `store`.
+def make_client(
+    homeserver: str, user: str, items: ItemStore, pickle_key: str
+) -> DurableKeysClient:
+    """A client whose encryption store is `items` (in the database, sealed).
 
-    `SqliteStore` keeps device trust in that database (the default store
-    writes plaintext known-hosts files beside it).
+    nio's own stores write files (SQLite, and plaintext known-hosts files
+    for device trust); `store.DatabaseStore` writes nothing to disk.
     """
     config = nio.AsyncClientConfig(
-        store=SqliteStore,
+        store=store_class(items),
         encryption_enabled=True,
         pickle_key=pickle_key,
         store_sync_tokens=False,  # we keep the token ourselves, after the core commits
@@ -103,7 +105,8 @@ def make_client(homeserver: str, user: str, store: Path, pickle_key: str) -> Dur
         max_limit_exceeded=5,
         request_timeout=30,
     )
-    return DurableKeysClient(homeserver, user, store_path=str(store), config=config)
+    # nio loads a store only when it has a path; ours ignores it.
+    return DurableKeysClient(homeserver, user, store_path="database", config=config)
 
 
 def sync_filter(timeline_limit: int) -> dict[str, Any]:

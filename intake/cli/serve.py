@@ -23,6 +23,7 @@ from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
 from intake import app
+from intake.channel_items import ChannelItemStore
 from intake.channel_state import ChannelStateStore
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
@@ -76,9 +77,10 @@ def _leased_channels(
         from bots.matrix.channel import build_matrix
 
         store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
+        items = ChannelItemStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
 
         def matrix() -> Channel:
-            return build_matrix(settings, service, store)
+            return build_matrix(settings, service, store, items)
 
         matrix()
         name = matrix_lease_name(settings.matrix.homeserver, settings.matrix.user or "")

@@ -24,6 +24,7 @@ from PIL import Image
 from pydantic import SecretStr
 
 from bots.matrix.channel import MatrixChannel, Timing, build_matrix
+from intake.channel_items import ChannelItemStore
 from intake.channel_state import ChannelStateStore
 from intake.config import MatrixSettings, Settings
 from tests.support.setup import Setup
@@ -67,6 +68,11 @@ def matrix_env(setup: Setup, synapse: Synapse, bot_id: str, store: Path) -> dict
     }
 
 
+def matrix_items(setup: Setup) -> ChannelItemStore:
+    """The bot's encryption store in the setup's database."""
+    return ChannelItemStore("matrix", setup.sessions, setup.cipher, setup.clock)
+
+
 @asynccontextmanager
 async def running_bot(
     setup: Setup,
@@ -80,12 +86,13 @@ async def running_bot(
     running in this event loop."""
     settings = matrix_settings(setup, synapse, bot_id, store)
     state = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
+    items = matrix_items(setup)
     service = setup.service()
-    channel = build_matrix(settings, service, state)
+    channel = build_matrix(settings, service, state, items)
     if timing is not None:
         config["timing"] = timing
     if config:
-        channel = MatrixChannel(replace(channel.config, **config), service, state)
+        channel = MatrixChannel(replace(channel.config, **config), service, state, items)
     stop = asyncio.Event()
     task = asyncio.create_task(channel.run(stop))
     try:

@@ -9,7 +9,6 @@ from typing import Any
 
 import nio
 import pytest
-from nio.store import SqliteStore
 from pydantic import SecretStr
 
 from bots.matrix import trust as trust
@@ -31,9 +30,11 @@ from bots.matrix.events import (
     strip_reply_fallback,
 )
 from bots.matrix.state import MatrixState, SessionRecord
+from bots.matrix.store import store_class
 from intake.channel_state import ChannelStateStore
 from intake.config import MatrixSettings
 from intake.messages import Choice, Reply
+from tests.bots.matrix.harness import matrix_items
 from tests.support.setup import Setup
 
 
@@ -199,28 +200,27 @@ def test_build_refuses_bad_settings(
         "matrix", sqlite_setup.sessions, sqlite_setup.cipher, sqlite_setup.clock
     )
     with pytest.raises(MatrixSetupError, match=problem):
-        build_matrix(settings, sqlite_setup.service(), store)
+        build_matrix(settings, sqlite_setup.service(), store, matrix_items(sqlite_setup))
 
 
 def test_the_encryption_store_does_not_open_without_its_key(
     sqlite_setup: Setup, tmp_path: Path
 ) -> None:
-    # Given a saved session whose nio store was pickled under another key,
+    # Given a saved session whose encryption store was pickled under another key,
     setup = sqlite_setup
-    store_dir = tmp_path / "store"
-    store_dir.mkdir()
+    items = matrix_items(setup)
     other = nio.AsyncClient(
         "http://127.0.0.1:9",
         "@bot:hs",
-        store_path=str(store_dir),
-        config=nio.AsyncClientConfig(store=SqliteStore, pickle_key="another key"),
+        store_path="database",
+        config=nio.AsyncClientConfig(store=store_class(items), pickle_key="another key"),
     )
     other.restore_login("@bot:hs", "DEVICE", "token")
     state_store = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
     MatrixState(state_store).save_session(SessionRecord("@bot:hs", "DEVICE", "token"))
-    config = MatrixConfig("http://127.0.0.1:9", "@bot:hs", None, store_dir)
-    channel = MatrixChannel(config, setup.service(), state_store)
+    config = MatrixConfig("http://127.0.0.1:9", "@bot:hs", None, tmp_path / "store")
+    channel = MatrixChannel(config, setup.service(), state_store, items)
     # When the channel starts, it refuses with a sentence instead of starting blind.
     with pytest.raises(MatrixSetupError, match="does not open with the saved key"):
         asyncio.run(channel.run(asyncio.Event()))
-    assert store_dir.stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "store").exists()  # nothing on disk
