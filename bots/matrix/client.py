@@ -15,6 +15,7 @@ import aiohttp
 import nio  # type: ignore[import-untyped]
 from nio.api import Api  # type: ignore[import-untyped]
 
+from bots.matrix.megolm import megolm_index
 from bots.matrix.store import ItemStore, store_class
 
 T = TypeVar("T")
@@ -78,6 +79,34 @@ class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
         await super().receive_response(response)
         if isinstance(response, nio.SyncResponse):
             self.synced_once = True
+
+    # nio drops a Megolm message's index when it decrypts it; `forget` needs it
+    # (what was read is what the store must no longer decrypt after a wipe).
+
+    def _handle_timeline_event(self, event: Any, *args: Any) -> Any:
+        index = megolm_index(event.ciphertext) if isinstance(event, nio.MegolmEvent) else None
+        decrypted = super()._handle_timeline_event(event, *args)
+        if decrypted is not None and index is not None:
+            decrypted.megolm_index = index
+        return decrypted
+
+    def decrypt_event(self, event: Any) -> Any:
+        index = megolm_index(event.ciphertext) if isinstance(event, nio.MegolmEvent) else None
+        decrypted = super().decrypt_event(event)
+        if decrypted is not None and index is not None:
+            decrypted.megolm_index = index
+        return decrypted
+
+    def _handle_messages_response(self, response: Any) -> None:
+        indices = {
+            e.event_id: megolm_index(e.ciphertext)
+            for e in response.chunk
+            if isinstance(e, nio.MegolmEvent)
+        }
+        super()._handle_messages_response(response)
+        for event in response.chunk:
+            if event.event_id in indices and not isinstance(event, nio.MegolmEvent):
+                event.megolm_index = indices[event.event_id]
 
     async def keys_upload(self) -> Any:
         if not self.should_upload_keys:

@@ -36,6 +36,7 @@ from bots.matrix.events import (
     encode_trace,
     message_content,
 )
+from bots.matrix.forget import forget_room_keys
 from bots.matrix.state import MatrixState
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,9 @@ class Rooms:
         for step in steps:
             if isinstance(step, Redact):
                 await self.redact(step.traces)
+                # The chat is wiped: the store must not decrypt it later either.
+                async with self._sending:
+                    forget_room_keys(self._client, room_id)
                 continue
             event_id = await self.send_encrypted(room_id, step.body)
             if event_id is not None:

@@ -169,17 +169,31 @@ class DatabaseStore:
         return store
 
     def save_inbound_group_session(self, session: InboundGroupSession) -> None:
+        key = _group_key(session.room_id, session.sender_key, session.id)
         self._put(
             "group_session",
-            _group_key(session.room_id, session.sender_key, session.id),
+            key,
             {
                 "pickle": session.pickle(self.pickle_key).decode(),
                 "ed25519": session.ed25519,
                 "sender_key": session.sender_key,
                 "room_id": session.room_id,
                 "chain": list(session.forwarding_chain),
+                "read": self.read_up_to(session.room_id, session.sender_key, session.id),
             },
         )
+
+    def read_up_to(self, room_id: str, sender_key: str, session_id: str) -> int:
+        """The index after the last message of this session the bot decrypted (0: none)."""
+        value = self._kind_value("group_session", _group_key(room_id, sender_key, session_id))
+        return int(value.get("read", 0)) if isinstance(value, dict) else 0
+
+    def note_read(self, room_id: str, sender_key: str, session_id: str, up_to: int) -> None:
+        """Record that messages before `up_to` were decrypted (`forget` ratchets past them)."""
+        key = _group_key(room_id, sender_key, session_id)
+        value = self._kind_value("group_session", key)
+        if isinstance(value, dict) and up_to > int(value.get("read", 0)):
+            self._put("group_session", key, {**value, "read": up_to})
 
     def delete_inbound_group_session(self, session: InboundGroupSession) -> None:
         """Forget a room key (not a nio method: `forget` calls it)."""
