@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select
 
-from intake import app
 from intake.config import load_settings
+from intake.core import app
 from intake.messages import Inbound
-from intake.models import Conversation
-from intake.records import RecordCipher
+from intake.storage.models import Conversation
+from intake.storage.records import RecordCipher
 
 # The first steps of a threat report: leaves every conversation open mid-flow.
 SCRIPT: list[dict[str, str]] = [

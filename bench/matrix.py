@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import nio
 
 from crypto import KdfParams
-from intake import app
 from intake.config import load_settings
+from intake.core import app
 from tests.support.synapse import Synapse, default_venv_dir, ensure_synapse_venv
 
 # One random password for the run's accounts; the echo bot process reads it from here.

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text
 
-from intake import app
 from intake.config import load_settings
+from intake.core import app
 from intake.messages import Inbound
 
 # The first steps of a threat report (as bench/core.py): conversations stay open mid-flow.

@@ -9,7 +9,7 @@ schema of its own in database `test` at 127.0.0.1:5432, dropped afterwards).
 
 Each size runs in a fresh child process: records are bulk-inserted with the
 real cipher (tests/support/bulk.py: real data keys, wraps and field
-ciphertexts), the KEK is rotated, and `intake.rewrap.rewrap_all` (what
+ciphertexts), the KEK is rotated, and `intake.keys.rewrap.rewrap_all` (what
 `keys rewrap` runs) moves every record to the new version. Printed:
 records/s of the rewrap alone; the process's peak RSS before and after it
 (getrusage: a rewrap whose memory grew with the record count would raise it);
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text
 
 from crypto import KdfParams
-from intake.rewrap import rewrap_all
+from intake.keys.rewrap import rewrap_all
 from tests.support.bulk import insert_records
 from tests.support.keys import fresh_cipher, rotate
 from tests.support.setup import embedded_setup
@@ -55,7 +55,7 @@ def child(database: str, records: int, batch: int, traced_max: int) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         schema = None
         if database == "sqlite":
-            url = f"sqlite:///{tmp}/home/intake.db"
+            url = f"sqlite:///{tmp}/home/intake.storage.engine"
         else:
             schema = f"bench_rewrap_{secrets.token_hex(4)}"
             admin = create_engine(PG_ROOT, isolation_level="AUTOCOMMIT")

@@ -44,9 +44,9 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters  # n
 
 from bots.telegram.channel import build_telegram  # noqa: E402
 from bots.telegram.ratelimit import RateLimiter  # noqa: E402
-from intake import app  # noqa: E402
 from intake.config import TelegramSettings, load_settings  # noqa: E402
-from intake.records import RecordCipher  # noqa: E402
+from intake.core import app  # noqa: E402
+from intake.storage.records import RecordCipher  # noqa: E402
 from tests.support.fake_telegram import FakeTelegram  # noqa: E402
 
 TOKEN = "123:ABC"  # noqa: S105 - the fake server's

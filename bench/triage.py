@@ -28,11 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 
 from crypto import DEFAULT_ALGORITHM, KdfParams, new_data_key
-from intake import migrate, officers
-from intake.db import make_engine, make_session_factory
-from intake.keyholders import register_recovery_key, seal_record_key
-from intake.models import Case, Mission
-from intake.queue import list_cases
+from intake.keys.holders import register_recovery_key, seal_record_key
+from intake.storage import migrate
+from intake.storage.engine import make_engine, make_session_factory
+from intake.storage.models import Case, Mission
+from intake.triage import officers
+from intake.triage.queue import list_cases
 
 STATUSES = ["new", "acknowledged", "in_progress", "awaiting_defender", "escalated", "closed"]
 

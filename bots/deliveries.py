@@ -24,7 +24,7 @@ When a send fails (the `NotSent` hierarchy)::
                      chat not found; Matrix: not in the room, room not
                      encrypted or shared with others, forbidden). It stays
                      claimed: tried again once its claim lapses
-                     (`intake.deliveries.CLAIM_HOLD`), and after `MAX_ATTEMPTS`
+                     (`intake.storage.deliveries.CLAIM_HOLD`), and after `MAX_ATTEMPTS`
                      claims it is no longer claimed. It is kept, sealed, in the
                      database (the reply itself is on the case either way) and
                      logged once as given up.
@@ -53,7 +53,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from bots.core import Core
-from intake.deliveries import PendingDelivery
+from intake.storage.deliveries import PendingDelivery
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
     await run_channels([channel])
 
 Several `serve` processes may share a database; each channel account is
-consumed by one of them at a time (`intake.leases`). The others stand by:
+consumed by one of them at a time (`intake.storage.leases`). The others stand by:
 they try to take the lease when the holder's expires, so a killed holder is
 replaced about one lease TTL after its last renewal.
 
@@ -37,8 +37,9 @@ from collections.abc import Callable
 from enum import Enum
 
 from bots.runner import Channel
-from intake.health import ChannelState, ChannelStatus
-from intake.leases import Leases, LeaseUnavailable, LeaseView
+from intake.errors import LeaseUnavailable
+from intake.runtime.health import ChannelState, ChannelStatus
+from intake.storage.leases import Leases, LeaseView
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class LeasedChannel:
 
     Args:
         name: the channel's name ("telegram", "matrix").
-        lease: the lease name (`intake.leases.telegram_lease_name`...).
+        lease: the lease name (`intake.storage.leases.telegram_lease_name`...).
         factory: builds the channel for one term of holding the lease.
         leases: this process's leases.
         status: where probes read the channel's state.

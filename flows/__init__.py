@@ -15,6 +15,7 @@ from flows.countries import CountryMatcher
 from flows.diagram import to_mermaid
 from flows.engine import Engine
 from flows.errors import CatalogError, FlowsError, SpecError
+from flows.place_answer import NOT_LISTED, PLACE_SUFFIX, Place, PlaceMatch, split_place
 from flows.spec import load_specs
 from flows.spec_types import ABORT, SUBMIT, Condition, Edge, Expect, FlowSpec, Routing, StepSpec
 from flows.state import STATE_VERSION
@@ -36,6 +37,8 @@ from flows.values import (
 __all__ = [
     "ABORT",
     "CASE_STATES",
+    "NOT_LISTED",
+    "PLACE_SUFFIX",
     "STATE_VERSION",
     "SUBMIT",
     "Answer",
@@ -53,6 +56,8 @@ __all__ = [
     "FlowSpec",
     "FlowsError",
     "Outcome",
+    "Place",
+    "PlaceMatch",
     "Prompt",
     "Rejection",
     "Routing",
@@ -66,5 +71,6 @@ __all__ = [
     "load_catalog",
     "load_specs",
     "render_status",
+    "split_place",
     "to_mermaid",
 ]

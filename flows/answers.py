@@ -46,7 +46,7 @@ class Rejection:
     """Why an answer was refused: a catalog key and its parameters."""
 
     key: str
-    params: Mapping[str, int] = field(default_factory=dict)
+    params: Mapping[str, int | str] = field(default_factory=dict)
 
 
 def raw_text(answer: Answer) -> str:

@@ -143,6 +143,7 @@ class Engine:
         if answer.text is not None and self._duress and fold(answer.text) in self._duress:
             attachments = self._out.attachments(conv)
             conv.reset()
+            conv.welcomed = False  # looks like a conversation that never began
             return Outcome(conv.dump(), self._out.welcome(conv), (Duress(attachments),))
         if answer.attachment is not None:
             return self._steps.on_attachment(conv, answer)
@@ -152,6 +153,8 @@ class Engine:
                 return self._on_command(conv, command)
         if conv.pending_kind() == "language":
             return self._on_language(conv, answer)
+        if conv.pending_kind() == "edit":
+            return self._on_edit(conv, answer)
         if conv.flow is None or conv.step is None:
             return self._on_menu(conv, answer)
         spec = self._specs[conv.flow]
@@ -198,11 +201,24 @@ class Engine:
         if value == "language":
             return self._cmd_language(conv)
         spec = self._specs.get(value or "")
-        if spec is None:
+        if spec is None and not conv.welcomed:  # first contact: say who we are
+            conv.welcomed = True
             return Outcome(conv.dump(), self._out.welcome(conv))
+        if spec is None:
+            return self._out.refuse(conv, Rejection("invalid.not_an_option"))
         conv.reset()
+        conv.welcomed = True  # the menu was seen: a wrong answer later gets a short reply
         conv.flow, conv.step = spec.name, spec.start
         return self._out.stay(conv)
+
+    def _on_edit(self, conv: Conversation, answer: Answer) -> Outcome:
+        value = match_choice(raw_text(answer), self._prompts.edit_choices(conv))
+        if value is None:
+            return self._out.refuse(conv, Rejection("invalid.choice"))
+        if value == "keep":  # change nothing: back to the summary
+            conv.pending = None
+            return self._out.stay(conv)
+        return self._out.edit(conv, value)
 
     def _on_language(self, conv: Conversation, answer: Answer) -> Outcome:
         value = match_choice(raw_text(answer), self._prompts.language_choices())
@@ -235,7 +251,7 @@ class Engine:
         return self._out.stay(conv, self._prompts.text(conv.lang, "engine.help"))
 
     def _cmd_back(self, conv: Conversation) -> Outcome:
-        if conv.pending_kind() in ("language", "country"):  # close the picker first
+        if conv.pending_kind() in ("language", "country", "edit"):  # close the picker first
             conv.pending = None
             return self._out.stay(conv)
         if conv.flow is None:
@@ -257,6 +273,7 @@ class Engine:
     def _cmd_delete(self, conv: Conversation) -> Outcome:
         effects = (Wipe(self._out.attachments(conv)),)
         conv.reset()
+        conv.welcomed = False  # the chat is wiped: the next message is a first contact
         prompts = (self._prompts.text(conv.lang, "engine.deleted"), self._prompts.menu(conv.lang))
         return Outcome(conv.dump(), prompts, effects)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from flows.answers import Rejection
 from flows.machines import FlowMachine
+from flows.place_answer import PLACE_SUFFIX, split_place
 from flows.prompts import PromptBuilder
 from flows.spec_types import ABORT, Expect, FlowSpec, StepSpec
 from flows.state import Conversation
@@ -77,10 +78,20 @@ class Outcomes:
         conv.answers[step.id] = value
         conv.history.append(step.id)
         conv.pending = None
-        target = self._machines[spec.name].advance(step.id, conv.answers)
+        machine = self._machines[spec.name]
+        target = machine.advance(step.id, conv.answers)
+        # Changing one answer from the summary: the questions answered before are
+        # not asked again; only those the changed answer opens (and the summary).
+        while target in conv.editing and target in conv.answers and spec.has_step(target):
+            if spec.step(target).expect is Expect.CONFIRM:
+                break
+            conv.history.append(target)
+            target = machine.advance(target, conv.answers)
         if target == ABORT:
             return self.end(conv, "engine.aborted")
         conv.step = target
+        if spec.has_step(target) and spec.step(target).expect is Expect.CONFIRM:
+            conv.editing = []
         return self.stay(conv)
 
     def submit(self, conv: Conversation, spec: FlowSpec, step: StepSpec) -> Outcome:
@@ -88,15 +99,18 @@ class Outcomes:
         self._machines[spec.name].advance(step.id, conv.answers)  # a confirm step: @submit
         answers: dict[str, object] = {}
         for step_id in conv.history:
-            value = conv.answers.get(step_id)
-            if value is not None:
-                answers[step_id] = list(value) if isinstance(value, list) else value
+            for key in (step_id, step_id + PLACE_SUFFIX):
+                value = conv.answers.get(key)
+                if value is not None:
+                    answers[key] = list(value) if isinstance(value, list) else value
         routing = spec.routing
+        country, subdivision = split_place(_one(answers.get(routing.country or "")))
         facts = RoutingFacts(
             kind=spec.kind,
-            country=_one(answers.get(routing.country or "")),
+            country=country,
             category=_many(answers.get(routing.category or "")),
             urgency=_one(answers.get(routing.urgency or "")),
+            subdivision=subdivision,
         )
         # Files answered on a step that the path no longer takes are not submitted.
         kept = {item for value in answers.values() if isinstance(value, list) for item in value}
@@ -105,6 +119,17 @@ class Outcomes:
         effects = (submit, DiscardDraft(orphans)) if orphans else (submit,)
         conv.reset()
         return Outcome(conv.dump(), (self._prompts.menu(conv.lang),), effects)
+
+    def edit(self, conv: Conversation, step_id: str) -> Outcome:
+        """Ask ``step_id`` again (picked from the list of answers); the answers
+        after it are kept and not asked again unless the path changes."""
+        if conv.flow is None or conv.step is None or step_id not in conv.history:
+            return self.stay(conv)
+        index = conv.history.index(step_id)
+        conv.history, conv.editing = conv.history[:index], conv.history[index + 1 :]
+        conv.step = self._machines[conv.flow].jump(conv.step, step_id)
+        conv.pending = None
+        return self.stay(conv)
 
     def back(self, conv: Conversation) -> Outcome:
         """One step back; every answer is kept and offered again."""

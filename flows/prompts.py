@@ -8,6 +8,7 @@ from babel.numbers import format_decimal
 
 from flows.catalog import Catalog
 from flows.countries import CountryMatcher
+from flows.place_answer import PLACE_SUFFIX
 from flows.spec_types import Expect, FlowSpec, StepSpec
 from flows.state import Conversation
 from flows.summary import format_answer, render_summary
@@ -60,9 +61,17 @@ ENGINE_KEYS = (
     "invalid.country_none",
     "invalid.country_many",
     "invalid.files_text",
+    "invalid.not_an_option",
+    "engine.edit_prompt",
+    "engine.edit_nothing",
+    "engine.country_confirm",
+    "engine.country_retry",
+    "engine.country_unlisted",
+    "engine.country_unlisted_answer",
     "notice.telegram_not_e2e",
 )
 _PREVIEW = 200  # characters of a previous answer shown when a question comes back
+_EDIT_PREVIEW = 60  # characters of each answer in the list of answers to change
 
 
 class PromptBuilder:
@@ -119,11 +128,45 @@ class PromptBuilder:
             label = "engine.done" if files else "engine.skip"
             return (Choice("done" if files else "skip", self._t(lang, label)),)
         if step.expect is Expect.COUNTRY and conv.pending_kind() == "country":
-            codes = conv.pending_list("codes")
-            return tuple(Choice(code, self._countries.name(code, lang)) for code in codes)
+            return self._place_choices(conv)
         if step.id in conv.answers:
             return (Choice("keep", self._t(lang, "engine.keep")),)
         return ()
+
+    def _place_choices(self, conv: Conversation) -> tuple[Choice, ...]:
+        """One place: yes (its code) or no; several: their names. Always a way out."""
+        lang = conv.lang
+        codes, labels = conv.pending_list("codes"), conv.pending_list("labels")
+        unlisted = Choice("unlisted", self._t(lang, "engine.country_unlisted"))
+        if len(codes) == 1:
+            yes, no = self._t(lang, "common.yes"), self._t(lang, "engine.country_retry")
+            return (Choice(codes[0], yes), Choice("retry", no), unlisted)
+        if len(labels) != len(codes):  # a state from before labels were kept
+            labels = [self._countries.name(code, lang) for code in codes]
+        return (*(Choice(c, label) for c, label in zip(codes, labels, strict=True)), unlisted)
+
+    def edit_choices(self, conv: Conversation) -> tuple[Choice, ...]:
+        """Every answer on the path, to pick the one to change; or change nothing."""
+        lang = conv.lang
+        spec = self._specs[conv.flow] if conv.flow else None
+        found: list[Choice] = []
+        for step_id in conv.history if spec else ():
+            step = spec.step(step_id) if spec else None
+            if step is None or step.label is None or step_id not in conv.answers:
+                continue
+            shown = format_answer(
+                step,
+                conv.answers[step_id],
+                lang,
+                self._catalog,
+                self._countries,
+                conv.answers.get(step_id + PLACE_SUFFIX),
+            )
+            if len(shown) > _EDIT_PREVIEW:
+                shown = shown[:_EDIT_PREVIEW] + "…"
+            label = self._catalog.text(lang, "summary.line", label=self._t(lang, step.label), value=shown)
+            found.append(Choice(step_id, label))
+        return (*found, Choice("keep", self._t(lang, "engine.edit_nothing")))
 
     def selection(self, conv: Conversation, step: StepSpec) -> list[str]:
         """The multi step's selection so far (pending, else the earlier answer)."""
@@ -153,9 +196,18 @@ class PromptBuilder:
             if count:
                 parts.append(self.text(lang, "engine.files_count", count=count).text)
         elif step.expect is Expect.COUNTRY and conv.pending_kind() == "country":
-            parts = [self._t(lang, "invalid.country_many")]
+            offered = [c for c in choices if c.value not in ("retry", "unlisted")]
+            if len(choices) == 3 and choices[1].value == "retry":  # one place: confirm it
+                labels = conv.pending_list("labels")
+                named = labels[0] if labels else self._countries.name(choices[0].value, lang)
+                parts = [self._t(lang, "engine.country_confirm", place=named)]
+            elif offered:
+                parts = [self._t(lang, "invalid.country_many")]
         elif step.id in conv.answers:
-            shown = format_answer(step, conv.answers[step.id], lang, self._catalog, self._countries)
+            place = conv.answers.get(step.id + PLACE_SUFFIX)
+            shown = format_answer(
+                step, conv.answers[step.id], lang, self._catalog, self._countries, place
+            )
             if len(shown) > _PREVIEW:
                 shown = shown[:_PREVIEW] + "…"
             parts.append(self._t(lang, "engine.current_answer", answer=shown))
@@ -167,6 +219,8 @@ class PromptBuilder:
         """Whatever the conversation is waiting for."""
         if conv.pending_kind() == "language":
             return self.language_picker(conv.lang)
+        if conv.pending_kind() == "edit" and conv.flow is not None:
+            return Prompt(self._t(conv.lang, "engine.edit_prompt"), self.edit_choices(conv))
         if conv.flow is None or conv.step is None:
             return self.menu(conv.lang)
         spec = self._specs[conv.flow]

@@ -23,7 +23,9 @@ __all__ = [
 SUBMIT = "@submit"
 ABORT = "@abort"
 # Values the engine uses for its own choices; options may not reuse them.
-RESERVED_VALUES = frozenset({"done", "skip", "keep", "confirm", "edit", "cancel", "language"})
+RESERVED_VALUES = frozenset(
+    {"done", "skip", "keep", "confirm", "edit", "cancel", "language", "retry", "unlisted"}
+)
 
 
 class Expect(StrEnum):
@@ -53,6 +55,8 @@ class Condition:
         answer = answers.get(self.step)
         if isinstance(answer, list):
             return any(value in answer for value in self.values)
+        if isinstance(answer, str) and "-" in answer:  # "UA-43" is in "UA" too
+            return answer in self.values or answer.split("-", 1)[0] in self.values
         return answer in self.values
 
 

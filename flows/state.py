@@ -5,8 +5,15 @@ The dict is what the caller stores (encrypted) between messages::
     {"v": 1, "lang": "fr", "flow": "threat_report", "step": "details",
      "answers": {"consent_store": "yes", "country": "UA", ...},
      "history": ["consent_store", "country", ...],   # steps answered, for /back
-     "pending": null}   # or {"kind": "language"}, {"kind": "country", "codes": [...]},
-                        #    {"kind": "multi", "selected": [...]}
+     "pending": null,   # or {"kind": "language"}, {"kind": "multi", "selected": [...]},
+                        #    {"kind": "edit"} (which answer to change),
+                        #    {"kind": "country", "codes": [...], "labels": [...], "place": "..."}
+     "welcomed": true,  # the welcome was shown once: later wrong answers get a short reply
+     "editing": []}     # changing one answer from the summary: the steps answered
+                        # after it, not asked again when the path comes back to them
+
+``welcomed`` and ``editing`` are absent from states stored before they existed
+(read as false), so :data:`STATE_VERSION` stays 1.
 
 Between messages no ``transitions`` model exists: the engine rebuilds a
 :class:`Conversation` from the dict, attaches it to the flow's shared machine
@@ -21,7 +28,7 @@ from dataclasses import dataclass, field
 __all__ = ["STATE_VERSION", "Conversation"]
 
 STATE_VERSION = 1
-_PENDING_KINDS = frozenset({"language", "country", "multi"})
+_PENDING_KINDS = frozenset({"language", "country", "multi", "edit"})
 
 
 def _strings(raw: object) -> list[str] | None:
@@ -40,6 +47,8 @@ class Conversation:
     answers: dict[str, str | list[str]] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)
     pending: dict[str, str | list[str]] | None = None
+    welcomed: bool = False
+    editing: list[str] = field(default_factory=list)
 
     @property
     def idle(self) -> bool:
@@ -53,12 +62,17 @@ class Conversation:
         value = self.pending.get(name) if self.pending else None
         return list(value) if isinstance(value, list) else []
 
+    def pending_text(self, name: str) -> str | None:
+        value = self.pending.get(name) if self.pending else None
+        return value if isinstance(value, str) else None
+
     def reset(self) -> None:
         """Back to the main menu, keeping the language."""
         self.flow = self.step = None
         self.answers = {}
         self.history = []
         self.pending = None
+        self.editing = []
 
     def dump(self) -> dict[str, object]:
         """A fresh JSON-serialisable dict (shares nothing with this object)."""
@@ -77,6 +91,8 @@ class Conversation:
                 if self.pending is not None
                 else None
             ),
+            "welcomed": self.welcomed,
+            "editing": list(self.editing),
         }
 
     @classmethod
@@ -107,12 +123,19 @@ class Conversation:
             if not isinstance(raw_pending, dict) or raw_pending.get("kind") not in _PENDING_KINDS:
                 return None
             pending = {"kind": str(raw_pending["kind"])}
-            for name in ("codes", "selected"):
+            for name in ("codes", "selected", "labels"):
                 if name in raw_pending:
                     values = _strings(raw_pending[name])
                     if values is None:
                         return None
                     pending[name] = values
+            if "place" in raw_pending:
+                if not isinstance(raw_pending["place"], str):
+                    return None
+                pending["place"] = raw_pending["place"]
+        welcomed, editing = state.get("welcomed", False), _strings(state.get("editing", []))
+        if not isinstance(welcomed, bool) or editing is None:
+            return None
         return cls(
             lang=lang,
             flow=where[0],
@@ -120,4 +143,6 @@ class Conversation:
             answers=answers,
             history=history,
             pending=pending,
+            welcomed=welcomed,
+            editing=editing,
         )

@@ -15,7 +15,9 @@ from flows.answers import (
     raw_text,
 )
 from flows.countries import CountryMatcher
+from flows.normalize import fold
 from flows.outcomes import Outcomes
+from flows.place_answer import NOT_LISTED, PLACE_SUFFIX
 from flows.prompts import PromptBuilder
 from flows.spec_types import Expect, FlowSpec, StepSpec
 from flows.state import Conversation
@@ -26,6 +28,7 @@ __all__ = ["StepHandler", "StepHandlers"]
 StepHandler = Callable[[Conversation, FlowSpec, StepSpec, Answer], Outcome]
 # Accepted at a files step whichever of the two is shown.
 _FILES_END = (Choice("done", "done"), Choice("skip", "skip"))
+_MAX_PLACE = 200  # characters of a place kept as typed ("not listed")
 
 
 class StepHandlers:
@@ -103,19 +106,52 @@ class StepHandlers:
     def on_country(
         self, conv: Conversation, spec: FlowSpec, step: StepSpec, answer: Answer
     ) -> Outcome:
+        """A place as people name it: an exact country name, code or flag is
+        taken; anything else is confirmed ("Nairobi, Kenya?") or chosen among
+        candidates, and the defender can always say it is not listed."""
         raw = raw_text(answer)
         picked = match_choice(raw, self._prompts.step_choices(conv, step))
         if picked == "keep":
             return self._out.accept(conv, spec, step, conv.answers[step.id])
+        if picked == "retry":
+            conv.pending = None
+            return self._out.stay(conv)
+        if picked == "unlisted":
+            return self._accept_place(conv, spec, step, NOT_LISTED, conv.pending_text("place"))
         if picked is not None:
-            return self._out.accept(conv, spec, step, picked)
-        codes = self._countries.match(raw, conv.lang)
-        if len(codes) == 1:
-            return self._out.accept(conv, spec, step, codes[0])
-        if not codes:
+            return self._accept_place(conv, spec, step, picked)
+        found = self._countries.find(raw, conv.lang)
+        if found.sure:
+            return self._accept_place(conv, spec, step, found.places[0].code)
+        if answer.choice is not None or fold(raw).isdecimal():  # an old button, a wrong number
+            return self._out.refuse(conv, Rejection("invalid.choice"))
+        typed = check_text(raw, _MAX_PLACE)
+        if isinstance(typed, Rejection):
+            return self._out.refuse(conv, typed)
+        conv.pending = {
+            "kind": "country",
+            "codes": [place.code for place in found.places],
+            "labels": [place.name for place in found.places],
+            "place": typed,
+        }
+        if not found.places:
             return self._out.refuse(conv, Rejection("invalid.country_none"))
-        conv.pending = {"kind": "country", "codes": codes}
         return self._out.stay(conv)
+
+    def _accept_place(
+        self,
+        conv: Conversation,
+        spec: FlowSpec,
+        step: StepSpec,
+        code: str,
+        typed: str | None = None,
+    ) -> Outcome:
+        key = step.id + PLACE_SUFFIX
+        if code == NOT_LISTED and typed:
+            conv.answers[key] = typed  # the defender's words: sealed with the case
+        else:
+            conv.answers.pop(key, None)
+        return self._out.accept(conv, spec, step, code)
 
     def on_date(
         self, conv: Conversation, spec: FlowSpec, step: StepSpec, answer: Answer
@@ -134,7 +170,9 @@ class StepHandlers:
         raw = raw_text(answer)
         shown = self._prompts.step_choices(conv, step)
         if match_choice(raw, (*shown, *_FILES_END)) is None:
-            return self._out.refuse(conv, Rejection("invalid.files_text"))
+            # Name the button as it is shown: "Skip" before any file, "Done" after.
+            button = shown[0].label if shown else ""
+            return self._out.refuse(conv, Rejection("invalid.files_text", {"button": button}))
         files = conv.answers.get(step.id)
         return self._out.accept(conv, spec, step, list(files) if isinstance(files, list) else [])
 
@@ -162,8 +200,9 @@ class StepHandlers:
         value = match_choice(raw_text(answer), self._prompts.step_choices(conv, step))
         if value == "confirm":
             return self._out.submit(conv, spec, step)
-        if value == "edit":
-            return self._out.back(conv)
+        if value == "edit":  # list the answers; the defender picks the one to change
+            conv.pending = {"kind": "edit"}
+            return self._out.stay(conv)
         if value == "cancel":
             return self._out.end(conv, "engine.cancelled")
         return self._out.refuse(conv, Rejection("invalid.choice"))

@@ -11,11 +11,19 @@ from babel.numbers import format_decimal
 
 from flows.catalog import Catalog
 from flows.countries import CountryMatcher
+from flows.place_answer import NOT_LISTED, PLACE_SUFFIX
 from flows.spec_types import Expect, FlowSpec, StepSpec
 
-__all__ = ["SUMMARY_KEYS", "format_answer", "render_summary"]
+__all__ = ["SUMMARY_KEYS", "format_answer", "list_separator", "render_summary"]
 
 SUMMARY_KEYS = ("summary.heading", "summary.line", "summary.none")
+# How the items of a list are joined; Arabic uses its own comma.
+_LIST_SEPARATORS = {"ar": "، "}
+
+
+def list_separator(lang: str) -> str:
+    """", " (or the language's own list separator, "، " in Arabic)."""
+    return _LIST_SEPARATORS.get(lang, ", ")
 
 
 def format_answer(
@@ -24,16 +32,22 @@ def format_answer(
     lang: str,
     catalog: Catalog,
     countries: CountryMatcher,
+    place: str | list[str] | None = None,
 ) -> str:
-    """``value`` as the defender would say it: labels, names, a local date."""
+    """``value`` as the defender would say it: labels, names, a local date
+    (``place``: what was typed at a country step answered "not listed")."""
     values = value if isinstance(value, list) else [value]
     labels = dict(step.choices())
+    comma = list_separator(lang)
     if step.expect in (Expect.CHOICE, Expect.MULTI, Expect.YESNO):
-        return ", ".join(catalog.text(lang, labels[item]) for item in values if item in labels)
+        return comma.join(catalog.text(lang, labels[item]) for item in values if item in labels)
     if step.expect is Expect.COUNTRY:
-        return ", ".join(countries.name(item, lang) for item in values)
+        if values == [NOT_LISTED]:
+            typed = place if isinstance(place, str) else ""
+            return catalog.text(lang, "engine.country_unlisted_answer", place=typed)
+        return comma.join(countries.name(item, lang) for item in values)
     if step.expect is Expect.DATE:
-        return ", ".join(
+        return comma.join(
             str(format_date(date.fromisoformat(item), format="long", locale=lang))
             for item in values
         )
@@ -58,7 +72,8 @@ def render_summary(
         step = spec.step(step_id)
         if step.label is None or step_id not in answers:
             continue
-        value = format_answer(step, answers[step_id], lang, catalog, countries)
+        place = answers.get(step_id + PLACE_SUFFIX)
+        value = format_answer(step, answers[step_id], lang, catalog, countries, place)
         label = catalog.text(lang, step.label)
         lines.append(catalog.text(lang, "summary.line", label=label, value=value))
     return "\n".join(lines)

@@ -17,7 +17,8 @@ from flows.spec_types import ABORT, SUBMIT, YESNO_VALUES, Expect, FlowSpec, Step
 __all__ = ["check_spec"]
 
 _CONDITIONABLE = (Expect.CHOICE, Expect.MULTI, Expect.YESNO, Expect.COUNTRY)
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+# A country ("UA"), a subdivision ("UA-43") or "ZZ" (not listed): see flows.countries.
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
 def _reachable(spec: FlowSpec, without: str | None = None) -> set[str]:
@@ -110,12 +111,34 @@ def _check_catalog(spec: FlowSpec, catalog: Catalog) -> None:
                 raise SpecError(spec.path, step.id, f"missing catalog key {key!r}")
 
 
+def _after(step: StepSpec, value: str) -> str:
+    """Where ``step`` goes when it is answered ``value`` (and nothing else is known)."""
+    answers = {step.id: value}
+    return next(edge.target for edge in step.next if edge.taken(answers))
+
+
+def _check_consent(spec: FlowSpec) -> None:
+    """Nothing a defender writes is kept without their consent: a draft is
+    stored (encrypted) after every answer, so the first question must be a
+    yes/no consent whose "no" ends the flow before anything else is asked."""
+    start = spec.step(spec.start)
+    reason = (
+        "a flow must start with its consent step: a yesno step whose \"no\" goes to "
+        "@abort (nothing is stored without consent)"
+    )
+    if start.expect is not Expect.YESNO:
+        raise SpecError(spec.path, start.id, reason)
+    if _after(start, "no") != ABORT or _after(start, "yes") == ABORT:
+        raise SpecError(spec.path, start.id, reason)
+
+
 def check_spec(spec: FlowSpec, catalog: Catalog | None = None) -> None:
     """Check ``spec`` as a whole (and its keys against ``catalog`` if given).
 
     Raises:
         SpecError: a dangling or backward goto, a misplaced @submit, a bad
             condition, an unreachable step, a flow that cannot be submitted,
+            a flow that does not start with a consent step (yes/no, "no" aborts),
             a wrong routing field, or a missing catalog key.
     """
     if not spec.has_step(spec.start):
@@ -129,6 +152,7 @@ def check_spec(spec: FlowSpec, catalog: Catalog | None = None) -> None:
             raise SpecError(spec.path, step.id, "unreachable step")
     if SUBMIT not in reachable:
         raise SpecError(spec.path, None, "no path reaches @submit through a confirm step")
+    _check_consent(spec)
     _check_routing(spec)
     if catalog is not None:
         _check_catalog(spec, catalog)

@@ -60,12 +60,19 @@ class Answer:
 
 @dataclass(frozen=True)
 class RoutingFacts:
-    """The plaintext facts routing needs; nothing else from the answers."""
+    """The plaintext facts routing needs; nothing else from the answers.
+
+    ``country`` is an ISO 3166-1 alpha-2 code (or "XK"), None when the defender
+    chose "my country is not listed" (route to the fallback queue);
+    ``subdivision`` the ISO 3166-2 code ("UA-43") when they named a first-level
+    subdivision or territory of it, else None. See :mod:`flows.countries`.
+    """
 
     kind: str
     country: str | None
     category: tuple[str, ...]
     urgency: str | None
+    subdivision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,9 @@ class Submit:
     """The defender confirmed: store the case, seal it, tell them the reference.
 
     ``answers`` maps the step ids on the path taken to JSON values (strings,
-    lists of strings; dates as ISO ``YYYY-MM-DD``; files as attachment ids).
+    lists of strings; dates as ISO ``YYYY-MM-DD``; files as attachment ids;
+    places as codes, see :mod:`flows.countries`), plus ``"<step>.place"``, the
+    place as typed, after a country step answered "not listed" (``"ZZ"``).
     """
 
     flow: str

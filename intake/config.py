@@ -26,11 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from intake.errors import ConfigError
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the setting."""
 
 
 class _Frozen(BaseModel):
@@ -286,7 +284,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 _set_dotted(tree, f"{table}.{key}", value)
 
     tree["home"] = home
-    tree.setdefault("database_url", f"sqlite:///{(home / 'intake.db').as_posix()}")
+    tree.setdefault("database_url", f"sqlite:///{(home / 'intake.storage.engine').as_posix()}")
     keyring = tree.setdefault("keyring", {})
     keyring.setdefault("path", home / "keyring.json")
     if "passphrase" not in keyring:

@@ -1,4 +1,6 @@
-"""Case references: random, non-sequential, easy to read out over a phone.
+"""Typed ids (cases, missions, officers) and case references.
+
+References are random, non-sequential, easy to read out over a phone:
 
 `HRD-7KQ2-M9XD`: eight symbols of Crockford's base32 (no I, L, O, U), 40
 bits from `secrets`, so a reference reveals neither order nor volume.
@@ -11,6 +13,11 @@ import secrets
 from typing import NewType
 
 CaseRef = NewType("CaseRef", str)
+"""A case's reference as shown to officers and defenders (`HRD-XXXX-XXXX`)."""
+MissionId = NewType("MissionId", str)
+"""A mission's id in the missions directory (`eu-ke`, `fr-embassy-ge`...)."""
+OfficerId = NewType("OfficerId", str)
+"""A liaison officer's id (`off-...`), shown in the audit log as `officer:<id>`."""
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PATTERN = re.compile(r"^HRD-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")

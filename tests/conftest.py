@@ -60,7 +60,7 @@ def pg_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs once on a SQLite file and once on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'intake.db'}"
+        return f"sqlite:///{tmp_path / 'intake.storage.engine'}"
     return str(request.getfixturevalue("pg_url"))
 
 
@@ -78,7 +78,7 @@ def setup(tmp_path: Path, database_url: str) -> Iterator[Setup]:
 
 def _primary_url(request: pytest.FixtureRequest, home: Path) -> str:
     if PRIMARY == "sqlite":
-        return f"sqlite:///{home / 'intake.db'}"
+        return f"sqlite:///{home / 'intake.storage.engine'}"
     if request.node.get_closest_marker("sqlite_file"):
         pytest.skip("reads the SQLite file itself: runs in the SQLite pass")
     return str(request.getfixturevalue("pg_url"))

@@ -24,8 +24,8 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from intake import migrate
-from intake.db import make_engine
+from intake.storage import migrate
+from intake.storage.engine import make_engine
 from tests.support.serve import free_port, get, readiness, wait_until
 from tests.support.synapse import default_venv_dir, ensure_synapse_venv, skip_reason
 

@@ -23,7 +23,7 @@ import nio  # type: ignore[import-untyped]
 from bots.deliveries import Refused, Unavailable
 from bots.matrix.events import RoomId, encode_trace
 from bots.matrix.rooms import CHANNEL, NotDelivered, Rooms
-from intake.deliveries import PendingDelivery
+from intake.storage.deliveries import PendingDelivery
 
 __all__ = ["MatrixSender"]
 

@@ -25,7 +25,7 @@ import aiohttp
 import nio  # type: ignore[import-untyped]
 
 from bots.core import Core
-from bots.matrix import trust as trust
+from bots.matrix import trust
 from bots.matrix.events import (
     EventId,
     Redact,

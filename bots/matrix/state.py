@@ -1,6 +1,6 @@
 """What the Matrix channel keeps between runs, sealed in the channel state store.
 
-Every value is a record of `intake.channel_state.ChannelStateStore`, sealed
+Every value is a record of `intake.storage.channel_state.ChannelStateStore`, sealed
 under the server keyring (who can decrypt: the service). The methods do
 database I/O: call them from a worker thread (`asyncio.to_thread`).
 

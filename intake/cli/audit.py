@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from intake import audit
 from intake.cli.common import Context, emit_json, fail, pass_context
+from intake.errors import AuditBroken
+from intake.storage import audit
 
 
 @click.group("audit")
@@ -23,7 +24,7 @@ def audit_verify(ctx: Context) -> None:
         try:
             checkpoint = audit.read_checkpoint(path)
             head = audit.verify(session, checkpoint)
-        except audit.AuditBroken as exc:
+        except AuditBroken as exc:
             fail(f"audit log BROKEN: {exc}")
     note = "" if checkpoint is not None else " (no checkpoint file yet)"
     click.echo(f"audit log intact: {head.count} entries, head {head.hash[:16]}{note}")

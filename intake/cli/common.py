@@ -17,10 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
-from intake import app
-from intake.config import ConfigError, Settings, load_settings
-from intake.logs import setup_logging
-from intake.records import RecordCipher
+from intake.config import Settings, load_settings
+from intake.core import app
+from intake.errors import ConfigError, SetupError
+from intake.runtime.logs import setup_logging
+from intake.storage.records import RecordCipher
 
 EXIT_REFUSED = 1
 EXIT_SETUP = 3
@@ -49,7 +50,7 @@ class Context:
         """The database, which must exist at the current schema (`init`, `db upgrade` make it so)."""
         try:
             return app.open_database(self.settings, require_schema=not self.setting_up)
-        except app.SetupError as exc:
+        except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
 
     setting_up = False  # init and db upgrade may find no schema yet
@@ -62,7 +63,7 @@ class Context:
     def cipher(self) -> RecordCipher:
         try:
             return app.build_cipher(self.settings, self.sessions)
-        except app.SetupError as exc:
+        except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
         except CryptoError as exc:
             fail(f"cannot open the keyring: {exc}", EXIT_SETUP)
@@ -114,8 +115,8 @@ def read_passphrase(
 
 def audit_refusal(ctx: Context, actor: str, action: str, subject: str, reason: str) -> NoReturn:
     """Record a refused attempt (in its own transaction, the action itself rolled back), then fail."""
-    from intake import audit
-    from intake.app import utcnow
+    from intake.core.app import utcnow
+    from intake.storage import audit
 
     with ctx.sessions.begin() as session:
         audit.append(session, utcnow(), actor, "refused", subject, attempted=action, reason=reason)
@@ -125,7 +126,7 @@ def audit_refusal(ctx: Context, actor: str, action: str, subject: str, reason: s
 
 
 def sync_audit(ctx: Context) -> None:
-    from intake import audit
+    from intake.storage import audit
 
     with ctx.sessions() as session:
         audit.sync_checkpoint(session, ctx.settings.audit_checkpoint)

@@ -14,8 +14,6 @@ from typing import cast
 import click
 
 from crypto import CryptoError, KeyKind, KeyNotFound
-from intake import app, audit
-from intake.app import utcnow
 from intake.cli.common import (
     Context,
     audit_refusal,
@@ -26,19 +24,21 @@ from intake.cli.common import (
     sync_audit,
 )
 from intake.cli.progress import progress_bar
-from intake.keyholders import NoKeyAtHand, active_recovery_key, reseal_to_mission
-from intake.keyring_admin import RetireRefused, retire_version, rotate_keyring
-from intake.mission_keys import rotate_mission_key
-from intake.missions import mission_exists
-from intake.recovery import (
-    RecoveryKeyExists,
-    RecoveryRotationRefused,
+from intake.core import app
+from intake.core.app import utcnow
+from intake.errors import NoKeyAtHand, RecoveryKeyExists, RecoveryRotationRefused, RetireRefused
+from intake.keys.holders import active_recovery_key, reseal_to_mission
+from intake.keys.keyring_admin import retire_version, rotate_keyring
+from intake.keys.mission_keys import rotate_mission_key
+from intake.keys.recovery import (
     create_recovery_key,
     recovery_keys_at_hand,
     reseal_recovery_batch,
     seals_to,
     start_recovery_rotation,
 )
+from intake.storage import audit
+from intake.triage.missions import mission_exists
 
 KINDS = click.Choice(["kek", "pseudonym"])
 

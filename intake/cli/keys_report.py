@@ -8,8 +8,6 @@ import click
 from rich.table import Table
 
 from crypto import CryptoError
-from intake import audit
-from intake.app import utcnow
 from intake.cli.common import (
     Context,
     emit_json,
@@ -19,13 +17,16 @@ from intake.cli.common import (
     sync_audit,
 )
 from intake.cli.progress import progress_bar
-from intake.key_status import KeyStatus, key_status
-from intake.key_verify import VerifyReport, verify_keyring_records
-from intake.keyholders import KeysAtHand
-from intake.recovery import recovery_keys_at_hand
-from intake.rewrap import DEFAULT_BATCH, rewrap_all
-from intake.seal_verify import WrongRecoveryKey, verify_sealed_records
-from intake.wrapped_keys import records_not_on
+from intake.core.app import utcnow
+from intake.errors import WrongRecoveryKey
+from intake.keys.holders import KeysAtHand
+from intake.keys.recovery import recovery_keys_at_hand
+from intake.keys.rewrap import DEFAULT_BATCH, rewrap_all
+from intake.keys.seal_verify import verify_sealed_records
+from intake.keys.status import KeyStatus, key_status
+from intake.keys.verify import VerifyReport, verify_keyring_records
+from intake.storage import audit
+from intake.storage.wrapped_keys import records_not_on
 
 
 @click.command("status")

@@ -7,9 +7,8 @@ import sys
 
 import click
 
-from intake import app, migrate
 from intake.cli.audit import audit_group
-from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
+from intake.cli.common import EXIT_REFUSED, EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.keys import keys
 from intake.cli.keys_report import keys_rewrap, keys_status, keys_verify
 from intake.cli.missions import missions
@@ -17,7 +16,9 @@ from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
 from intake.cli.queue import queue
 from intake.cli.serve import serve
-from intake.routing import RoutingError
+from intake.core import app
+from intake.errors import Refused, RoutingError, SetupError
+from intake.storage import migrate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,7 +135,10 @@ def main() -> None:
     # Everything we create (database, WAL, logs, keyring, exported files) is
     # for this user only.
     os.umask(0o077)
+    # The one place errors become exit codes (see the tree in intake.errors).
     try:
         cli()
-    except app.SetupError as exc:
+    except Refused as exc:
+        fail(str(exc), EXIT_REFUSED)
+    except SetupError as exc:
         fail(str(exc), EXIT_SETUP)

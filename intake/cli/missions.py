@@ -8,7 +8,8 @@ import click
 from rich.table import Table
 
 from intake.cli.common import Context, emit_json, pass_context, refusals
-from intake.missions import DirectoryError, import_directory, list_missions, read_directory
+from intake.errors import DirectoryError
+from intake.triage.missions import import_directory, list_missions, read_directory
 
 
 @click.group()
@@ -21,7 +22,7 @@ def missions() -> None:
 @pass_context
 def missions_import(ctx: Context, path: Path) -> None:
     """Import or update missions from a YAML file (validated whole first)."""
-    from intake.app import utcnow
+    from intake.core.app import utcnow
 
     with refusals(DirectoryError):
         directory = read_directory(path)

@@ -8,8 +8,6 @@ import click
 from rich.table import Table
 
 from crypto import BadPassphrase, CryptoError
-from intake import audit, officers
-from intake.app import utcnow
 from intake.cli.common import (
     Context,
     emit_json,
@@ -21,9 +19,13 @@ from intake.cli.common import (
     recovery_key_option,
     sync_audit,
 )
-from intake.keyholders import KeysAtHand, NoKeyAtHand
-from intake.mission_keys import reseal_open_cases, rotate_mission_key
-from intake.recovery import recovery_keys_at_hand
+from intake.core.app import utcnow
+from intake.errors import NoKeyAtHand, OfficerRefused
+from intake.keys.holders import KeysAtHand
+from intake.keys.mission_keys import reseal_open_cases, rotate_mission_key
+from intake.keys.recovery import recovery_keys_at_hand
+from intake.storage import audit
+from intake.triage import officers
 
 
 @click.group("officers")
@@ -49,7 +51,7 @@ def _unlocker(
     with ctx.sessions() as session:
         try:
             return officers.unlock(session, by, passphrase)
-        except (BadPassphrase, officers.OfficerRefused) as exc:
+        except (BadPassphrase, OfficerRefused) as exc:
             fail(f"cannot unlock {by}: {exc}")
 
 
@@ -94,7 +96,7 @@ def officers_add(
                 now=now,
                 unlock=unlocker,
             )
-        except (officers.OfficerRefused, NoKeyAtHand) as exc:
+        except (OfficerRefused, NoKeyAtHand) as exc:
             session.rollback()
             fail(str(exc))
         actor = unlocker.recipient if unlocker else "operator"
@@ -187,7 +189,7 @@ def officers_revoke(
         try:
             mission_id = officers.get_officer(session, officer_id).mission_id
             removed = officers.revoke(session, officer_id, now)
-        except officers.OfficerRefused as exc:
+        except OfficerRefused as exc:
             fail(str(exc))
         actor = unlocker.recipient if unlocker else "operator"
         audit.append(session, now, actor, "officer.revoke", officer_id, seals_deleted=removed)
@@ -248,7 +250,7 @@ def officers_rotate_key(
     with ctx.sessions.begin() as session:
         try:
             moved = officers.rotate_key(session, officer_id, passphrase, now, new_passphrase=new)
-        except (BadPassphrase, officers.OfficerRefused, NoKeyAtHand, CryptoError) as exc:
+        except (BadPassphrase, OfficerRefused, NoKeyAtHand, CryptoError) as exc:
             session.rollback()
             fail(f"cannot rotate the key of {officer_id}: {exc}")
         key_id = officers.get_officer(session, officer_id).key_id
@@ -291,7 +293,7 @@ def officers_passwd(
     with ctx.sessions.begin() as session:
         try:
             officers.change_passphrase(session, officer_id, old, new)
-        except (BadPassphrase, officers.OfficerRefused) as exc:
+        except (BadPassphrase, OfficerRefused) as exc:
             session.rollback()
             fail(f"cannot change the passphrase: {exc}")
         audit.append(session, now, f"officer:{officer_id}", "officer.passwd", officer_id)

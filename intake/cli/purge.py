@@ -7,10 +7,11 @@ from datetime import timedelta
 import click
 
 from flows import load_catalog
-from intake import app, audit
-from intake.app import utcnow
 from intake.cli.common import Context, emit_json, pass_context, sync_audit
-from intake.purge import checkpoint_sqlite, purge
+from intake.core import app
+from intake.core.app import utcnow
+from intake.keys.retention import checkpoint_sqlite, purge
+from intake.storage import audit
 
 _LABELS = {
     "cases": "closed cases destroyed",

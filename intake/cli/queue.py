@@ -1,38 +1,33 @@
-"""`queue`: officers' queue and triage, acting as one officer (or as security staff)."""
+"""`queue`: officers' queue and triage, acting as one officer (or as security staff).
+
+Every decision (who may act, what the case's state allows) and every audit
+entry is the case desk's (`intake.triage.desk`); this module asks and prints.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.table import Table
-from rich.text import Text
-from sqlalchemy.orm import Session
 
-from crypto import BadPassphrase, CryptoError
-from intake import triage
-from intake.app import utcnow
+from intake.cli.case_view import print_case
 from intake.cli.common import (
     Context,
-    audit_refusal,
     emit_json,
     fail,
     pass_context,
     passphrase_file_option,
     read_passphrase,
     recovery_key_option,
-    sync_audit,
 )
-from intake.keyholders import KeysAtHand, NoKeyAtHand
-from intake.models import Case, Officer
-from intake.officers import OfficerRefused, active_officer, unlock
-from intake.queue import STATUSES, CaseNotFound, list_cases, summary
-from intake.recovery import recovery_keys_at_hand
-from intake.references import parse_reference
-from intake.triage_states import TRIGGER_FOR_STATUS, IllegalTransition
+from intake.core.app import build_desk, utcnow
+from intake.references import CaseRef, MissionId, OfficerId, parse_reference
+from intake.storage.models import Officer
+from intake.triage.desk import Acting, CaseDesk
+from intake.triage.queue import STATUSES
+from intake.triage.workflow import TRIGGER_FOR_STATUS
 
 officer_option = click.option(
     "--officer",
@@ -50,50 +45,52 @@ def _age(seconds: int) -> str:
     return f"{seconds // 86400}d"
 
 
-def _officer(ctx: Context, officer_id: str | None, action: str, subject: str) -> Officer:
+def _desk(ctx: Context) -> CaseDesk:
+    return build_desk(ctx.settings, ctx.sessions, ctx.cipher)
+
+
+def _officer(desk: CaseDesk, officer_id: str | None, action: str, subject: str) -> Officer:
     if not officer_id:
-        fail(f"{action} acts as an officer: give --officer ID or set HRD_INTAKE_OFFICER")
-    with ctx.sessions() as session:
-        try:
-            return active_officer(session, officer_id)
-        except OfficerRefused as exc:
-            audit_refusal(ctx, f"officer:{officer_id}", action, subject, str(exc))
+        fail("this command acts as an officer: give --officer ID or set HRD_INTAKE_OFFICER")
+    return desk.officer(OfficerId(officer_id), action, subject)
 
 
-def _keys(
-    ctx: Context,
+def _acting(
+    desk: CaseDesk,
     officer: Officer | None,
     passphrase_file: Path | None,
     recovery_key: Path | None,
     subject: str,
-) -> KeysAtHand:
+) -> Acting:
     if recovery_key is not None:
-        try:
-            return recovery_keys_at_hand(recovery_key)
-        except CryptoError as exc:
-            fail(f"cannot read the recovery key file: {exc}")
+        return desk.recovery(recovery_key)
     if officer is None:
         fail("give --officer ID (or HRD_INTAKE_OFFICER), or --recovery-key FILE")
     passphrase = read_passphrase(passphrase_file, f"Passphrase for {officer.id}")
-    with ctx.sessions() as session:
-        try:
-            return unlock(session, officer.id, passphrase)
-        except (BadPassphrase, OfficerRefused) as exc:
-            audit_refusal(
-                ctx, f"officer:{officer.id}", "unlock", subject, str(exc) or "wrong passphrase"
-            )
+    return desk.unlock(officer, passphrase, subject)
 
 
-def _reference(text: str) -> str:
-    return parse_reference(text) or text.strip()
+def _reference(text: str) -> CaseRef:
+    return parse_reference(text) or CaseRef(text.strip())
 
 
 def _read_text(source: Path | None, what: str) -> str:
+    if source is None and sys.stdin.isatty():
+        click.echo(f"Type the {what}; end with Ctrl-D on a line of its own.", err=True)
     text = source.read_text(encoding="utf-8") if source is not None else sys.stdin.read()
     text = text.strip()
     if not text:
         fail(f"empty {what}: write it on standard input or in --file")
     return text
+
+
+def _officer_acting(
+    ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None, action: str
+) -> tuple[CaseDesk, CaseRef, Acting]:
+    desk = _desk(ctx)
+    ref = _reference(reference)
+    officer = _officer(desk, officer_id, action, ref)
+    return desk, ref, _acting(desk, officer, passphrase_file, None, ref)
 
 
 @click.group()
@@ -121,21 +118,12 @@ def queue_list(
     as_json: bool,
 ) -> None:
     """List cases, most urgent then oldest (metadata only). An officer sees their mission only."""
-    if officer_id:
-        officer = _officer(ctx, officer_id, "queue.list", "queue")
-        foreign = [m for m in missions_ if m != officer.mission_id]
-        if foreign:
-            audit_refusal(
-                ctx,
-                f"officer:{officer.id}",
-                "queue.list",
-                foreign[0],
-                f"not in the queue of {foreign[0]}",
-            )
-        missions_ = (officer.mission_id,)
+    desk = _desk(ctx)
+    officer = _officer(desk, officer_id, "queue.list", "queue") if officer_id else None
+    page = desk.list(
+        officer, [MissionId(m) for m in missions_], statuses, limit=limit, offset=offset
+    )
     now = utcnow()
-    with ctx.sessions() as session:
-        page = list_cases(session, missions_, statuses, limit=limit, offset=offset)
     if as_json:
         emit_json([case.as_json(now) for case in page])
         return
@@ -154,18 +142,6 @@ def queue_list(
             flag,
         )
     ctx.console.print(table)
-
-
-def _acting_case(
-    ctx: Context, officer: Officer | None, reference: str, action: str, session: Session
-) -> Case:
-    try:
-        return triage.find_case(session, reference, officer)
-    except CaseNotFound as exc:
-        fail(str(exc))
-    except OfficerRefused as exc:
-        session.rollback()
-        audit_refusal(ctx, triage.actor_name(officer), action, reference, str(exc))
 
 
 @queue.command("show")
@@ -190,117 +166,11 @@ def queue_show(
     as_json: bool,
 ) -> None:
     """Decrypt and show one case with your key (audited)."""
+    desk = _desk(ctx)
     ref = _reference(reference)
-    officer = None if recovery_key else _officer(ctx, officer_id, "case.open", ref)
-    keys = _keys(ctx, officer, passphrase_file, recovery_key, ref)
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        case = _acting_case(ctx, officer, ref, "case.open", session)
-        try:
-            opened = triage.open_case(session, ctx.cipher, case, keys)
-        except (NoKeyAtHand, CryptoError) as exc:
-            session.rollback()
-            audit_refusal(
-                ctx,
-                triage.actor_name(officer, keys),
-                "case.open",
-                ref,
-                f"case {ref} does not open: {exc}",
-            )
-        from intake import audit
-
-        audit.append(session, now, triage.actor_name(officer, keys), "case.open", ref)
-    sync_audit(ctx)
-    _print_case(ctx, opened, save_attachments, as_json)
-
-
-def _print_case(
-    ctx: Context, opened: triage.OpenedCase, folder: Path | None, as_json: bool
-) -> None:
-    case = summary(opened.case)
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for index, item in enumerate(opened.attachments, start=1):
-            target = folder / f"{case.reference}-{index}"
-            target.write_bytes(item.data)
-            target.chmod(0o600)
-    if as_json:
-        emit_json(
-            {
-                **case.as_json(utcnow()),
-                "report": opened.payload,
-                "attachments": [
-                    {"id": a.id, "media_type": a.media_type, "size": len(a.data)}
-                    for a in opened.attachments
-                ],
-                "events": [
-                    {
-                        "kind": e.kind,
-                        "author": e.author,
-                        "at": e.created_at.isoformat(),
-                        "text": e.text,
-                    }
-                    for e in opened.events
-                ],
-            }
-        )
-        return
-    header = Text(
-        f"{case.reference}  {case.kind}  urgency={case.urgency}  status={case.status}  mission={case.mission}"
-    )
-    if case.flagged:
-        header.append("  FLAGGED: the defender typed the duress word", style="bold red")
-    ctx.console.print(header)
-    table = Table("question", "answer", show_lines=True)
-    for key, value in opened.payload.get("answers", {}).items():
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        # Text, not markup: what a defender wrote is shown literally.
-        table.add_row(Text(key), Text(shown))
-    ctx.console.print(table)
-    for item in opened.attachments:
-        ctx.console.print(Text(f"attachment {item.id}: {item.media_type}, {len(item.data)} bytes"))
-    for event in opened.events:
-        ctx.console.print(
-            Text(f"[{event.created_at:%Y-%m-%d %H:%M}] {event.kind} by {event.author}:")
-        )
-        ctx.console.print(Text(event.text))
-
-
-# One triage step: (session, case, officer, keys, now) -> what to tell the officer.
-Step = Callable[[Session, Case, Officer, KeysAtHand, datetime], str]
-
-
-def _act(
-    ctx: Context,
-    reference: str,
-    officer_id: str | None,
-    passphrase_file: Path | None,
-    action: str,
-    step: Step,
-) -> None:
-    """Run one triage step as an authenticated officer, in one transaction, audited."""
-    ref = _reference(reference)
-    officer = _officer(ctx, officer_id, action, ref)
-    keys = _keys(ctx, officer, passphrase_file, None, ref)
-    with ctx.sessions.begin() as session:
-        case = _acting_case(ctx, officer, ref, action, session)
-        try:
-            message = step(session, case, officer, keys, utcnow())
-        except (IllegalTransition, OfficerRefused, NoKeyAtHand, LookupError) as exc:
-            session.rollback()
-            audit_refusal(ctx, f"officer:{officer.id}", action, ref, str(exc))
-    sync_audit(ctx)
-    click.echo(message)
-
-
-def _status_step(trigger: str) -> Step:
-    def step(
-        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
-    ) -> str:
-        status = triage.change_status(session, case, trigger, f"officer:{officer.id}", now)
-        return f"{case.reference}: {status}"
-
-    return step
+    officer = None if recovery_key else _officer(desk, officer_id, "case.open", ref)
+    acting = _acting(desk, officer, passphrase_file, recovery_key, ref)
+    print_case(ctx.console, desk.open(ref, acting), save_attachments, as_json)
 
 
 @queue.command("claim")
@@ -312,14 +182,8 @@ def queue_claim(
     ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None
 ) -> None:
     """Take a case: it shows as yours to the rest of your mission."""
-
-    def step(
-        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
-    ) -> str:
-        triage.claim(session, case, officer, now)
-        return f"{case.reference}: claimed by {officer.id}"
-
-    _act(ctx, reference, officer_id, passphrase_file, "case.claim", step)
+    desk, ref, acting = _officer_acting(ctx, reference, officer_id, passphrase_file, "case.claim")
+    click.echo(desk.claim(ref, acting))
 
 
 def _status_command(name: str, trigger: str, doc: str) -> None:
@@ -331,7 +195,10 @@ def _status_command(name: str, trigger: str, doc: str) -> None:
     def command(
         ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None
     ) -> None:
-        _act(ctx, reference, officer_id, passphrase_file, f"case.{trigger}", _status_step(trigger))
+        desk, ref, acting = _officer_acting(
+            ctx, reference, officer_id, passphrase_file, f"case.{trigger}"
+        )
+        click.echo(desk.change_status(ref, acting, trigger))
 
 
 _status_command("ack", "ack", "Acknowledge a new (or transferred) case.")
@@ -350,14 +217,22 @@ def queue_status(
 ) -> None:
     """Move a case to STATE (illegal moves are refused and audited)."""
     trigger = TRIGGER_FOR_STATUS[state]
-    _act(ctx, reference, officer_id, passphrase_file, f"case.{trigger}", _status_step(trigger))
+    desk, ref, acting = _officer_acting(
+        ctx, reference, officer_id, passphrase_file, f"case.{trigger}"
+    )
+    click.echo(desk.change_status(ref, acting, trigger))
+
+
+text_option = click.option(
+    "--file", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 
 
 @queue.command("note")
 @click.argument("reference")
 @officer_option
 @passphrase_file_option
-@click.option("--file", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@text_option
 @pass_context
 def queue_note(
     ctx: Context,
@@ -368,21 +243,15 @@ def queue_note(
 ) -> None:
     """Add a note (from stdin or --file), sealed like the case."""
     text = _read_text(source, "note")
-
-    def step(
-        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
-    ) -> str:
-        triage.note(session, ctx.cipher, case, f"officer:{officer.id}", text, now)
-        return f"{case.reference}: note added"
-
-    _act(ctx, reference, officer_id, passphrase_file, "case.note", step)
+    desk, ref, acting = _officer_acting(ctx, reference, officer_id, passphrase_file, "case.note")
+    click.echo(desk.note(ref, acting, text))
 
 
 @queue.command("reply")
 @click.argument("reference")
 @officer_option
 @passphrase_file_option
-@click.option("--file", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@text_option
 @pass_context
 def queue_reply(
     ctx: Context,
@@ -392,27 +261,9 @@ def queue_reply(
     source: Path | None,
 ) -> None:
     """Reply to the defender (text from stdin or --file) through the bot they used."""
-    from intake.app import build_service
-
     text = _read_text(source, "reply")
-    service = build_service(ctx.settings, ctx.sessions, ctx.cipher)
-
-    def step(
-        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
-    ) -> str:
-        triage.reply(
-            session,
-            ctx.cipher,
-            case,
-            keys,
-            f"officer:{officer.id}",
-            text,
-            service.render_reply,
-            now,
-        )
-        return f"{case.reference}: reply queued for delivery"
-
-    _act(ctx, reference, officer_id, passphrase_file, "case.reply", step)
+    desk, ref, acting = _officer_acting(ctx, reference, officer_id, passphrase_file, "case.reply")
+    click.echo(desk.reply(ref, acting, text))
 
 
 @queue.command("transfer")
@@ -429,11 +280,7 @@ def queue_transfer(
     passphrase_file: Path | None,
 ) -> None:
     """Hand a case to another mission: its keys are re-sealed to that mission."""
-
-    def step(
-        session: Session, case: Case, officer: Officer, keys: KeysAtHand, now: datetime
-    ) -> str:
-        triage.transfer(session, ctx.cipher, case, keys, to_mission, f"officer:{officer.id}", now)
-        return f"{case.reference}: transferred to {to_mission}"
-
-    _act(ctx, reference, officer_id, passphrase_file, "case.transfer", step)
+    desk, ref, acting = _officer_acting(
+        ctx, reference, officer_id, passphrase_file, "case.transfer"
+    )
+    click.echo(desk.transfer(ref, acting, MissionId(to_mission)))

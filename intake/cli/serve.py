@@ -22,17 +22,17 @@ import click
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
-from intake import app
-from intake.channel_items import ChannelItemStore
-from intake.channel_state import ChannelStateStore
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
-from intake.health import ChannelState, ChannelStatus, Health
-from intake.http import Counters, StatusServer
-from intake.leases import Leases, matrix_lease_name, new_holder_id, telegram_lease_name
-from intake.metrics import LogCounter, ServiceMetrics
-from intake.routing import RoutingError
-from intake.service import ConversationService
+from intake.core import app
+from intake.core.service import ConversationService
+from intake.errors import RoutingError
+from intake.runtime.health import ChannelState, ChannelStatus, Health
+from intake.runtime.http import Counters, StatusServer
+from intake.runtime.metrics import LogCounter, ServiceMetrics
+from intake.storage.channel_items import ChannelItemStore
+from intake.storage.channel_state import ChannelStateStore
+from intake.storage.leases import Leases, matrix_lease_name, new_holder_id, telegram_lease_name
 
 
 @click.command()

@@ -13,7 +13,7 @@ import pytest
 from bots.telegram.channel import TelegramChannel, build_telegram
 from bots.telegram.ratelimit import RateLimiter
 from intake.config import Settings, TelegramSettings
-from intake.service import ConversationService
+from intake.core.service import ConversationService
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 
 from bots.console import ConsoleChannel
-from intake.queue import list_cases
+from intake.triage.queue import list_cases
 from tests.support.setup import Setup
 
 

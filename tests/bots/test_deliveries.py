@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bots.deliveries import DeliveryTiming, DeliveryWorker, Unavailable
-from intake.conversations import open_turn
-from intake.deliveries import PendingDelivery, queue_delivery
-from intake.models import Conversation
-from intake.service import ConversationService
+from intake.core.service import ConversationService
+from intake.storage.conversation_record import open_turn
+from intake.storage.deliveries import PendingDelivery, queue_delivery
+from intake.storage.models import Conversation
 from tests.support.defender import Defender
 from tests.support.deliveries import pending_deliveries
 from tests.support.setup import Setup

@@ -16,10 +16,10 @@ from sqlalchemy import update
 
 from bots.leased import LeasedChannel
 from bots.runner import Channel
-from intake import app
-from intake.health import ChannelState, ChannelStatus
-from intake.leases import Leases, current
-from intake.models import Lease
+from intake.core import app
+from intake.runtime.health import ChannelState, ChannelStatus
+from intake.storage.leases import Leases, current
+from intake.storage.models import Lease
 from tests.support.databases import through_port
 from tests.support.setup import Setup
 from tests.support.tcp_proxy import TcpProxy

@@ -16,13 +16,7 @@ from crypto.envelope import (
     seal_field,
     wrap_data_key,
 )
-from crypto.errors import (
-    CryptoError,
-    Misplaced,
-    Tampered,
-    UnsupportedFormat,
-    WrongKey,
-)
+from crypto.errors import CryptoError, Misplaced, Tampered, UnsupportedFormat, WrongKey
 from crypto.keyring import Keyring
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,12 +13,7 @@ from typing import Any
 
 import pytest
 
-from crypto.errors import (
-    BadPassphrase,
-    CryptoError,
-    KeyringFileError,
-    UnsupportedFormat,
-)
+from crypto.errors import BadPassphrase, CryptoError, KeyringFileError, UnsupportedFormat
 from crypto.keyring import (
     KdfParams,
     Keyring,

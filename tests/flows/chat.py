@@ -52,6 +52,11 @@ class Chat:
         assert self.state["flow"] == flow
 
 
+def menu_state(engine: Engine, lang: str) -> dict[str, Any]:
+    """The state back at the main menu once the welcome has been shown."""
+    return {**engine.new_state(lang), "welcomed": True}
+
+
 def valid_answer(step: StepSpec) -> dict[str, str]:
     """A plausible answer for any step (keyword arguments for Chat.send)."""
     if step.expect is Expect.CHOICE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def edit_po(path: Path, key: str, text: str | None, *, fuzzy: bool = False) -> N
 
 
 def test_languages_and_their_names(catalog: Catalog) -> None:
-    assert catalog.languages == ("en", "ar", "es", "fr", "ru")
+    assert catalog.languages == ("en", "ar", "es", "fr", "ru", "uk")
     names = {lang: catalog.language_name(lang) for lang in catalog.languages}
     assert names == {
         "en": "English",
@@ -45,6 +46,7 @@ def test_languages_and_their_names(catalog: Catalog) -> None:
         "es": "Español",
         "fr": "Français",
         "ru": "Русский",
+        "uk": "Українська",
     }
     assert catalog.direction("ar") == "rtl"
     assert catalog.direction("fr") == "ltr"
@@ -60,7 +62,7 @@ def test_english_is_complete(catalog: Catalog, specs: dict[str, object]) -> None
 
 def test_list_what_each_language_is_missing(catalog: Catalog) -> None:
     missing = catalog.missing()
-    assert set(missing) == {"ar", "es", "fr", "ru"}
+    assert set(missing) == {"ar", "es", "fr", "ru", "uk"}
     for lang, keys in missing.items():
         # Informational: shown with `pytest -s`; untranslated keys fall back to English.
         print(f"{lang} ({catalog.language_name(lang)}): {len(keys)} missing", *keys, sep="\n  ")
@@ -87,7 +89,7 @@ def test_a_key_missing_in_english_fails_when_loaded(
     folder = copy_catalogs(tmp_path)
     edit_po(folder / "en.po", "engine.submitted", None)
     edit_po(folder / "en.po", "threat.details.label", None)
-    for lang in ("fr", "es", "ar", "ru"):
+    for lang in ("fr", "es", "ar", "ru", "uk"):
         edit_po(folder / f"{lang}.po", "engine.submitted", None)
         edit_po(folder / f"{lang}.po", "threat.details.label", None)
     catalog = load_catalog(folder)
@@ -137,3 +139,34 @@ def test_placeholders_are_filled_not_reinterpreted(catalog: Catalog) -> None:
 
 def test_unknown_language_falls_back_to_english(catalog: Catalog) -> None:
     assert catalog.text("de", "engine.menu") == catalog.text("en", "engine.menu")
+
+
+def test_every_language_is_complete(catalog: Catalog) -> None:
+    """Every shipped language translates every key (uk included): nothing falls back."""
+    assert catalog.missing() == {lang: [] for lang in ("ar", "es", "fr", "ru", "uk")}
+
+
+def test_ukrainian_is_its_own_language(catalog: Catalog) -> None:
+    english, russian = catalog.texts["en"], catalog.texts["ru"]
+    for key, text in catalog.texts["uk"].items():
+        words = re.sub(r"\{\w+\}", "", text)  # placeholders are the same everywhere
+        if sum(char.isalpha() for char in words) > 12:
+            assert text != english[key], key
+            assert text != russian[key], key
+    assert catalog.text("uk", "engine.language_changed") == "Відтепер я писатиму українською."
+
+
+@pytest.mark.parametrize("lang", ["ar", "es", "fr", "ru", "uk"])
+def test_no_english_hint_left_in_a_translation(catalog: Catalog, lang: str) -> None:
+    """Hints are translated too ("(several allowed: ...)" once stayed English)."""
+    english_words = {"several", "allowed", "numbers", "separated", "commas", "choose", "please"}
+    for key, text in catalog.texts[lang].items():
+        words = {word.lower().strip(".,:()") for word in text.split()}
+        assert not words & english_words, (key, text)
+
+
+def test_arabic_punctuation(catalog: Catalog) -> None:
+    """Arabic texts use the Arabic comma, semicolon and question mark."""
+    for key, text in catalog.texts["ar"].items():
+        bare = text.replace("JPEG, PNG", "")
+        assert "," not in bare and ";" not in bare and "?" not in bare, key

@@ -23,7 +23,7 @@ from flows import (
     load_catalog,
     load_specs,
 )
-from tests.flows.chat import TODAY, Chat, valid_answer
+from tests.flows.chat import TODAY, Chat, menu_state, valid_answer
 
 
 def walk_threat_report(chat: Chat) -> None:
@@ -88,7 +88,7 @@ def test_threat_report_to_submit(engine: Engine) -> None:
         "share_un": "yes",
     }
     json.dumps(submit.answers)
-    assert chat.state == engine.new_state("en")
+    assert chat.state == menu_state(engine, "en")
     assert outcome.prompts[-1].choices[0].value == "threat_report"  # back at the menu
 
 
@@ -97,7 +97,7 @@ def test_refusing_consent_aborts_without_storing(engine: Engine) -> None:
     chat.start("threat_report")
     outcome = chat.send("no")
     assert outcome.effects == (DiscardDraft(()),)
-    assert chat.state == engine.new_state("en")
+    assert chat.state == menu_state(engine, "en")
     assert "Nothing has been stored" in chat.text
 
 
@@ -121,6 +121,7 @@ def test_assistance_request_follow_ups(
     spec = specs["assistance_request"]
     chat = Chat(engine, "es")
     chat.start("assistance_request")
+    chat.send(choice="yes")  # consent
     chat.send(choice=kind)
     visited = []
     while chat.step is not None:
@@ -133,13 +134,15 @@ def test_assistance_request_follow_ups(
     assert submit.routing == RoutingFacts(
         kind="assistance_request", country="UA", category=(kind,), urgency="immediate"
     )
-    assert set(submit.answers) == {"help_kind", *FOLLOW_UPS[kind], *COMMON_TAIL} - {"confirm"}
+    expected = {"consent_store", "help_kind", *FOLLOW_UPS[kind], *COMMON_TAIL} - {"confirm"}
+    assert set(submit.answers) == expected
     assert submit.language == "es"
 
 
 def test_hearing_date_may_be_ahead_but_detention_not(engine: Engine) -> None:
     chat = Chat(engine)
     chat.start("assistance_request")
+    chat.send(choice="yes")
     chat.send(choice="trial_monitoring")
     chat.send("Regional court no. 3")
     chat.send("Minsk")
@@ -147,6 +150,7 @@ def test_hearing_date_may_be_ahead_but_detention_not(engine: Engine) -> None:
     assert chat.step == "country"
     chat = Chat(engine)
     chat.start("assistance_request")
+    chat.send(choice="yes")
     chat.send(choice="detention_visit")
     chat.send("A. B.")
     chat.send("Pre-trial centre 1")
@@ -242,7 +246,7 @@ def test_cancel_discards_the_draft_and_its_files(engine: Engine) -> None:
     chat.send(attachment="a2")
     outcome = chat.send("/cancel")
     assert outcome.effects == (DiscardDraft(("a1", "a2")),)
-    assert chat.state == engine.new_state("en")
+    assert chat.state == menu_state(engine, "en")
     outcome = chat.send("/cancel")
     assert outcome.effects == ()
 
@@ -270,13 +274,14 @@ def test_language_change_mid_flow(engine: Engine, catalog: Catalog) -> None:
     chat = at_details(engine)
     before = chat.state
     chat.send("/language")
-    assert chat.choices == ["en", "ar", "es", "fr", "ru"]
+    assert chat.choices == ["en", "ar", "es", "fr", "ru", "uk"]
     assert [c.label for c in chat.last.prompts[-1].choices] == [  # type: ignore[union-attr]
         "English",
         "العربية",
         "Español",
         "Français",
         "Русский",
+        "Українська",
     ]
     chat.send("Français")
     assert chat.state == {**before, "lang": "fr"}
@@ -296,7 +301,7 @@ def test_language_from_the_menu(engine: Engine) -> None:
     chat.send("hi")
     chat.send(choice="language")
     chat.send(choice="es")
-    assert chat.state == engine.new_state("es")
+    assert chat.state == menu_state(engine, "es")
     assert "Informe" not in chat.text and "¿Qué desea hacer?" in chat.text
 
 
@@ -319,8 +324,11 @@ def test_summary_is_localized(engine: Engine) -> None:
     ):
         assert expected in text
     assert chat.choices == ["confirm", "edit", "cancel"]
-    chat.send("Revenir et modifier")
-    assert chat.step == "share_un"
+    chat.send("Revenir et modifier")  # lists the answers, to pick the one to change
+    assert chat.step == "confirm" and chat.state["pending"] == {"kind": "edit"}
+    assert "Quelle réponse voulez-vous modifier ?" in chat.text
+    labels = [c.label for c in chat.last.prompts[-1].choices] if chat.last else []
+    assert "Pays : France" in labels and labels[-1] == "Ne rien modifier"
 
 
 def test_confirm_cancel(engine: Engine) -> None:
@@ -363,7 +371,7 @@ def test_a_state_from_an_older_spec_starts_again(engine: Engine) -> None:
     state = {**chat.state, "step": "removed_in_a_later_version"}
     outcome = engine.handle(state, Answer(text="hello"))
     assert outcome.effects == (DiscardDraft(("a1",)),)
-    assert outcome.state == engine.new_state("en")
+    assert outcome.state == menu_state(engine, "en")
     assert "could not continue" in outcome.prompts[0].text
 
 
@@ -502,3 +510,127 @@ def test_unreadable_state_still_honours_delete_and_duress(engine: Engine) -> Non
     assert outcome.state == engine.new_state("fr")
     outcome = engine.handle(broken, Answer(text="blue lagoon"))
     assert outcome.effects == (DiscardDraft(("a1",)), Duress(()))
+
+
+# -- conversation fixes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "ar", "ru", "uk"])
+def test_help_says_what_start_does(engine: Engine, catalog: Catalog, lang: str) -> None:
+    """/start shows the welcome and continues the draft; /help says so (it once
+    said "back to the start")."""
+    chat = at_details(engine, lang)
+    before = chat.state
+    chat.send("/start")
+    assert chat.state == before  # the draft continues at the same question
+    assert chat.last and chat.last.prompts[0].text == catalog.text(lang, "engine.welcome")
+    (line,) = [
+        line for line in catalog.text(lang, "engine.help").splitlines() if line.startswith("/start")
+    ]
+    assert line != "/start – back to the start (your draft is kept)"
+    if lang == "en":
+        assert line == "/start – show the welcome again (a draft in progress continues where you stopped)"
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "ar", "ru", "uk"])
+def test_the_files_step_names_the_button_it_shows(engine: Engine, lang: str) -> None:
+    chat = at_details(engine, lang)
+    chat.send("t")
+    assert chat.step == "evidence"
+    chat.send("here is my text")  # text where a file is expected
+    (button,) = chat.last.prompts[-1].choices if chat.last else ()
+    assert button.value == "skip"
+    assert button.label in chat.last.prompts[0].text if chat.last else False
+    chat.send(attachment="a1")
+    chat.send("more text")
+    (button,) = chat.last.prompts[-1].choices if chat.last else ()
+    assert button.value == "done"
+    assert button.label in chat.last.prompts[0].text if chat.last else False
+
+
+def test_a_wrong_menu_answer_gets_a_short_reply(engine: Engine, catalog: Catalog) -> None:
+    chat = Chat(engine)
+    chat.send("hello")
+    assert catalog.text("en", "engine.welcome") in chat.text
+    outcome = chat.send("Please help me")
+    assert [prompt.text for prompt in outcome.prompts] == [
+        "That is not one of the options.",
+        catalog.text("en", "engine.menu"),
+    ]
+    chat.send("/delete")  # the chat is wiped: the next message is a first contact again
+    chat.send("hello")
+    assert catalog.text("en", "engine.welcome") in chat.text
+
+
+def test_change_one_answer_from_the_summary(engine: Engine) -> None:
+    chat = Chat(engine)
+    walk_threat_report(chat)
+    chat.send(choice="edit")
+    assert chat.state["pending"] == {"kind": "edit"}
+    labels = {c.value: c.label for c in chat.last.prompts[-1].choices} if chat.last else {}
+    assert labels["contact"] == "Safe contact: Signal, after 20:00"
+    assert labels["country"] == "Country: Ukraine"
+    assert list(labels)[-1] == "keep" and "consent_store" in labels
+    chat.send(choice="contact")
+    assert chat.step == "contact"
+    assert "Your answer so far: Signal, after 20:00" in chat.text
+    chat.send("Wire, mornings only")
+    # straight back to the summary: the answers after it are not asked again
+    assert chat.step == "confirm"
+    assert "Safe contact: Wire, mornings only" in chat.text
+    assert "Use of the case: Keep it confidential" in chat.text
+    chat.send(choice="confirm")
+    (submit,) = [e for e in chat.effects if isinstance(e, Submit)]
+    assert submit.answers["contact"] == "Wire, mornings only"
+    assert submit.answers["usage"] == "confidential"
+
+
+def test_a_changed_answer_that_opens_a_question_asks_it(engine: Engine) -> None:
+    chat = Chat(engine)
+    walk_threat_report(chat)
+    chat.send(choice="edit")
+    chat.send(choice="when")
+    chat.send(choice="today")  # when_date is no longer on the path
+    assert chat.step == "confirm"
+    assert "Date:" not in chat.text
+    chat.send(choice="edit")
+    chat.send(choice="when")
+    chat.send(choice="earlier")  # opens when_date again: asked, with its old answer
+    assert chat.step == "when_date"
+    chat.send(choice="keep")
+    assert chat.step == "confirm"
+
+
+def test_change_nothing_and_back_close_the_list(engine: Engine) -> None:
+    chat = Chat(engine)
+    walk_threat_report(chat)
+    before = chat.state
+    chat.send(choice="edit")
+    chat.send("Change nothing")
+    assert chat.state == before
+    chat.send(choice="edit")
+    chat.send("/back")
+    assert chat.state == before
+    chat.send(choice="edit")
+    chat.send("42")
+    assert chat.state["pending"] == {"kind": "edit"}
+    assert "Please choose one of the options" in chat.text
+
+
+def test_the_arabic_summary_uses_the_arabic_comma(engine: Engine, catalog: Catalog) -> None:
+    chat = Chat(engine, "ar")
+    walk_threat_report(chat)
+    intimidation = catalog.text("ar", "threat.types.intimidation")
+    surveillance = catalog.text("ar", "threat.types.surveillance")
+    assert f"{intimidation}، {surveillance}" in chat.text
+    assert f"{intimidation}, " not in chat.text
+
+
+def test_refusing_consent_to_a_request_stores_nothing(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.start("assistance_request")
+    assert chat.step == "consent_store"
+    outcome = chat.send("no")
+    assert outcome.effects == (DiscardDraft(()),)
+    assert chat.state == menu_state(engine, "en")
+    assert not any(isinstance(effect, Submit) for effect in chat.effects)

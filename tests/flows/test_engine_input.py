@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows import Answer, DiscardDraft, Engine
-from tests.flows.chat import Chat
+from flows import Answer, Catalog, DiscardDraft, Engine
+from tests.flows.chat import Chat, menu_state
 
 # The threat report reaches every kind of step; the answers that lead to each.
 ROUTE = [
@@ -58,6 +58,9 @@ TEXT_ACCEPTS = {
 }
 # Country names are compared loosely: an invisible zero-width space does not matter.
 COUNTRY_ACCEPTS = {"zero-width in a word"}
+# Typed text that names no place is kept aside (not as an answer) so that the
+# defender can say "my country is not listed" without typing it again.
+COUNTRY_KEEPS_ASIDE = TEXT_ACCEPTS - COUNTRY_ACCEPTS
 
 
 def chat_at(engine: Engine, step: str) -> Chat:
@@ -89,6 +92,12 @@ def test_bad_input_at_every_kind_of_step(
         assert chat.state["answers"]["details"] == text.strip()  # kept exactly, as data
     elif kind == "country" and case in COUNTRY_ACCEPTS:
         assert chat.state["answers"]["country"] == "UA"
+    elif kind == "country" and case in COUNTRY_KEEPS_ASIDE and not as_choice:
+        assert chat.state["answers"] == before["answers"]
+        assert chat.state["pending"]["place"] == text.strip()
+        assert outcome.effects == ()
+        assert "could not find that place" in chat.text
+        assert outcome.prompts[-1].choices[-1].value == "unlisted"
     else:
         assert not accepted, f"{case} accepted at {kind}"
         assert outcome.effects == ()
@@ -191,7 +200,7 @@ def test_ambiguous_country_then_type_another(engine: Engine) -> None:
     chat.send("/back")  # closes the list, stays at the question
     assert chat.step == "country" and chat.state["pending"] is None
     chat.send("Atlantis")
-    assert "could not find that country" in chat.text
+    assert "could not find that place" in chat.text
 
 
 def test_multi_one_at_a_time(engine: Engine) -> None:
@@ -258,12 +267,20 @@ def test_odd_attachment_ids_are_refused(engine: Engine, attachment: str) -> None
     assert "evidence" not in chat.state["answers"]
 
 
-def test_idle_any_text_shows_welcome_and_menu(engine: Engine) -> None:
+def test_idle_first_text_shows_welcome_then_a_short_reply(
+    engine: Engine, catalog: Catalog
+) -> None:
     chat = Chat(engine, "ar")
-    for text in ("", "hello", "\x00", "A" * 1_000_000, "<b>hi</b>"):
+    outcome = chat.send("hello")
+    assert outcome.prompts[0].text == catalog.text("ar", "engine.welcome")
+    for text in ("", "hello", "\x00", "A" * 1_000_000, "<b>hi</b>", "9"):
         outcome = chat.send(text)
-        assert chat.state == engine.new_state("ar")
+        assert chat.state == menu_state(engine, "ar")
         assert outcome.prompts[-1].choices[-1].value == "language"
+        # not the whole welcome again: a short "not an option", then the menu
+        assert catalog.text("ar", "engine.welcome") not in chat.text
+        assert outcome.prompts[-1].text == catalog.text("ar", "engine.menu")
+    assert chat.text.startswith(catalog.text("ar", "invalid.not_an_option"))
     chat.send("1")
     assert chat.state["flow"] == "threat_report"
 

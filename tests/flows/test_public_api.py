@@ -26,6 +26,12 @@ def test_public_names_resolve() -> None:
         "Answer",
         "Prompt",
         "Outcome",
+        # the answer of a country step, read by the intake (flows.place_answer)
+        "NOT_LISTED",
+        "PLACE_SUFFIX",
+        "split_place",
+        "Place",
+        "PlaceMatch",
     ):
         assert name in flows.__all__
 
@@ -62,4 +68,5 @@ def test_shipped_data_files() -> None:
         "es.po",
         "fr.po",
         "ru.po",
+        "uk.po",
     ]

@@ -222,6 +222,24 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], None], str | None, str]] = [
         "confirm",
         "a confirm step goes to @submit",
     ),
+    (
+        "no consent step",
+        lambda d: d["steps"].pop(0),
+        "urgency",
+        "must start with its consent step",
+    ),
+    (
+        "consent that does not stop on no",
+        _set(["steps", 0, "next"], [{"if": {"consent": "no"}, "goto": "details"}]),
+        "consent",
+        "must start with its consent step",
+    ),
+    (
+        "consent that stops on yes",
+        _set(["steps", 0, "next"], [{"if": {"consent": ["yes", "no"]}, "goto": "@abort"}]),
+        "consent",
+        "must start with its consent step",
+    ),
 ]
 
 
@@ -305,3 +323,29 @@ def test_mermaid_of_follow_ups(specs: dict[str, FlowSpec]) -> None:
     diagram = to_mermaid(specs["assistance_request"])
     assert 's_help_kind -- "help_kind = trial_monitoring" --> s_trial_court' in diagram
     assert "s_hearing_date --> s_country" in diagram
+
+
+@pytest.mark.parametrize("name", ["threat_report", "assistance_request"])
+def test_every_flow_asks_consent_before_anything(specs: dict[str, FlowSpec], name: str) -> None:
+    spec = specs[name]
+    consent = spec.step(spec.start)
+    assert consent.id == "consent_store" and consent.expect is Expect.YESNO
+    assert consent.next[0].target == ABORT and consent.next[0].conditions[0].values == ("no",)
+    assert consent.next[-1].target != ABORT
+
+
+def test_conditions_on_a_country_may_name_a_subdivision(tmp_path: Path) -> None:
+    data = copy.deepcopy(MINI)
+    data["steps"].insert(
+        1, {"id": "country", "expect": "country", "prompt": "common.country.prompt"}
+    )
+    data["steps"][2]["next"] = [
+        {"if": {"country": ["UA-43", "ZZ"]}, "goto": "confirm"},
+        {"if": {"country": "UA"}, "goto": "details"},
+    ]
+    write(tmp_path, data)
+    spec = load_specs(tmp_path)["mini"]
+    edges = spec.step("urgency").next
+    assert edges[0].taken({"country": "UA-43"}) and not edges[0].taken({"country": "UA"})
+    assert edges[1].taken({"country": "UA-14"})  # a subdivision of UA is in UA
+    assert not edges[1].taken({"country": "UG"})

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.models import Attachment, ChannelState, Conversation, Delivery
-from intake.records import RecordCipher
-from intake.wrapped_keys import WRAPPED_TABLES
+from intake.storage.models import Attachment, ChannelState, Conversation, Delivery
+from intake.storage.records import RecordCipher
+from intake.storage.wrapped_keys import WRAPPED_TABLES
 
 CHUNK = 5000
 

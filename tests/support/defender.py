@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from intake.core.service import ConversationService
 from intake.messages import Attachment, Inbound, Outbound, Reply, WipeChat
-from intake.service import ConversationService
 
 _ids = itertools.count(1)
 
@@ -99,6 +99,7 @@ def threat_report(
 def assistance_request(country: str = "Ukraine") -> list[tuple[str, str]]:
     return [
         ("choose", "assistance_request"),
+        ("choose", "yes"),  # consent
         ("choose", "trial_monitoring"),
         ("say", "Pechersk District Court"),
         ("say", "Kyiv"),

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
-from intake import officers, triage
 from intake.config import NotificationSettings
-from intake.keyholders import KeysAtHand
-from intake.models import Delivery
+from intake.keys.holders import KeysAtHand
+from intake.storage.models import Delivery
+from intake.triage import actions as triage
+from intake.triage import officers
 from tests.support.setup import Setup
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from crypto import KeyKind, Keyring, KeyVersion, load_keyring
-from intake import app
-from intake.key_verify import VerifyReport, verify_keyring_records
-from intake.keyholders import KeysAtHand
-from intake.keyring_admin import retire_version, rotate_keyring
-from intake.records import RecordCipher
-from intake.seal_verify import verify_sealed_records
-from intake.service import ConversationService
+from intake.core import app
+from intake.core.service import ConversationService
+from intake.keys.holders import KeysAtHand
+from intake.keys.keyring_admin import retire_version, rotate_keyring
+from intake.keys.seal_verify import verify_sealed_records
+from intake.keys.verify import VerifyReport, verify_keyring_records
+from intake.storage.records import RecordCipher
 from tests.support.defender import Defender, play
 from tests.support.setup import Setup
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from intake import officers
-from intake.keyholders import KeysAtHand
+from intake.keys.holders import KeysAtHand
+from intake.triage import officers
 from tests.conftest import CHEAP_KDF
 from tests.support.setup import Setup
 

@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import KdfParams
-from intake import app
 from intake.config import Settings, load_settings
-from intake.keyholders import KeysAtHand
-from intake.records import RecordCipher
-from intake.recovery import RECOVERY_FILE_NAME, recovery_keys_at_hand
-from intake.service import ConversationService
+from intake.core import app
+from intake.core.service import ConversationService
+from intake.keys.holders import KeysAtHand
+from intake.keys.recovery import RECOVERY_FILE_NAME, recovery_keys_at_hand
+from intake.storage.records import RecordCipher
 
 
 class Clock:

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from intake import app, audit, triage
 from intake.config import load_settings
-from intake.models import Case, Delivery
-from intake.officers import OfficerRefused, active_officer
+from intake.core import app
+from intake.errors import OfficerRefused
+from intake.storage import audit
+from intake.storage.models import Case, Delivery
+from intake.triage import actions as triage
+from intake.triage.officers import active_officer
 
 DEADLINE = 120.0  # seconds a worker may take before it gives up (a bug, not a slow machine)
 

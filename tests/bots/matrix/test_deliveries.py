@@ -18,7 +18,7 @@ import nio
 import pytest
 
 from bots.deliveries import DeliveryTiming
-from intake.queue import open_case
+from intake.triage.queue import open_case
 from tests.bots.matrix.harness import new_defender, new_user, running_bot
 from tests.support.deliveries import notifying, officer_replies, pending_deliveries
 from tests.support.officers import enrol
@@ -175,7 +175,7 @@ def test_what_goes_where(kind: str, room: str, sent: str | None) -> None:
     from bots.deliveries import Refused
     from bots.matrix.deliveries import MatrixSender
     from bots.matrix.events import decode_trace
-    from intake.deliveries import PendingDelivery
+    from intake.storage.deliveries import PendingDelivery
 
     rooms = _Rooms()
     sender = MatrixSender(object(), rooms)  # type: ignore[arg-type]

@@ -23,19 +23,11 @@ from sqlalchemy import func, select, text
 from bots.matrix.channel import Timing
 from bots.matrix.state import MatrixState
 from bots.matrix.store import store_class
-from intake.channel_state import ChannelStateStore
-from intake.conversations import open_turn
-from intake.models import Conversation, ProcessedMessage
-from intake.queue import list_cases
-from tests.bots.matrix.harness import (
-    MatrixDefender,
-    gps_jpeg,
-    matrix_items,
-    new_defender,
-    new_user,
-    open_case_with_recovery,
-    running_bot,
-)
+from intake.storage.channel_state import ChannelStateStore
+from intake.storage.conversation_record import open_turn
+from intake.storage.models import Conversation, ProcessedMessage
+from intake.triage.actions.queue import list_cases
+from tests.bots.matrix.harness import MatrixDefender, gps_jpeg, matrix_items, new_defender, new_user, open_case_with_recovery, running_bot
 from tests.support.scan import files_under, leaks
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse
@@ -98,7 +90,8 @@ def test_threat_report_and_assistance_request(
                     await defender.say(room, answer)
                 assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
                 # Assistance request (legal aid), in Ukraine.
-                for answer in ("2", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
+                # (menu, consent, kind, country, urgency, contact, usage, share)
+                for answer in ("2", "1", "2", "Ukraine", "2", "Email via my lawyer", "1", "2"):
                     await defender.say(room, answer)
                 assert REFERENCE in await defender.say(room, "1", expect=REFERENCE)
                 await asyncio.sleep(1)  # let the redactions of the last wipe land

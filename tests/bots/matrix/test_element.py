@@ -20,7 +20,7 @@ import nio
 import pytest
 
 from bots.deliveries import DeliveryTiming
-from intake.queue import list_cases
+from intake.triage.queue import list_cases
 from tests.bots.matrix.harness import (
     PASSWORD,
     gps_jpeg,

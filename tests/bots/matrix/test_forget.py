@@ -21,7 +21,7 @@ import vodozemac
 from bots.matrix.megolm import megolm_index
 from bots.matrix.state import MatrixState
 from bots.matrix.store import store_class
-from intake.channel_state import ChannelStateStore
+from intake.storage.channel_state import ChannelStateStore
 from tests.bots.matrix.harness import (
     MatrixDefender,
     matrix_items,

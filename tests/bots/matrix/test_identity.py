@@ -15,7 +15,7 @@ import pytest
 
 from bots.matrix.crosssigning import UserKeys, read_query
 from bots.matrix.state import MatrixState
-from intake.channel_state import ChannelStateStore
+from intake.storage.channel_state import ChannelStateStore
 from tests.bots.matrix.harness import new_user, running_bot
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse

@@ -26,7 +26,7 @@ from typing import IO
 import pytest
 from sqlalchemy import func, select, text
 
-from intake.models import Case, ProcessedMessage
+from intake.storage.models import Case, ProcessedMessage
 from tests.bots.matrix.harness import (
     MatrixDefender,
     matrix_env,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.logs import setup_logging
+from intake.runtime.logs import setup_logging
 from tests.bots.conftest import TELEGRAM_TOKEN, RunTelegram, TelegramDefender
 from tests.bots.telegram.test_e2e import submitted_reference
 from tests.support.fake_telegram import FakeTelegram
@@ -66,7 +66,7 @@ def test_text_ids_username_and_phone_are_nowhere_at_rest(
         submitted_reference(me)
 
     home = sqlite_setup.settings.home
-    files = [home / "intake.db", home / "intake.db-wal", telegram_debug_log]
+    files = [home / "intake.storage.engine", home / "intake.storage.engine-wal", telegram_debug_log]
     assert telegram_debug_log.stat().st_size > 0
     assert "batch recorded" in telegram_debug_log.read_text()
     for path in files:

@@ -21,10 +21,10 @@ from bots.deliveries import DeliveryTiming, DeliveryWorker
 from bots.telegram.deliveries import TelegramSender
 from bots.telegram.render import Renderer
 from bots.telegram.retry import Backoff
-from intake.deliveries import queue_delivery
-from intake.models import Delivery
-from intake.queue import open_case
-from intake.service import ConversationService
+from intake.core.service import ConversationService
+from intake.storage.deliveries import queue_delivery
+from intake.storage.models import Delivery
+from intake.triage.queue import open_case
 from tests.bots.conftest import TELEGRAM_TOKEN, RunTelegram, TelegramDefender
 from tests.bots.telegram.test_e2e import submitted_reference
 from tests.support.defender import threat_report

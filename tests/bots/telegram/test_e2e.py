@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PIL import ExifTags, Image
 
-from intake.queue import list_cases, open_case
+from intake.triage.queue import list_cases, open_case
 from tests.bots.conftest import RunTelegram, TelegramDefender
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
@@ -86,6 +86,7 @@ def test_threat_report_and_assistance_request_end_to_end(
 
         # When they then ask for legal aid in Ukraine.
         me.press("assistance_request")
+        me.press("yes")  # consent
         me.press("legal_aid")
         me.say("Ukraine")
         me.press("days")

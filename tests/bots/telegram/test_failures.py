@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from bots.telegram.retry import Backoff
 from intake.messages import Inbound, Outbound
-from intake.models import ProcessedMessage
-from intake.queue import list_cases
+from intake.storage.models import ProcessedMessage
+from intake.triage.queue import list_cases
 from tests.bots.conftest import RunTelegram, TelegramDefender
 from tests.bots.telegram.test_e2e import assert_wiped_before, gps_photo, submitted_reference
 from tests.support.fake_telegram import FakeTelegram

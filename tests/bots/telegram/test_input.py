@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from bots.telegram.ratelimit import RateLimiter
-from intake import app
+from intake.core import app
 from tests.bots.conftest import RunTelegram, TelegramDefender
 from tests.bots.telegram.test_failures import recorded
 from tests.support.fake_telegram import FakeTelegram

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake.models import ProcessedMessage
-from intake.queue import list_cases, open_case
+from intake.storage.models import ProcessedMessage
+from intake.triage.queue import list_cases, open_case
 from tests.bots.conftest import TELEGRAM_TOKEN
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup

@@ -1,0 +1,240 @@
+"""Composition helpers: build the application's objects from the settings.
+
+Only the CLI calls these (it is the composition root); tests call them too
+so that they exercise the same wiring operators run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine as DbEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto import KdfParams, Keyring, create_keyring_file, load_keyring
+from flows import Catalog, CountryMatcher, load_catalog, load_specs
+from flows import Engine as FlowEngine
+from intake.config import Settings
+from intake.core.service import ConversationService
+from intake.errors import SetupError
+from intake.keys.holders import active_recovery_key
+from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
+from intake.runtime.metrics import ServiceMetrics
+from intake.storage import key_usage, migrate
+from intake.storage.audit import AuditTrail
+from intake.storage.engine import make_engine, make_session_factory
+from intake.storage.records import RecordCipher
+from intake.triage.desk import CaseDesk
+from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class KeyringHolder:
+    """The current keyring, reloaded when its file changes (rotation without restart).
+
+    Checks the file's modification time at most once per `interval` seconds.
+    """
+
+    def __init__(self, path: Path, passphrase: bytes, interval: float = 1.0) -> None:
+        self._path = path
+        self._passphrase = passphrase
+        self._interval = interval
+        self._keyring = load_keyring(path, passphrase)
+        self._mtime = path.stat().st_mtime_ns
+        self._checked = time.monotonic()
+
+    def __call__(self) -> Keyring:
+        now = time.monotonic()
+        if now - self._checked >= self._interval:
+            self._checked = now
+            mtime = self._path.stat().st_mtime_ns
+            if mtime != self._mtime:
+                self._keyring = load_keyring(self._path, self._passphrase)
+                self._mtime = mtime
+                log.info("keyring reloaded")
+        return self._keyring
+
+
+def keyring_passphrase(settings: Settings) -> bytes:
+    if settings.keyring.passphrase is None:
+        raise SetupError(
+            "no keyring passphrase: set HRD_INTAKE_KEYRING_PASSPHRASE or "
+            "HRD_INTAKE_KEYRING_PASSPHRASE_FILE, or run `hrd-intake init`"
+        )
+    return settings.keyring.passphrase.get_secret_value().encode("utf-8")
+
+
+def open_keyring(settings: Settings) -> KeyringHolder:
+    if not settings.keyring.path.exists():
+        raise SetupError(f"no keyring at {settings.keyring.path}: run `hrd-intake init` first")
+    return KeyringHolder(settings.keyring.path, keyring_passphrase(settings))
+
+
+def build_cipher(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+) -> RecordCipher:
+    """The record cipher on the keyring file, counting its wraps in these sessions' commits."""
+    cipher = RecordCipher(open_keyring(settings))
+    key_usage.track(sessions, cipher.usage, clock)
+    return cipher
+
+
+def open_database(
+    settings: Settings, require_schema: bool = False
+) -> tuple[DbEngine, sessionmaker[Session]]:
+    """Connect; with `require_schema`, refuse a missing or outdated schema with the fix to run.
+
+    Raises:
+        SetupError: no database yet, or migrations pending.
+    """
+    url = make_url(settings.database_url)
+    if require_schema and url.get_backend_name() == "sqlite" and url.database:
+        if not Path(url.database).exists():
+            raise SetupError(f"no database at {url.database}: run `hrd-intake init` first")
+    engine = make_engine(settings.database_url)
+    if require_schema:
+        try:
+            current = migrate.current_revision(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise SetupError(f"cannot reach the database: {exc.orig}") from exc
+        if current is None:
+            engine.dispose()
+            raise SetupError(
+                "the database has no schema yet: run `hrd-intake init` "
+                "(or `hrd-intake db upgrade` where the keyring exists)"
+            )
+        if current != migrate.head_revision():
+            engine.dispose()
+            raise SetupError(
+                f"the database schema is at {current or 'nothing'}, the code needs "
+                f"{migrate.head_revision()}: run `hrd-intake db upgrade` (or `init`)"
+            )
+    return engine, make_session_factory(engine)
+
+
+def build_flow_engine(settings: Settings, catalog: Catalog) -> FlowEngine:
+    return FlowEngine(
+        load_specs(catalog=catalog),
+        catalog,
+        CountryMatcher(catalog.languages),
+        duress_words=settings.duress_words,
+    )
+
+
+def build_service(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+    metrics: ServiceMetrics | None = None,
+) -> ConversationService:
+    catalog = load_catalog()
+    return ConversationService(
+        sessions,
+        build_flow_engine(settings, catalog),
+        catalog,
+        cipher,
+        settings.routing,
+        clock,
+        default_language=settings.default_language,
+        draft_idle=timedelta(hours=settings.draft_idle_hours),
+        # Telegram bot chats are not end-to-end encrypted: say so once.
+        first_contact_notices={"telegram": "notice.telegram_not_e2e"},
+        max_attachment_bytes=settings.max_attachment_mb * 1024 * 1024,
+        notify={
+            channel: chat
+            for channel, chat in (
+                ("telegram", settings.notifications.telegram_chat),
+                ("matrix", settings.notifications.matrix_room),
+            )
+            if chat
+        },
+        audit_checkpoint=settings.audit_checkpoint,
+        metrics=metrics,
+    )
+
+
+def _write_secret(path: Path, value: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class InitReport:
+    created_keyring: bool
+    generated_passphrase: Path | None
+    schema_revision: str | None
+    missions_added: int
+    recovery_key_file: Path | None
+
+
+def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> InitReport:
+    """Create the home folder, the keyring, the schema and (with `demo`) demo missions.
+
+    Idempotent: an existing keyring is kept and the schema only upgraded.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created = False
+    generated: Path | None = None
+    if not settings.keyring.path.exists():
+        passphrase = (
+            settings.keyring.passphrase.get_secret_value()
+            if settings.keyring.passphrase is not None
+            else None
+        )
+        if passphrase is None:
+            generated = settings.home / "keyring.passphrase"
+            passphrase = secrets.token_urlsafe(32)
+            _write_secret(generated, passphrase)
+        create_keyring_file(
+            settings.keyring.path, passphrase.encode("utf-8"), utcnow(), kdf or KdfParams()
+        )
+        created = True
+    engine = make_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+        added = 0
+        recovery_file: Path | None = None
+        with make_session_factory(engine).begin() as session:
+            if demo:
+                added, _ = import_directory(session, read_directory(DEMO_DIRECTORY), utcnow())
+            if active_recovery_key(session) is None:
+                recovery_file = settings.home / RECOVERY_FILE_NAME
+                create_recovery_key(session, recovery_file, utcnow())
+        revision = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    return InitReport(created, generated, revision, added, recovery_file)
+
+
+def build_desk(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+) -> CaseDesk:
+    """The officers' case desk (CLI and web), rendering replies as the bot words them."""
+    catalog = load_catalog()
+
+    def render_reply(language: str, reference: str, text: str) -> str:
+        return catalog.text(language, "reply.from_officer", reference=reference, text=text)
+
+    return CaseDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply)

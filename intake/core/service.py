@@ -1,0 +1,457 @@
+"""The conversation service: the one place that joins flows, storage and crypto.
+
+`handle_batch` takes neutral inbound messages and returns, for each, the
+replies to render. A batch is one transaction: the channel acknowledges the
+platform (Telegram offset, Matrix sync token) only after it returns, so a
+crash at any point leaves the messages unacknowledged and they come again;
+the processed-message table makes the second arrival a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from flows import Answer, Catalog, Engine, Outcome, Prompt, Rejection, check_text
+from intake.config import RoutingSettings
+from intake.core import cases
+from intake.core.effects import TALLY, EffectHandlers
+from intake.core.files import DEFAULT_MAX_BYTES, clean_file
+from intake.errors import FileRejected
+from intake.messages import Attachment, Choice, Inbound, Outbound, Reply
+from intake.runtime.metrics import BatchTally, ServiceMetrics
+from intake.storage import audit
+from intake.storage import conversations as storage
+from intake.storage.conversation_record import Turn, new_record, open_turn, save_turn
+from intake.storage.deliveries import (
+    PendingDelivery,
+    claim_deliveries,
+    forget_deliveries,
+    release_deliveries,
+)
+from intake.storage.models import Conversation
+from intake.storage.records import RecordCipher, new_record_id
+from intake.triage import actions as triage
+
+log = logging.getLogger(__name__)
+
+# A defender's answer to an officer, like the longest answer of a flow.
+MAX_ANSWER_LENGTH = 4000
+
+
+class _BrokenMessage(Exception):
+    """Message `index` of a batch raised: the batch is replayed without it."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"message {index} of the batch failed")
+        self.index = index
+
+
+def prompt_to_reply(prompt: Prompt) -> Reply:
+    return Reply(
+        text=prompt.text,
+        choices=tuple(Choice(c.value, c.label) for c in prompt.choices),
+        multi=prompt.multi,
+    )
+
+
+class ConversationService:
+    """Answers defenders' messages.
+
+    Args:
+        sessions: opens database sessions.
+        engine: the flow engine (shared, stateless between calls).
+        catalog: the message catalog the engine speaks from.
+        cipher: seals and opens fields under the server keyring.
+        routing: routing rules and fallback from the configuration.
+        clock: returns the current aware UTC time.
+        default_language: for a new conversation without a platform hint.
+        draft_idle: a draft untouched this long is destroyed at next contact.
+        first_contact_notices: channel -> catalog key of a notice shown once,
+            when a defender first writes on that channel (Telegram: not E2EE).
+        max_attachment_bytes: larger files are refused.
+        notify: channel -> chat where officers are told of new cases (no content).
+        audit_checkpoint: the audit head file to update after commits that audit.
+        metrics: the counters `/metrics` shows (messages, cases, errors).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        engine: Engine,
+        catalog: Catalog,
+        cipher: RecordCipher,
+        routing: RoutingSettings,
+        clock: Callable[[], datetime],
+        default_language: str = "en",
+        draft_idle: timedelta = timedelta(hours=72),
+        first_contact_notices: Mapping[str, str] | None = None,
+        max_attachment_bytes: int = DEFAULT_MAX_BYTES,
+        notify: Mapping[str, str] | None = None,
+        audit_checkpoint: Path | None = None,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._engine = engine
+        self._catalog = catalog
+        self._cipher = cipher
+        self._routing = routing
+        self._clock = clock
+        self._default_language = default_language
+        self._draft_idle = draft_idle
+        self._first_contact = dict(first_contact_notices or {})
+        self._max_attachment_bytes = max_attachment_bytes
+        self._notify = dict(notify or {})
+        self._audited = 0  # audit entries this instance appended: checkpoint after commit
+        self._audit_checkpoint = audit_checkpoint
+        self.metrics = metrics or ServiceMetrics()
+        self._effects = EffectHandlers(
+            cipher,
+            catalog,
+            routing,
+            self._notify,
+            clock,
+            default_language,
+            audited=self._count_audited,
+        )
+
+    def _count_audited(self, entries: int) -> None:
+        self._audited += entries
+
+    def handle(self, message: Inbound) -> list[Outbound]:
+        return self.handle_batch([message])[0]
+
+    def handle_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+        """Process messages in order, in one transaction; durable when this returns.
+
+        A message seen before gets the current question again (its first
+        answers may have died with the process that gave them).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database failed. Nothing of the
+                batch is recorded, so the channel must not acknowledge it and
+                will get it again.
+
+        A message that breaks its own processing (a bug, bad configuration)
+        does not block the others: the batch is rolled back and replayed
+        without it, and that message is recorded with an apology asking the
+        defender to send it again.
+        """
+        audited_before = self._audited
+        replies: list[list[Outbound]] = []
+        start = 0
+        while start < len(messages):
+            try:
+                replies.extend(self._run_batch(messages[start:]))
+                break
+            except _BrokenMessage as broken:
+                self.metrics.error("message")
+                replies.extend(self._run_batch(messages[start : start + broken.index]))
+                replies.append(self._reject(messages[start + broken.index]))
+                start += broken.index + 1
+            except SQLAlchemyError:
+                self.metrics.error("database")
+                raise
+        if self._audited != audited_before:
+            with self._sessions() as session:
+                audit.sync_checkpoint(session, self._audit_checkpoint)
+        return replies
+
+    def _run_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+        tally = BatchTally()
+        with self._sessions.begin() as session, session.no_autoflush:
+            # No autoflush: updates to conversations wait for the commit and go
+            # out together. Rows that later queries of the batch must see are
+            # flushed where they are created (conversations, files, cases).
+            session.info[TALLY] = tally
+            replies = []
+            for index, message in enumerate(messages):
+                try:
+                    replies.append(self._process(session, message))
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:  # isolate one broken message, see handle_batch
+                    log.error(
+                        "message could not be processed: %s",
+                        type(exc).__name__,
+                        exc_info=True,
+                        extra={"channel": message.channel},
+                    )
+                    raise _BrokenMessage(index) from exc
+        self.metrics.committed(tally)
+        return replies
+
+    def _reject(self, message: Inbound) -> list[Outbound]:
+        """Record a message that cannot be processed, and apologise."""
+        with self._sessions.begin() as session:
+            digest = self._cipher.pseudonym(f"message:{message.channel}", message.message_id)[1]
+            storage.claim_message(session, message.channel, digest, self._clock())
+        self.metrics.committed(BatchTally(messages=Counter({message.channel: 1})))
+        return [Reply(text=self.notice("failed", message.language))]
+
+    # -- one message -----------------------------------------------------
+
+    def _process(self, session: Session, message: Inbound) -> list[Outbound]:
+        now = self._clock()
+        digests = [
+            digest
+            for _, digest in self._cipher.pseudonym_candidates(
+                f"message:{message.channel}", message.message_id
+            )
+        ]
+        seen_before = len(digests) > 1 and storage.message_seen(
+            session, message.channel, digests[1:]
+        )
+        if seen_before or not storage.claim_message(session, message.channel, digests[0], now):
+            # Seen before: the platform re-delivers only what was not
+            # acknowledged, i.e. the process died after recording it but
+            # perhaps before replying. Ask the current question again.
+            log.info("duplicate message ignored", extra={"channel": message.channel})
+            session.info[TALLY].duplicates[message.channel] += 1
+            return self._repeat_prompt(session, message)
+
+        turn = self._load_turn(session, message, now)
+        if message.trace_id is not None:
+            turn.record["trace"].append(message.trace_id)
+        replies = list(turn.notices)
+        if message.unsupported is not None:
+            replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
+        elif message.attachment is not None:
+            replies.extend(self._take_attachment(session, turn, message.attachment, now))
+        elif self._answers_officer(turn, message):
+            replies.extend(self._pass_to_officer(session, turn, message.text or "", now))
+        else:
+            answer = Answer(text=message.text, choice=message.choice)
+            replies.extend(
+                self._apply(session, turn, self._engine.handle(turn.record["flow"], answer))
+            )
+        self._save_turn(turn, now)
+        session.info[TALLY].messages[message.channel] += 1
+        log.info(
+            "message processed",
+            extra={"channel": message.channel, "conversation": turn.conversation.id},
+        )
+        return replies
+
+    def _repeat_prompt(self, session: Session, message: Inbound) -> list[Outbound]:
+        conversation = self._find_conversation(session, message.channel, message.sender)
+        if conversation is None:
+            return []
+        turn = open_turn(self._cipher, conversation)
+        return [prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
+
+    def _find_conversation(
+        self, session: Session, channel: str, sender: str
+    ) -> Conversation | None:
+        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
+        return storage.find_conversation(session, channel, [digest for _, digest in candidates])
+
+    @staticmethod
+    def _answers_officer(turn: Turn, message: Inbound) -> bool:
+        """Free text outside a flow, after an officer wrote: it is the defender's answer."""
+        text = (message.text or "").strip()
+        return bool(
+            turn.record.get("reply_to")
+            and text
+            and text[0] not in "/!"
+            and turn.record["flow"].get("flow") is None
+        )
+
+    def _pass_to_officer(
+        self, session: Session, turn: Turn, text: str, now: datetime
+    ) -> list[Outbound]:
+        reference = str(turn.record["reply_to"])
+        checked = check_text(text, MAX_ANSWER_LENGTH)
+        if isinstance(checked, Rejection):
+            params = {key: str(value) for key, value in checked.params.items()}
+            return self._tell(turn, checked.key, **params)
+        if not triage.defender_answer(session, self._cipher, reference, checked, now):
+            turn.record["reply_to"] = None
+            return self._tell(turn, "reply.case_closed", reference=reference)
+        self._audited += 1
+        return self._tell(turn, "reply.sent_to_officer", reference=reference)
+
+    def _tell(self, turn: Turn, key: str, **params: str) -> list[Outbound]:
+        """A notice, then the question the conversation is waiting for."""
+        text = self._catalog.text(self._effects.language(turn), key, **params)
+        return [Reply(text=text), prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
+
+    def _take_attachment(
+        self, session: Session, turn: Turn, attachment: Attachment, now: datetime
+    ) -> list[Outbound]:
+        try:
+            cleaned = clean_file(
+                attachment.data, self._max_attachment_bytes, attachment.declared_size
+            )
+        except FileRejected as rejected:
+            max_mb = str(self._max_attachment_bytes // (1024 * 1024))
+            return self._tell(turn, f"file.{rejected.reason}", max_mb=max_mb)
+        stored = Attachment(cleaned.data, cleaned.media_type, attachment.name)
+        attachment_id = cases.store_draft_attachment(
+            session, self._cipher, turn.conversation.id, stored, now
+        )
+        outcome = self._engine.handle(turn.record["flow"], Answer(attachment=attachment_id))
+        return self._apply(session, turn, outcome)
+
+    def record_sent(self, channel: str, sender: str, message_ids: Sequence[str]) -> None:
+        """Remember (encrypted) the ids of messages the bot sent, to delete them later."""
+        self.record_sent_many(channel, {sender: message_ids})
+
+    def record_sent_many(self, channel: str, sent: Mapping[str, Sequence[str]]) -> None:
+        """`record_sent` for several senders in one transaction (a channel's whole batch)."""
+        sent = {sender: ids for sender, ids in sent.items() if ids}
+        if not sent:
+            return
+        with self._sessions.begin() as session:
+            for sender, message_ids in sent.items():
+                conversation = self._find_conversation(session, channel, sender)
+                if conversation is None:
+                    continue
+                turn = open_turn(self._cipher, conversation)
+                turn.record["trace"].extend(message_ids)
+                self._save_turn(turn, conversation.last_seen_at)
+
+    def claim_deliveries(
+        self, channel: str, limit: int = 50, max_attempts: int | None = None
+    ) -> list[PendingDelivery]:
+        """Messages for this channel to send (officer replies, notifications).
+
+        Call `delivered` for each once sent, `release` for those not sent;
+        a claim lapses after `intake.storage.deliveries.CLAIM_HOLD` (at least once: a
+        crash between sending and `delivered` repeats one, after the hold).
+        Deliveries claimed `max_attempts` times already are left alone (kept).
+        """
+        with self._sessions.begin() as session:
+            return claim_deliveries(
+                session, self._cipher, channel, self._clock(), limit, max_attempts=max_attempts
+            )
+
+    def release(self, deliveries: Sequence[PendingDelivery]) -> None:
+        """Give back claimed deliveries this worker will not send (another may, at once)."""
+        with self._sessions.begin() as session:
+            release_deliveries(session, [delivery.id for delivery in deliveries])
+
+    def delivered(self, delivery: PendingDelivery, sent_message_ids: Sequence[str] = ()) -> None:
+        """Forget a sent delivery, remembering its platform ids to wipe them later."""
+        with self._sessions.begin() as session:
+            forget_deliveries(session, [delivery.id])
+            if delivery.conversation_id and sent_message_ids:
+                conversation = session.get(Conversation, delivery.conversation_id)
+                if conversation is not None:
+                    turn = open_turn(self._cipher, conversation)
+                    turn.record["trace"].extend(sent_message_ids)
+                    save_turn(self._cipher, turn)
+
+    def render_reply(self, language: str, reference: str, text: str) -> str:
+        """How an officer's reply reads to the defender."""
+        return self._catalog.text(language, "reply.from_officer", reference=reference, text=text)
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        """Channels skip downloading larger files (and say so via `declared_size`)."""
+        return self._max_attachment_bytes
+
+    def warn_device_change(self, channel: str, sender: str) -> int:
+        """A known defender's account shows a new or changed device: warn the officers.
+
+        Each open case of the defender gets a warning event (sealed like the
+        case) and an audit entry; a draft carries the warning to its case at
+        submission. Returns how many cases were warned.
+        """
+        now = self._clock()
+        with self._sessions.begin() as session:
+            conversation = self._find_conversation(session, channel, sender)
+            if conversation is None:
+                return 0
+            turn = open_turn(self._cipher, conversation)
+            turn.record["device_changed"] = True
+            save_turn(self._cipher, turn)
+            warned = triage.warn_device_change(session, self._cipher, turn.record["cases"], now)
+        self._audited += warned
+        if warned:
+            with self._sessions() as session:
+                audit.sync_checkpoint(session, self._audit_checkpoint)
+        return warned
+
+    def notice(self, key: str, language: str | None = None) -> str:
+        """A channel-level notice (group refused, rate limited...) in the best language."""
+        lang = (language or self._default_language).split("-")[0].lower()
+        return self._catalog.text(
+            lang if lang in self._catalog.languages else "en", f"notice.{key}"
+        )
+
+    def _apply(self, session: Session, turn: Turn, outcome: Outcome) -> list[Outbound]:
+        turn.record["flow"] = dict(outcome.state)
+        replies: list[Outbound] = []
+        for effect in outcome.effects:
+            replies.extend(self._effects.table[type(effect)](session, turn, effect))
+        replies.extend(prompt_to_reply(prompt) for prompt in outcome.prompts)
+        return replies
+
+    # -- conversation records ---------------------------------------------
+
+    def _load_turn(self, session: Session, message: Inbound, now: datetime) -> Turn:
+        candidates = self._cipher.pseudonym_candidates(f"sender:{message.channel}", message.sender)
+        conversation = storage.find_conversation(
+            session, message.channel, [digest for _, digest in candidates]
+        )
+        if conversation is None:
+            return self._new_turn(session, message, candidates[0], now)
+        turn = open_turn(self._cipher, conversation)
+        primary_version, primary_digest = candidates[0]
+        if conversation.sender_pseudonym != primary_digest:
+            # Pseudonym key rotated: move this sender to the primary version.
+            conversation.sender_pseudonym = primary_digest
+            conversation.pseudonym_version = primary_version
+        if now - conversation.last_seen_at > self._draft_idle:
+            self._expire_draft(session, turn)
+        return turn
+
+    def _new_turn(
+        self, session: Session, message: Inbound, pseudonym: tuple[int, str], now: datetime
+    ) -> Turn:
+        conversation_id = new_record_id()
+        dek, wrapped, version = self._cipher.new_key("conversation", conversation_id)
+        # Platforms send tags like "fr-FR"; the engine falls back to English if unknown.
+        language = (message.language or self._default_language).split("-")[0].lower()
+        record = new_record(self._engine.new_state(language))
+        conversation = Conversation(
+            id=conversation_id,
+            channel=message.channel,
+            sender_pseudonym=pseudonym[1],
+            pseudonym_version=pseudonym[0],
+            dek_wrapped=wrapped,
+            kek_version=version,
+            # Who can decrypt: the service (keyring); needed to deliver replies.
+            chat_ct=self._cipher.seal(
+                dek, "conversation", conversation_id, "chat", message.chat.encode("utf-8")
+            ),
+            state_ct=b"",
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(conversation)
+        session.flush()
+        turn = Turn(conversation, dek, record)
+        notice = self._first_contact.get(message.channel)
+        if notice is not None:
+            turn.notices.append(
+                Reply(text=self._catalog.text(self._effects.language(turn), notice))
+            )
+        return turn
+
+    def _save_turn(self, turn: Turn, now: datetime) -> None:
+        save_turn(self._cipher, turn)
+        turn.conversation.last_seen_at = now
+
+    def _expire_draft(self, session: Session, turn: Turn) -> None:
+        language = str(turn.record["flow"].get("lang", self._default_language))
+        storage.delete_draft_attachments(session, turn.conversation.id)
+        turn.record["flow"] = self._engine.new_state(language)
+        log.info("idle draft destroyed", extra={"conversation": turn.conversation.id})

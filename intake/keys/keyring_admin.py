@@ -1,0 +1,173 @@
+"""Rotating and retiring keyring versions in the keyring file.
+
+The keyring file is read, changed and written back under an exclusive lock
+(`<keyring>.lock`, flock), so two staff members rotating at once cannot lose
+one another's version. The file is replaced atomically with the same
+Argon2id cost it had; a running service notices the new modification time
+and reloads it (`intake.core.app.KeyringHolder`), so a rotation needs no restart.
+
+Retiring destroys a version's material. It is refused while any record still
+needs the version, and until the version has been out of primary service for
+`[keys] retire_grace_minutes`: a transaction that began before the rotation
+may still be wrapping under it. Backups of older keyring files still hold
+the material: destroy those as well.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crypto import (
+    KeyEntry,
+    KeyKind,
+    KeyNotFound,
+    Keyring,
+    KeyVersion,
+    keyring_file_params,
+    load_keyring,
+)
+from crypto import save_keyring as _save
+from intake.errors import RetireRefused
+from intake.storage.models import Conversation, ProcessedMessage
+from intake.storage.wrapped_keys import records_on_version
+
+
+@contextmanager
+def keyring_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of the keyring file."""
+    descriptor = os.open(
+        path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+    )
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def save_keyring(path: Path, keyring: Keyring, passphrase: bytes) -> None:
+    """Replace the keyring file atomically, keeping its Argon2id cost."""
+    _save(path, keyring, passphrase, keyring_file_params(path))
+
+
+def rotate_keyring(path: Path, passphrase: bytes, kind: KeyKind, now: datetime) -> KeyVersion:
+    """Add a new primary version of `kind` to the keyring file; returns it.
+
+    Raises:
+        crypto.CryptoError: the file does not open.
+    """
+    with keyring_lock(path):
+        keyring = load_keyring(path, passphrase).rotate(kind, now)
+        save_keyring(path, keyring, passphrase)
+    return keyring.primary(kind)
+
+
+def retirement_blockers(
+    session: Session, keyring: Keyring, kind: KeyKind, version: int, now: datetime, grace: timedelta
+) -> None:
+    """Refuse unless nothing needs `version` any more.
+
+    Raises:
+        RetireRefused: it is the primary, became non-primary less than `grace`
+            ago, or records still need it (how many, in which tables).
+        crypto.KeyNotFound: no such version.
+    """
+    if all(entry.version != version for entry in keyring.versions(kind)):
+        raise KeyNotFound(kind, version)
+    if version == keyring.primary(kind):
+        raise RetireRefused(kind, version, {}, "it is the primary; rotate to a new version first")
+    successor = _successor(keyring, kind, version)
+    if now - successor.created_at < grace:
+        raise RetireRefused(
+            kind,
+            version,
+            {},
+            f"version {successor.version} became the primary at {successor.created_at:%Y-%m-%d %H:%M}"
+            f" UTC; a service may still be writing under {version} until"
+            f" {successor.created_at + grace:%H:%M} UTC ([keys] retire_grace_minutes)",
+        )
+    needed = (
+        records_on_version(session, version)
+        if kind == "kek"
+        else _pseudonym_users(session, version, successor.created_at + grace)
+    )
+    if needed:
+        where = ", ".join(f"{table}: {count:,}" for table, count in sorted(needed.items()))
+        fix = (
+            "run keys rewrap first"
+            if kind == "kek"
+            else "conversations move on next contact or go when purged; processed-message"
+            " digests go after [retention] processed_message_days (hrd-intake purge)"
+        )
+        raise RetireRefused(
+            kind,
+            version,
+            needed,
+            f"{sum(needed.values()):,} records still need it ({where}); {fix}",
+        )
+
+
+def retire_version(
+    path: Path,
+    passphrase: bytes,
+    session: Session,
+    kind: KeyKind,
+    version: int,
+    now: datetime,
+    grace: timedelta,
+) -> bool:
+    """Retire a version after `retirement_blockers`; False when it already was retired.
+
+    Raises:
+        RetireRefused, crypto.KeyNotFound, crypto.CryptoError.
+    """
+    with keyring_lock(path):
+        keyring = load_keyring(path, passphrase)
+        if all(entry.version != version for entry in keyring.versions(kind)):
+            raise KeyNotFound(kind, version)
+        if _retired(keyring, kind, version):
+            return False
+        retirement_blockers(session, keyring, kind, version, now, grace)
+        save_keyring(path, keyring.retire(kind, KeyVersion(version), now), passphrase)
+    return True
+
+
+def _retired(keyring: Keyring, kind: KeyKind, version: int) -> bool:
+    return any(e.version == version and e.retired for e in keyring.versions(kind))
+
+
+def _successor(keyring: Keyring, kind: KeyKind, version: int) -> KeyEntry:
+    """The version created right after `version` (it took over as the primary)."""
+    return min((e for e in keyring.versions(kind) if e.version > version), key=lambda e: e.version)
+
+
+def _pseudonym_users(session: Session, version: int, cutoff: datetime) -> dict[str, int]:
+    """Conversations found by this version, and processed-message digests that may be under it.
+
+    Digests carry no version: those recorded before the successor took over
+    (plus the grace) may be under this one.
+    """
+    needed = {}
+    conversations = session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.pseudonym_version == version)
+    )
+    if conversations:
+        needed["conversations"] = int(conversations)
+    digests = session.scalar(
+        select(func.count())
+        .select_from(ProcessedMessage)
+        .where(ProcessedMessage.received_at < cutoff)
+    )
+    if digests:
+        needed["processed_messages"] = int(digests)
+    return needed

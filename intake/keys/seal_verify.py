@@ -1,0 +1,283 @@
+"""`keys verify` for sealed records: cases, their events and files, mission keys.
+
+Without the recovery key only the structure is checked (who each record is
+sealed to): every sealed case and event must be sealed to the active
+recovery key and, when its mission has a key, to one of that mission's key
+versions; every active officer must hold a sealed copy of every version of
+their mission's key. With the recovery key, every seal is opened too: the
+recovery seal gives the data key, which must open the payload, the files and
+the event body, and every mission seal must open (with the mission private
+key, itself opened by the recovery key) to the same data key; every mission
+key must open and match its public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto import CryptoError, DataKey, PrivateKey
+from intake.errors import NoKeyAtHand, WrongRecoveryKey
+from intake.keys.holders import (
+    KeysAtHand,
+    active_recovery_key,
+    mission_key_record,
+    officer_recipient,
+    open_seal,
+    recovery_recipient,
+)
+from intake.keys.verify import VerifyReport, pages
+from intake.storage.models import Attachment, Case, CaseEvent, KeySeal, MissionKey, Officer
+from intake.storage.records import RecordCipher
+
+
+class _SealChecker:
+    """Checks the seals of one page of records, caching mission private keys."""
+
+    def __init__(
+        self, report: VerifyReport, recovery: KeysAtHand | None, recovery_name: str | None
+    ) -> None:
+        self.report = report
+        self.recovery = recovery
+        self.recovery_name = recovery_name
+        self.missions_with_keys: set[str] = set()
+        self._mission_keys: dict[tuple[str, int], PrivateKey | None] = {}
+
+    def mission_key(self, session: Session, mission_id: str, version: int) -> PrivateKey | None:
+        key = (mission_id, version)
+        if key not in self._mission_keys:
+            assert self.recovery is not None  # noqa: S101 - only called with the recovery key
+            try:
+                self._mission_keys[key] = self.recovery.mission_private_key(
+                    session, mission_id, version
+                )
+            except (NoKeyAtHand, CryptoError):
+                self._mission_keys[key] = None  # reported with the mission keys
+        return self._mission_keys[key]
+
+    def data_key(
+        self,
+        session: Session,
+        record_type: str,
+        record_id: str,
+        subject: str,
+        mission_id: str,
+        seals: Sequence[KeySeal],
+    ) -> DataKey | None:
+        """Check who the record is sealed to; with the recovery key, open every seal.
+
+        Returns the data key when the recovery key opened it, else None.
+        """
+        report = self.report
+        recipients = {row.recipient for row in seals}
+        if self.recovery_name is None or self.recovery_name not in recipients:
+            report.fail(record_type, subject, "not sealed to the active recovery key")
+        mission = f"mission:{mission_id}"
+        if mission_id in self.missions_with_keys and mission not in recipients:
+            report.fail(
+                record_type, subject, f"not sealed to a key of {mission_id} (keys mission reseal)"
+            )
+        if self.recovery is None:
+            report.unchecked[record_type] += 1
+            return None
+        opened: dict[str, bytes] = {}
+        for row in seals:
+            if row.recipient == self.recovery.recipient:
+                private: PrivateKey | None = self.recovery.private
+            elif row.recipient.startswith("mission:"):
+                private = self.mission_key(
+                    session, row.recipient.removeprefix("mission:"), row.recipient_version
+                )
+            else:
+                continue  # a retired recovery key's seal: nothing at hand opens it
+            name = f"{row.recipient} v{row.recipient_version}"
+            if private is None:
+                report.fail(record_type, subject, f"seal to {name}: its key does not open")
+                continue
+            try:
+                opened[name] = open_seal(private, row, subject)
+            except CryptoError as exc:
+                report.fail(record_type, subject, f"seal to {name}: {type(exc).__name__}")
+        if not opened:
+            return None
+        first = next(iter(opened.values()))
+        if any(not hmac.compare_digest(first, other) for other in opened.values()):
+            report.fail(record_type, subject, "its seals hold different data keys")
+            return None
+        return DataKey(first)
+
+
+def _seals(session: Session, record_type: str, ids: Sequence[str]) -> dict[str, list[KeySeal]]:
+    found: dict[str, list[KeySeal]] = defaultdict(list)
+    rows = session.scalars(
+        select(KeySeal).where(KeySeal.record_type == record_type, KeySeal.record_id.in_(ids))
+    )
+    for row in rows:
+        found[row.record_id].append(row)
+    return found
+
+
+def verify_sealed_records(
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    report: VerifyReport,
+    recovery: KeysAtHand | None,
+    sample: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
+    """Check every sealed case, event and mission key (or a sample of each).
+
+    Raises:
+        WrongRecoveryKey: `recovery` is not the active recovery key.
+    """
+    with sessions() as session:
+        active = active_recovery_key(session)
+        missions = set(session.scalars(select(MissionKey.mission_id).distinct()))
+    active_name = recovery_recipient(active[0]) if active else None
+    if recovery is not None and recovery.recipient != active_name:
+        raise WrongRecoveryKey(recovery.recipient.removeprefix("recovery:"), active and active[0])
+    checker = _SealChecker(report, recovery, active_name)
+    checker.missions_with_keys = missions
+    _verify_cases(sessions, cipher, checker, sample, on_progress)
+    _verify_events(sessions, cipher, checker, sample, on_progress)
+    _verify_mission_keys(sessions, checker, sample)
+    _verify_officer_seals(sessions, report)
+
+
+def _verify_cases(
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    checker: _SealChecker,
+    sample: int | None,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    report = checker.report
+    query = select(Case.id, Case.reference, Case.mission_id, Case.payload_ct).where(
+        Case.dek_wrapped.is_(None)
+    )
+    for session, rows in pages(sessions, query, [Case.id], sample):
+        seals = _seals(session, "case", [row.id for row in rows])
+        for row in rows:
+            report.checked["case"] += 1
+            dek = checker.data_key(
+                session, "case", row.id, row.reference, row.mission_id, seals.get(row.id, [])
+            )
+            if dek is not None:
+                _open_case(session, cipher, report, row.id, row.reference, dek, row.payload_ct)
+        if on_progress is not None:
+            on_progress(len(rows))
+
+
+def _open_case(
+    session: Session,
+    cipher: RecordCipher,
+    report: VerifyReport,
+    case_id: str,
+    reference: str,
+    dek: DataKey,
+    payload_ct: bytes,
+) -> None:
+    """The payload opens, and so does every file it lists (their keys are in it)."""
+    try:
+        payload = cipher.open_json(dek, "case", case_id, "payload", payload_ct)
+    except (CryptoError, ValueError) as exc:
+        report.fail("case", reference, type(exc).__name__)
+        return
+    files = payload.get("attachments", {}) if isinstance(payload, dict) else {}
+    rows = {
+        row.id: row
+        for row in session.scalars(select(Attachment).where(Attachment.case_id == case_id))
+    }
+    for attachment_id, encoded in files.items():
+        report.checked["attachment"] += 1
+        row = rows.get(attachment_id)
+        if row is None:
+            report.fail("attachment", attachment_id, f"listed by case {reference} but missing")
+            continue
+        try:
+            file_key = DataKey(base64.b64decode(encoded))
+            cipher.open(file_key, "attachment", row.id, "meta", row.meta_ct)
+            cipher.open(file_key, "attachment", row.id, "data", row.data_ct)
+        except (CryptoError, ValueError) as exc:
+            report.fail("attachment", attachment_id, type(exc).__name__)
+
+
+def _verify_events(
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    checker: _SealChecker,
+    sample: int | None,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    report = checker.report
+    query = select(CaseEvent.id, Case.mission_id, CaseEvent.body_ct).join(
+        Case, Case.id == CaseEvent.case_id
+    )
+    for session, rows in pages(sessions, query, [CaseEvent.id], sample):
+        seals = _seals(session, "event", [row.id for row in rows])
+        for row in rows:
+            report.checked["event"] += 1
+            dek = checker.data_key(
+                session, "event", row.id, row.id, row.mission_id, seals.get(row.id, [])
+            )
+            if dek is None:
+                continue
+            try:
+                cipher.open(dek, "event", row.id, "body", row.body_ct)
+            except CryptoError as exc:
+                report.fail("event", row.id, type(exc).__name__)
+        if on_progress is not None:
+            on_progress(len(rows))
+
+
+def _verify_mission_keys(
+    sessions: sessionmaker[Session], checker: _SealChecker, sample: int | None
+) -> None:
+    report = checker.report
+    query = select(MissionKey.mission_id, MissionKey.version, MissionKey.public_key)
+    keys = [MissionKey.mission_id, MissionKey.version]
+    for session, rows in pages(sessions, query, keys, sample):
+        names = [mission_key_record(row.mission_id, row.version) for row in rows]
+        seals = _seals(session, "mission_key", names)
+        for row, name in zip(rows, names, strict=True):
+            report.checked["mission_key"] += 1
+            recipients = {seal.recipient for seal in seals.get(name, [])}
+            if checker.recovery_name not in recipients:
+                report.fail("mission_key", name, "not sealed to the active recovery key")
+            if checker.recovery is None:
+                report.unchecked["mission_key"] += 1
+                continue
+            private = checker.mission_key(session, row.mission_id, row.version)
+            if private is None:
+                report.fail("mission_key", name, "does not open with the recovery key")
+            elif private.public_key().to_bytes() != row.public_key:
+                report.fail("mission_key", name, "opens to a key that is not its public key")
+
+
+def _verify_officer_seals(sessions: sessionmaker[Session], report: VerifyReport) -> None:
+    """Every active officer holds a sealed copy of every version of their mission's key."""
+    with sessions() as session:
+        versions: dict[str, list[int]] = defaultdict(list)
+        for mission_id, version in session.execute(
+            select(MissionKey.mission_id, MissionKey.version)
+        ):
+            versions[mission_id].append(version)
+        held = {
+            (row.recipient, row.record_id)
+            for row in session.execute(
+                select(KeySeal.recipient, KeySeal.record_id).where(
+                    KeySeal.record_type == "mission_key", KeySeal.recipient.like("officer:%")
+                )
+            )
+        }
+        for officer in session.scalars(select(Officer).where(Officer.status == "active")):
+            report.checked["officer"] += 1
+            for version in versions.get(officer.mission_id, []):
+                record = mission_key_record(officer.mission_id, version)
+                if (officer_recipient(officer.id), record) not in held:
+                    report.fail("officer", officer.id, f"holds no sealed copy of {record}")

@@ -1,0 +1,1 @@
+"""Running the service: logs (scrubbed), /healthz /readyz /metrics, gauges."""

@@ -1,0 +1,107 @@
+"""What `/healthz` and `/readyz` report: the process, its channels, its database.
+
+The runner (`bots.leased`) sets each channel's state as it waits for its
+lease, runs, or stops; the HTTP endpoints read them. Liveness is "the
+process answers"; readiness is "the database answers and every channel
+runs, its lease held". A standby process (another one holds the lease) is
+alive but not ready: that is its job, not a fault.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake.runtime.metrics import Family, family, labels
+
+
+class ChannelState(StrEnum):
+    STARTING = "starting"
+    STANDBY = "standby"  # waiting for the lease another process holds
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass
+class ChannelStatus:
+    """One channel's state in this process (changed by the runner only)."""
+
+    name: str
+    leased: bool = True  # False: a channel of this process alone (the console)
+    state: ChannelState = ChannelState.STARTING
+    lease_held: bool = False
+    generation: int | None = None
+    changed: float = field(default_factory=time.monotonic)
+
+    def set(self, state: ChannelState, lease_held: bool, generation: int | None = None) -> None:
+        self.state, self.lease_held, self.generation = state, lease_held, generation
+        self.changed = time.monotonic()
+
+    @property
+    def ready(self) -> bool:
+        return self.state is ChannelState.RUNNING and (self.lease_held or not self.leased)
+
+
+class Health:
+    """The process's channels and its database, as probes see them.
+
+    Args:
+        sessions: opens database sessions (a probe runs `SELECT 1`).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._channels: dict[str, ChannelStatus] = {}
+
+    def channel(self, name: str, leased: bool = True) -> ChannelStatus:
+        """The status of channel `name`, registered on first use."""
+        return self._channels.setdefault(name, ChannelStatus(name, leased))
+
+    @property
+    def channels(self) -> list[ChannelStatus]:
+        return list(self._channels.values())
+
+    def database_answers(self) -> bool:
+        """One `SELECT 1` (blocking: call it in a thread)."""
+        try:
+            with self._sessions() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def report(self, database: bool) -> tuple[bool, dict[str, object]]:
+        """(ready, details): details name states only, never content or identities."""
+        channels = {
+            status.name: {"state": str(status.state), "lease_held": status.lease_held}
+            for status in self._channels.values()
+        }
+        ready = database and all(status.ready for status in self._channels.values())
+        return ready, {"ready": ready, "database": database, "channels": channels}
+
+    def families(self) -> list[Family]:
+        """The channels' states for `/metrics`."""
+        running = {
+            labels(channel=s.name): float(s.state is ChannelState.RUNNING)
+            for s in self._channels.values()
+        }
+        held = {
+            labels(channel=s.name): float(s.lease_held) for s in self._channels.values() if s.leased
+        }
+        return [
+            family(
+                "channel_running", "gauge", "1 while the channel runs in this process.", running
+            ),
+            family(
+                "channel_lease_held",
+                "gauge",
+                "1 while this process holds the channel's lease (0: standing by).",
+                held,
+            ),
+        ]

@@ -1,0 +1,309 @@
+"""Triage: what officers do with a case, each step audited.
+
+Every function takes the session (the caller commits once), acts as one
+actor, and appends to the audit log. Refusals raise; the CLI records them in
+the audit log in a transaction of their own, so a refused attempt leaves a
+trace even though the action rolled back.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crypto import DataKey, new_data_key
+from intake.errors import CaseNotFound, NoKeyAtHand, OfficerRefused
+from intake.keys.holders import KeysAtHand, drop_seals, seal_record_key
+from intake.storage import audit
+from intake.storage.conversation_record import open_turn, save_turn
+from intake.storage.deliveries import conversation_chat, queue_delivery
+from intake.storage.models import Attachment, Case, CaseEvent, Conversation, Officer
+from intake.storage.records import RecordCipher, new_record_id
+from intake.triage.missions import mission_exists
+from intake.triage.workflow import next_status
+
+
+@dataclass(frozen=True)
+class EventContent:
+    kind: str
+    author: str
+    created_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class AttachmentContent:
+    id: str
+    media_type: str
+    name: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    case: Case
+    payload: dict[str, Any]
+    attachments: tuple[AttachmentContent, ...]
+    events: tuple[EventContent, ...]
+
+
+def actor_name(officer: Officer | None, keys: KeysAtHand | None = None) -> str:
+    if officer is not None:
+        return f"officer:{officer.id}"
+    if keys is not None and keys.is_recovery:
+        return keys.recipient
+    return "operator"
+
+
+def find_case(session: Session, reference: str, officer: Officer | None) -> Case:
+    """The case, if the acting officer's mission holds it (operators and recovery: any).
+
+    Raises:
+        CaseNotFound, OfficerRefused.
+    """
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
+        raise CaseNotFound(reference)
+    if officer is not None and case.mission_id != officer.mission_id:
+        raise OfficerRefused(f"case {reference} is not in the queue of {officer.mission_id}")
+    return case
+
+
+def case_key(
+    session: Session, cipher: RecordCipher, case: Case, keys: KeysAtHand | None
+) -> DataKey:
+    if case.dek_wrapped is not None:
+        # Not sealed yet (no recovery key existed at submission): under the keyring.
+        return cipher.open_key("case", case.id, case.dek_wrapped)
+    if keys is None:
+        raise NoKeyAtHand(
+            f"case {case.reference} is sealed: an officer's or the recovery key is needed"
+        )
+    return DataKey(keys.open_record_key(session, "case", case.id, case.reference))
+
+
+def open_case(
+    session: Session, cipher: RecordCipher, case: Case, keys: KeysAtHand | None
+) -> OpenedCase:
+    """Decrypt a case, its files and its events with the keys at hand."""
+    dek = case_key(session, cipher, case, keys)
+    payload: dict[str, Any] = cipher.open_json(dek, "case", case.id, "payload", case.payload_ct)
+    rows = {
+        a.id: a for a in session.scalars(select(Attachment).where(Attachment.case_id == case.id))
+    }
+    files = []
+    for attachment_id, encoded in payload.get("attachments", {}).items():
+        row = rows.get(attachment_id)
+        if row is None:
+            continue
+        file_key = DataKey(base64.b64decode(encoded))
+        meta = cipher.open_json(file_key, "attachment", row.id, "meta", row.meta_ct)
+        data = cipher.open(file_key, "attachment", row.id, "data", row.data_ct)
+        files.append(AttachmentContent(row.id, str(meta["media_type"]), meta.get("name"), data))
+    events = []
+    for event in _events(session, case):
+        event_key = _event_key(session, cipher, event, keys)
+        text = cipher.open(event_key, "event", event.id, "body", event.body_ct).decode("utf-8")
+        events.append(EventContent(event.kind, event.author, event.created_at, text))
+    return OpenedCase(case, payload, tuple(files), tuple(events))
+
+
+def _events(session: Session, case: Case) -> list[CaseEvent]:
+    return list(
+        session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.created_at)
+        )
+    )
+
+
+def _event_key(
+    session: Session, cipher: RecordCipher, event: CaseEvent, keys: KeysAtHand | None
+) -> DataKey:
+    if keys is None:
+        raise NoKeyAtHand("case events are sealed: an officer's or the recovery key is needed")
+    return DataKey(keys.open_record_key(session, "event", event.id, event.id))
+
+
+def add_event(
+    session: Session,
+    cipher: RecordCipher,
+    case: Case,
+    kind: str,
+    author: str,
+    text: str,
+    now: datetime,
+) -> CaseEvent:
+    """A note, reply or defender's answer: its own data key, sealed like the case (no unlock needed)."""
+    event_id = new_record_id()
+    dek = new_data_key()
+    event = CaseEvent(
+        id=event_id,
+        case_id=case.id,
+        kind=kind,
+        author=author,
+        created_at=now,
+        # Who can decrypt: the case's mission officers and the recovery key (sealed below).
+        body_ct=cipher.seal(dek, "event", event_id, "body", text.encode("utf-8")),
+    )
+    session.add(event)
+    seal_record_key(session, "event", event_id, event_id, case.mission_id, dek, now)
+    case.updated_at = now
+    return event
+
+
+def change_status(session: Session, case: Case, trigger: str, actor: str, now: datetime) -> str:
+    before = case.status
+    case.status = next_status(before, trigger)
+    case.updated_at = now
+    audit.append(
+        session,
+        now,
+        actor,
+        f"case.{trigger}",
+        case.reference,
+        **{"from": before, "to": case.status},
+    )
+    return case.status
+
+
+def claim(session: Session, case: Case, officer: Officer, now: datetime) -> None:
+    """Claim a case for an officer; refused if someone else holds it.
+
+    The conditional UPDATE makes two simultaneous claims safe: one wins.
+    """
+    result = session.execute(
+        update(Case)
+        .where(Case.id == case.id, (Case.claimed_by.is_(None)) | (Case.claimed_by == officer.id))
+        .values(claimed_by=officer.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        session.refresh(case)
+        raise OfficerRefused(f"case {case.reference} is already claimed by {case.claimed_by}")
+    audit.append(session, now, f"officer:{officer.id}", "case.claim", case.reference)
+
+
+def note(
+    session: Session, cipher: RecordCipher, case: Case, actor: str, text: str, now: datetime
+) -> None:
+    add_event(session, cipher, case, "note", actor, text, now)
+    audit.append(session, now, actor, "case.note", case.reference)
+
+
+def reply(
+    session: Session,
+    cipher: RecordCipher,
+    case: Case,
+    keys: KeysAtHand,
+    actor: str,
+    text: str,
+    render: Callable[[str, str, str], str],
+    now: datetime,
+) -> None:
+    """Queue a reply for the defender on the channel and conversation they used.
+
+    Args:
+        render: (language, reference, text) -> the message the defender sees.
+    """
+    opened_key = case_key(session, cipher, case, keys)
+    payload = cipher.open_json(opened_key, "case", case.id, "payload", case.payload_ct)
+    conversation = session.get(Conversation, payload["conversation"])
+    if conversation is None:
+        raise LookupError("the defender's conversation no longer exists (deleted or purged)")
+    channel, chat = conversation_chat(session, cipher, conversation.id)
+    turn = open_turn(cipher, conversation)
+    turn.record["reply_to"] = case.reference
+    save_turn(cipher, turn)
+    language = str(turn.record["flow"].get("lang", payload.get("language", "en")))
+    add_event(session, cipher, case, "reply", actor, text, now)
+    queue_delivery(
+        session,
+        cipher,
+        channel=channel,
+        kind="reply",
+        chat=chat,
+        text=render(language, case.reference, text),
+        conversation_id=conversation.id,
+        now=now,
+    )
+    audit.append(session, now, actor, "case.reply", case.reference)
+    if case.status in ("acknowledged", "in_progress", "escalated"):
+        change_status(session, case, "await_defender", actor, now)
+
+
+def transfer(
+    session: Session,
+    cipher: RecordCipher,
+    case: Case,
+    keys: KeysAtHand,
+    to_mission: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Move a case to another mission: its key and its events' keys are re-sealed to that mission."""
+    if not mission_exists(session, to_mission):
+        raise OfficerRefused(f"no mission {to_mission!r} in the directory")
+    if to_mission == case.mission_id:
+        raise OfficerRefused(f"case {case.reference} is already in {to_mission}")
+    dek = case_key(session, cipher, case, keys)
+    events = _events(session, case)
+    event_keys = {event.id: _event_key(session, cipher, event, keys) for event in events}
+    from_mission = case.mission_id
+    case.mission_id = to_mission
+    case.claimed_by = None
+    if case.dek_wrapped is None:
+        drop_seals(session, "case", [case.id])
+        seal_record_key(session, "case", case.id, case.reference, to_mission, dek, now)
+    drop_seals(session, "event", list(event_keys))
+    for event_id, key in event_keys.items():
+        seal_record_key(session, "event", event_id, event_id, to_mission, key, now)
+    change_status(session, case, "transfer", actor, now)
+    audit.append(
+        session,
+        now,
+        actor,
+        "case.transfer",
+        case.reference,
+        **{"from": from_mission, "to": to_mission},
+    )
+
+
+def defender_answer(
+    session: Session, cipher: RecordCipher, reference: str, text: str, now: datetime
+) -> bool:
+    """Store a defender's answer on their case, sealed like the case; False if it is closed or gone."""
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    if case is None or case.status == "closed":
+        return False
+    add_event(session, cipher, case, "defender", "defender", text, now)
+    audit.append(session, now, "service", "case.defender_answer", case.reference)
+    if case.status == "awaiting_defender":
+        change_status(session, case, "start", "service", now)
+    return True
+
+
+DEVICE_WARNING = (
+    "Warning: the defender's account showed a new or changed device while this case was open. "
+    "Someone else may be using it: confirm who you are talking to before sharing anything sensitive."
+)
+
+
+def warn_device_change(
+    session: Session, cipher: RecordCipher, references: list[str], now: datetime
+) -> int:
+    """Put the device warning on each open case of `references`; returns how many."""
+    warned = 0
+    for reference in references:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is None or case.status == "closed":
+            continue
+        add_event(session, cipher, case, "warning", "service", DEVICE_WARNING, now)
+        audit.append(session, now, "service", "case.device_warning", case.reference)
+        warned += 1
+    return warned

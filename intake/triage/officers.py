@@ -1,0 +1,217 @@
+"""Liaison officers: enrolment, unlocking their key, revocation, passphrase change.
+
+An officer's private key is wrapped under a key derived from their
+passphrase (Argon2id, parameters stored beside it); the server keeps only
+that wrapped form and the public key. Enrolling seals every version of the
+mission's key to the new officer, which needs the mission key opened by an
+existing member or by the recovery key; the first officer of a mission
+creates its key.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from crypto import (
+    KdfParams,
+    PublicKey,
+    generate_keypair,
+    rewrap_private_key,
+    unwrap_private_key,
+    wrap_private_key,
+)
+from intake.errors import NoKeyAtHand, OfficerRefused
+from intake.keys.holders import (
+    KeysAtHand,
+    current_mission_key,
+    new_mission_key,
+    officer_recipient,
+    seal_mission_key,
+)
+from intake.storage.models import KeySeal, MissionKey, Officer
+from intake.triage.missions import mission_exists
+
+
+def _new_officer_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "officer"
+    return f"{slug}-{secrets.token_hex(2)}"
+
+
+def get_officer(session: Session, officer_id: str) -> Officer:
+    officer = session.get(Officer, officer_id)
+    if officer is None:
+        raise OfficerRefused(f"no officer {officer_id!r}")
+    return officer
+
+
+def active_officer(session: Session, officer_id: str) -> Officer:
+    officer = get_officer(session, officer_id)
+    if officer.status != "active":
+        raise OfficerRefused(f"officer {officer_id} is revoked")
+    return officer
+
+
+def enrol(
+    session: Session,
+    *,
+    mission_id: str,
+    name: str,
+    passphrase: bytes,
+    now: datetime,
+    unlock: KeysAtHand | None = None,
+    kdf: KdfParams | None = None,
+) -> tuple[Officer, bool]:
+    """Enrol an officer in a mission; returns (officer, whether the mission key was created).
+
+    Raises:
+        OfficerRefused: unknown mission.
+        NoKeyAtHand: the mission has a key and `unlock` cannot open it, or
+            there is no recovery key to seal a first mission key to.
+    """
+    if not mission_exists(session, mission_id):
+        raise OfficerRefused(f"no mission {mission_id!r} in the directory")
+    officer_id = _new_officer_id(name)
+    private, public = generate_keypair()
+    officer = Officer(
+        id=officer_id,
+        name=name,
+        mission_id=mission_id,
+        public_key=public.to_bytes(),
+        key_id=public.key_id,
+        # Who can decrypt: whoever knows the officer's passphrase.
+        wrapped_private_key=wrap_private_key(private, passphrase, officer_id, kdf or KdfParams()),
+        status="active",
+        created_at=now,
+        key_created_at=now,
+    )
+    versions = list(
+        session.scalars(select(MissionKey.version).where(MissionKey.mission_id == mission_id))
+    )
+    created = False
+    if not versions:
+        version, mission_private = new_mission_key(session, mission_id, now)
+        mission_keys = {version: mission_private}
+        created = True
+    else:
+        if unlock is None:
+            raise NoKeyAtHand(
+                f"{mission_id} already has a key: enrolment needs an existing member's "
+                "unlock (--by) or the recovery key (--recovery-key)"
+            )
+        mission_keys = {v: unlock.mission_private_key(session, mission_id, v) for v in versions}
+    session.add(officer)
+    for version, mission_private in mission_keys.items():
+        seal_mission_key(
+            session,
+            mission_id,
+            version,
+            mission_private,
+            officer_recipient(officer_id),
+            public,
+            now,
+        )
+    return officer, created
+
+
+def unlock(session: Session, officer_id: str, passphrase: bytes) -> KeysAtHand:
+    """Open an officer's private key with their passphrase (Argon2id: deliberately slow).
+
+    Raises:
+        OfficerRefused: unknown or revoked officer.
+        crypto.BadPassphrase: wrong passphrase.
+    """
+    officer = active_officer(session, officer_id)
+    private = unwrap_private_key(officer.wrapped_private_key, passphrase, officer_id)
+    return KeysAtHand(officer_recipient(officer_id), private, officer.mission_id)
+
+
+def revoke(session: Session, officer_id: str, now: datetime) -> int:
+    """Revoke an officer: their sealed copies of mission keys are deleted. Returns how many."""
+    officer = get_officer(session, officer_id)
+    officer.status = "revoked"
+    officer.revoked_at = now
+    result = session.execute(
+        delete(KeySeal).where(
+            KeySeal.record_type == "mission_key", KeySeal.recipient == officer_recipient(officer_id)
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def rotate_key(
+    session: Session,
+    officer_id: str,
+    passphrase: bytes,
+    now: datetime,
+    new_passphrase: bytes | None = None,
+    kdf: KdfParams | None = None,
+) -> int:
+    """Replace an officer's key pair; returns how many mission key seals moved to the new one.
+
+    The old private key (unlocked with `passphrase`) opens each sealed copy of
+    the mission's key versions, which are sealed again to the new public key
+    (same rows: the recipient stays `officer:<id>`). The new private key is
+    wrapped under `new_passphrase`, or the same passphrase. One transaction:
+    it all moves or nothing does.
+
+    Raises:
+        OfficerRefused: unknown or revoked officer.
+        crypto.BadPassphrase: wrong passphrase.
+        NoKeyAtHand, crypto.CryptoError: a sealed copy does not open.
+    """
+    old_keys = unlock(session, officer_id, passphrase)
+    officer = active_officer(session, officer_id)
+    recipient = officer_recipient(officer_id)
+    held = list(
+        session.scalars(
+            select(KeySeal.record_id).where(
+                KeySeal.record_type == "mission_key", KeySeal.recipient == recipient
+            )
+        )
+    )
+    private, public = generate_keypair()
+    moved = 0
+    for record in held:
+        mission_id, _, version = record.rpartition("/")
+        mission_private = old_keys.mission_private_key(session, mission_id, int(version))
+        # Who can decrypt: this officer's new key pair (and no longer the old one).
+        seal_mission_key(session, mission_id, int(version), mission_private, recipient, public, now)
+        moved += 1
+    officer.public_key = public.to_bytes()
+    officer.key_id = public.key_id
+    officer.key_created_at = now
+    # Who can decrypt: whoever knows the officer's (possibly new) passphrase.
+    officer.wrapped_private_key = wrap_private_key(
+        private, new_passphrase or passphrase, officer_id, kdf or KdfParams()
+    )
+    return moved
+
+
+def change_passphrase(
+    session: Session, officer_id: str, old: bytes, new: bytes, kdf: KdfParams | None = None
+) -> None:
+    """Rewrap one row: the key pair and every seal stay as they are."""
+    officer = active_officer(session, officer_id)
+    officer.wrapped_private_key = rewrap_private_key(
+        officer.wrapped_private_key, old, new, officer_id, kdf or KdfParams()
+    )
+
+
+def list_officers(session: Session, mission_id: str | None = None) -> list[Officer]:
+    query = select(Officer).order_by(Officer.mission_id, Officer.id)
+    if mission_id:
+        query = query.where(Officer.mission_id == mission_id)
+    return list(session.scalars(query))
+
+
+def officer_public_key(officer: Officer) -> PublicKey:
+    return PublicKey.from_bytes(officer.public_key)
+
+
+def mission_has_key(session: Session, mission_id: str) -> bool:
+    return current_mission_key(session, mission_id) is not None

@@ -1,0 +1,96 @@
+"""The triage workflow of a case, as a `transitions` state machine.
+
+    new -> acknowledged -> in_progress -> awaiting_defender / escalated -> closed
+    any open state -> transferred (to another mission) -> acknowledged ...
+    closed -> in_progress (reopen)
+
+One machine for every case: a case's state is attached only while a
+transition is checked, as the flows engine does with conversations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from intake.errors import IllegalTransition
+
+STATUSES = (
+    "new",
+    "acknowledged",
+    "in_progress",
+    "awaiting_defender",
+    "escalated",
+    "transferred",
+    "closed",
+)
+OPEN = tuple(s for s in STATUSES if s != "closed")
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "ack", "source": ["new", "transferred"], "dest": "acknowledged"},
+    {
+        "trigger": "start",
+        "source": ["acknowledged", "awaiting_defender", "escalated", "transferred"],
+        "dest": "in_progress",
+    },
+    {
+        "trigger": "await_defender",
+        "source": ["acknowledged", "in_progress", "escalated"],
+        "dest": "awaiting_defender",
+    },
+    {
+        "trigger": "escalate",
+        "source": ["acknowledged", "in_progress", "awaiting_defender"],
+        "dest": "escalated",
+    },
+    {"trigger": "transfer", "source": list(OPEN), "dest": "transferred"},
+    {"trigger": "close", "source": list(OPEN), "dest": "closed"},
+    {"trigger": "reopen", "source": "closed", "dest": "in_progress"},
+]
+TRIGGERS = tuple(str(t["trigger"]) for t in TRANSITIONS)
+# `queue status REF STATE` names the state wanted; this is the trigger for it.
+TRIGGER_FOR_STATUS = {
+    "acknowledged": "ack",
+    "in_progress": "start",
+    "awaiting_defender": "await_defender",
+    "escalated": "escalate",
+    "closed": "close",
+}
+
+
+class _Case:
+    state: str
+
+
+# Holds no case: each is attached only while its transition is checked.
+_MACHINE = Machine(
+    model=None, states=list(STATUSES), transitions=TRANSITIONS, initial=None, auto_transitions=False
+)
+
+
+def next_status(status: str, trigger: str) -> str:
+    """The state `trigger` leads to from `status`.
+
+    Raises:
+        IllegalTransition: the workflow does not allow it.
+    """
+    if trigger not in TRIGGERS or status not in STATUSES:
+        raise IllegalTransition(status, trigger, allowed_triggers(status))
+    case = _Case()
+    _MACHINE.add_model(case, initial=status)
+    try:
+        getattr(case, trigger)()
+    except MachineError:
+        raise IllegalTransition(status, trigger, allowed_triggers(status)) from None
+    finally:
+        _MACHINE.remove_model(case)
+    return case.state
+
+
+def allowed_triggers(status: str) -> list[str]:
+    return [
+        t["trigger"]
+        for t in TRANSITIONS
+        if status in (t["source"] if isinstance(t["source"], list) else [t["source"]])
+    ]

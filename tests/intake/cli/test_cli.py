@@ -1,0 +1,100 @@
+"""The hrd-intake command line, run as operators run it (subprocesses, real files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "intake"]
+THREAT_REPORT_KENYA = "1\n1\nKenya\n1\n1,2\n1\nThey followed me.\n1\n1\nSignal\n1\n1\n1\n"
+
+
+def run(
+    env: dict[str, str], *args: str, stdin: str = "", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, input=stdin, text=True, capture_output=True, check=check, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def env(
+    tmp_path_factory: pytest.TempPathFactory, module_database_env: dict[str, str]
+) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("cli") / "home"
+    environment = {**os.environ, "HRD_INTAKE_HOME": str(home), **module_database_env}
+    init = run(environment, "init", "--demo")
+    assert "keyring created" in init.stdout
+    assert "generated" in init.stderr  # the loud warning about the passphrase file
+    assert "MOVE IT OFFLINE" in init.stderr  # and about the recovery key
+    return environment
+
+
+def test_scripted_chat_files_a_report_listed_in_the_right_queue(env: dict[str, str]) -> None:
+    chat = run(env, "chat", stdin=THREAT_REPORT_KENYA)
+    reference = chat.stdout.split("Your reference is ")[1][:13]
+    listing = json.loads(run(env, "queue", "list", "--json").stdout)
+    mine = [case for case in listing if case["reference"] == reference]
+    assert mine and mine[0]["mission"] == "eu-del-ke"
+    assert (mine[0]["kind"], mine[0]["urgency"], mine[0]["status"]) == (
+        "threat_report",
+        "immediate",
+        "new",
+    )
+    only_ke = json.loads(run(env, "queue", "list", "--json", "--mission", "eu-del-ua").stdout)
+    assert reference not in {case["reference"] for case in only_ke}
+    recovery = str(Path(env["HRD_INTAKE_HOME"]) / "recovery-key.txt")
+    shown = json.loads(
+        run(env, "queue", "show", reference.lower(), "--json", "--recovery-key", recovery).stdout
+    )
+    assert shown["report"]["answers"]["details"] == "They followed me."
+
+
+def test_init_if_absent_is_idempotent(env: dict[str, str]) -> None:
+    again = run(env, "init", "--demo", "--if-absent")
+    assert "setup exists" in again.stdout
+
+
+def test_missions_import_and_list(env: dict[str, str], tmp_path: Path) -> None:
+    directory = tmp_path / "missions.yaml"
+    directory.write_text(
+        "missions:\n  - {id: eu-del-br, name: EU Delegation to Brazil, kind: delegation, countries: [BR]}\n"
+    )
+    assert "1 added" in run(env, "missions", "import", str(directory)).stdout
+    missions = json.loads(run(env, "missions", "list", "--json").stdout)
+    assert {"id": "eu-del-br", "countries": ["BR"]}.items() <= next(
+        m for m in missions if m["id"] == "eu-del-br"
+    ).items()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("missions: [{id: x1, name: X, kind: delegation, countries: [XX]}]\n")
+    refused = run(env, "missions", "import", str(bad), check=False)
+    assert refused.returncode == 1 and "ISO 3166" in refused.stderr
+
+
+def test_unknown_case_is_refused(env: dict[str, str]) -> None:
+    recovery = str(Path(env["HRD_INTAKE_HOME"]) / "recovery-key.txt")
+    result = run(env, "queue", "show", "HRD-0000-0000", "--recovery-key", recovery, check=False)
+    assert result.returncode == 1
+    assert "no case" in result.stderr
+    anonymous = run(env, "queue", "show", "HRD-0000-0000", check=False)
+    assert anonymous.returncode == 1 and "--officer" in anonymous.stderr
+
+
+def test_missing_setup_exits_3(tmp_path: Path, database_env: dict[str, str]) -> None:
+    environment = {**os.environ, "HRD_INTAKE_HOME": str(tmp_path / "nothing"), **database_env}
+    result = run(environment, "queue", "list", check=False)
+    assert result.returncode == 3
+    assert "hrd-intake init" in result.stderr
+    assert not (tmp_path / "nothing" / "intake.storage.engine").exists()
+
+
+def test_flows_diagram_and_missing(env: dict[str, str]) -> None:
+    diagram = run(env, "flows", "diagram", "threat_report").stdout
+    assert diagram.startswith("flowchart") and "details" in diagram
+    assert "en:" not in run(env, "flows", "missing").stdout
+    assert run(env, "flows", "diagram", "nope", check=False).returncode == 1

@@ -1,0 +1,157 @@
+"""Officers and security staff at the command line: the whole triage path as operators run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from intake.config import load_settings
+from intake.storage.engine import make_engine
+
+CLI = [sys.executable, "-m", "intake"]
+REPORT = "1\n1\nKenya\n1\n1,2\n1\nCANARY-CLI-DETAIL\n1\n1\nSignal\n1\n1\n1\n"
+
+
+def run(
+    env: dict[str, str], *args: str, stdin: str = "", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*CLI, *args], env=env, input=stdin, text=True, capture_output=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database_env: dict[str, str]
+) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("triage")
+    env = {**os.environ, "HRD_INTAKE_HOME": str(base / "home"), **module_database_env}
+    env.pop("HRD_INTAKE_PASSPHRASE", None)
+    run(env, "init", "--demo")
+    for name, mission in (("ana", "eu-del-ke"), ("ivan", "eu-del-ua")):
+        secret = base / f"{name}.pass"
+        secret.write_text(f"{name} passphrase, long enough\n")
+        added = json.loads(
+            run(
+                env,
+                "officers",
+                "add",
+                "--mission",
+                mission,
+                "--name",
+                name,
+                "--passphrase-file",
+                str(secret),
+                "--json",
+            ).stdout
+        )
+        env[f"ID_{name}"] = added["id"]
+        env[f"PASS_{name}"] = str(secret)
+    return env
+
+
+def as_officer(env: dict[str, str], name: str) -> dict[str, str]:
+    return {
+        **env,
+        "HRD_INTAKE_OFFICER": env[f"ID_{name}"],
+        "HRD_INTAKE_PASSPHRASE_FILE": env[f"PASS_{name}"],
+    }
+
+
+def test_officer_workflow_end_to_end(world: dict[str, str]) -> None:
+    chat = run(world, "chat", "--as", "defender-7", stdin=REPORT)
+    reference = chat.stdout.split("Your reference is ")[1][:13]
+    ana, ivan = as_officer(world, "ana"), as_officer(world, "ivan")
+
+    mine = json.loads(run(ana, "queue", "list", "--json").stdout)
+    assert reference in {c["reference"] for c in mine}
+    assert reference not in {
+        c["reference"] for c in json.loads(run(ivan, "queue", "list", "--json").stdout)
+    }
+
+    shown = json.loads(run(ana, "queue", "show", reference, "--json").stdout)
+    assert shown["report"]["answers"]["details"] == "CANARY-CLI-DETAIL"
+    run(ana, "queue", "ack", reference)
+    refused = run(ana, "queue", "ack", reference, check=False)
+    assert refused.returncode == 1 and "cannot ack" in refused.stderr
+    run(ana, "queue", "claim", reference)
+    run(ana, "queue", "note", reference, stdin="CANARY-NOTE lawyer informed")
+    run(ana, "queue", "reply", reference, stdin="CANARY-REPLY Are you safe?")
+
+    # The defender comes back to the console: the reply is there; they answer.
+    back = run(world, "chat", "--as", "defender-7", stdin="CANARY-ANSWER yes, safe\n")
+    assert "CANARY-REPLY Are you safe?" in back.stdout
+    assert "passed on" in back.stdout
+    events = json.loads(run(ana, "queue", "show", reference, "--json").stdout)["events"]
+    assert [e["kind"] for e in events] == ["note", "reply", "defender"]
+
+    # Another mission's officer is refused, and the refusal is audited.
+    other = run(ivan, "queue", "show", reference, check=False)
+    assert other.returncode == 1 and "not in the queue" in other.stderr
+    log = json.loads(run(world, "audit", "list", "--json", "--limit", "5").stdout)
+    assert log[0]["action"] == "refused" and log[0]["actor"] == f"officer:{world['ID_ivan']}"
+
+    run(ana, "queue", "transfer", reference, "--to", "eu-del-ua")
+    assert run(ana, "queue", "show", reference, check=False).returncode == 1
+    assert (
+        json.loads(run(ivan, "queue", "show", reference, "--json").stdout)["status"]
+        == "transferred"
+    )
+    run(ivan, "queue", "close", reference)
+    assert "intact" in run(world, "audit", "verify").stdout
+
+    # Nothing anyone wrote is readable at rest.
+    home = Path(world["HRD_INTAKE_HOME"])
+    for path in home.rglob("*"):
+        if path.is_file() and path.name != "recovery-key.txt":
+            assert b"CANARY" not in path.read_bytes(), path
+
+
+def test_wrong_passphrase_and_revoked_officer(world: dict[str, str], tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase at all\n")
+    env = {**as_officer(world, "ana"), "HRD_INTAKE_PASSPHRASE_FILE": str(wrong)}
+    result = run(env, "queue", "list", "--json")  # listing needs no key
+    assert result.returncode == 0
+    refused = run(env, "queue", "show", "HRD-0000-0000", check=False)
+    assert refused.returncode == 1
+    secret = tmp_path / "temp.pass"
+    secret.write_text("a temporary officer passphrase\n")
+    temp = json.loads(
+        run(
+            world,
+            "officers",
+            "add",
+            "--mission",
+            "eu-del-ke",
+            "--name",
+            "Temp",
+            "--passphrase-file",
+            str(secret),
+            "--recovery-key",
+            str(Path(world["HRD_INTAKE_HOME"]) / "recovery-key.txt"),
+            "--json",
+        ).stdout
+    )
+    run(world, "officers", "revoke", temp["id"])
+    revoked = {**world, "HRD_INTAKE_OFFICER": temp["id"], "HRD_INTAKE_PASSPHRASE_FILE": str(secret)}
+    denied = run(revoked, "queue", "list", check=False)
+    assert denied.returncode == 1 and "revoked" in denied.stderr
+
+
+def test_audit_verify_names_an_edited_entry(world: dict[str, str]) -> None:
+    engine = make_engine(load_settings(world).database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_log SET actor = 'officer:forged' WHERE seq = 2"))
+    engine.dispose()
+    broken = run(world, "audit", "verify", check=False)
+    assert broken.returncode == 1 and "audit entry 2" in broken.stderr

@@ -1,0 +1,50 @@
+"""Each revision upgrades with data in it: rows written at an older schema survive, and open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from crypto import Keyring
+from intake.storage import migrate
+from intake.storage.engine import make_engine, make_session_factory
+from intake.storage.records import RecordCipher
+from intake.triage.queue import open_case
+
+
+def test_cases_from_0002_upgrade_and_still_open(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine, "0002")
+    keyring = Keyring.generate(datetime(2026, 1, 1, tzinfo=UTC))
+    cipher = RecordCipher(lambda: keyring)
+    dek, wrapped, version = cipher.new_key("case", "c1")
+    payload = cipher.seal_json(
+        dek, "case", "c1", "payload", {"flow": "threat_report", "answers": {"details": "old"}}
+    )
+    now = datetime(2026, 1, 2, tzinfo=UTC).replace(tzinfo=None)
+    # Given a case written by the 0002 code (plain SQL: the models have moved on)...
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO missions (id, name, kind, countries, languages, updated_at) "
+                "VALUES ('eu-del-ke', 'EU Delegation to Kenya', 'delegation', '[\"KE\"]', '[]', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cases (id, reference, mission_id, kind, urgency, urgency_rank, status, flagged, "
+                "submitted_at, updated_at, dek_wrapped, kek_version, payload_ct) VALUES ('c1', 'HRD-AAAA-BBBB', "
+                "'eu-del-ke', 'threat_report', 'days', 1, 'new', false, :now, :now, :wrapped, :version, :payload)"
+            ),
+            {"now": now, "wrapped": wrapped, "version": version, "payload": payload},
+        )
+    # ...when the schema reaches head...
+    migrate.upgrade(engine)
+    # ...it is still there, unclaimed, and still opens with the keyring (it predates sealing).
+    with make_session_factory(engine)() as session:
+        opened = open_case(session, cipher, "HRD-AAAA-BBBB")
+        assert opened.payload["answers"]["details"] == "old"
+        assert opened.case.claimed_by is None and opened.case.status == "new"
+    engine.dispose()
