@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Attachment, Case, ChannelItem, ChannelState, Conversation, Delivery
+from intake.storage.models import (
+    Attachment,
+    Case,
+    ChannelItem,
+    ChannelState,
+    Conversation,
+    Delivery,
+)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from PIL import Image
 from pydantic import SecretStr
 
 from bots.matrix.channel import MatrixChannel, Timing, build_matrix
-from intake.storage.channel_items import ChannelItemStore
 from intake.config import MatrixSettings, Settings
+from intake.storage.channel_items import ChannelItemStore
 from intake.storage.channel_state import ChannelStateStore
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse
@@ -105,7 +105,7 @@ async def running_bot(
 def open_case_with_recovery(setup: Setup, reference: str) -> Any:
     """Open a submitted case as security staff would (sealed: the server alone cannot)."""
     from intake.keys.recovery import RECOVERY_FILE_NAME, recovery_keys_at_hand
-    from intake.triage.actions.queue import open_case
+    from intake.triage.queue import open_case
 
     keys = recovery_keys_at_hand(setup.settings.home / RECOVERY_FILE_NAME)
     with setup.sessions() as session:

@@ -26,8 +26,16 @@ from bots.matrix.store import store_class
 from intake.storage.channel_state import ChannelStateStore
 from intake.storage.conversation_record import open_turn
 from intake.storage.models import Conversation, ProcessedMessage
-from intake.triage.actions.queue import list_cases
-from tests.bots.matrix.harness import MatrixDefender, gps_jpeg, matrix_items, new_defender, new_user, open_case_with_recovery, running_bot
+from intake.triage.queue import list_cases
+from tests.bots.matrix.harness import (
+    MatrixDefender,
+    gps_jpeg,
+    matrix_items,
+    new_defender,
+    new_user,
+    open_case_with_recovery,
+    running_bot,
+)
 from tests.support.scan import files_under, leaks
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse

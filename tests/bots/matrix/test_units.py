@@ -14,7 +14,21 @@ from pydantic import SecretStr
 from bots.matrix import trust
 from bots.matrix.channel import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
 from bots.matrix.client import ScrubIdentifiers, scrub
-from bots.matrix.events import EventId, Ignore, Media, Plaintext, RoomId, Text, Undecrypted, Unsupported, classify, decode_trace, encode_trace, render, strip_reply_fallback
+from bots.matrix.events import (
+    EventId,
+    Ignore,
+    Media,
+    Plaintext,
+    RoomId,
+    Text,
+    Undecrypted,
+    Unsupported,
+    classify,
+    decode_trace,
+    encode_trace,
+    render,
+    strip_reply_fallback,
+)
 from bots.matrix.state import MatrixState, SessionRecord
 from bots.matrix.store import store_class
 from intake.config import MatrixSettings
