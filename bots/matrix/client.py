@@ -20,11 +20,13 @@ from bots.matrix.store import ItemStore, store_class
 
 T = TypeVar("T")
 
-# Matrix ids (@user:server, !room:server, #alias:server, $event:server), bare
+# Matrix ids (@user:server, !room:server, #alias:server, $event:server, !room), bare
 # event ids of room versions 3+, 43-character base64 keys, access tokens and
 # Synapse's 10-letter device ids: what nio's own messages may carry.
 _IDENTIFIERS = re.compile(
     r"[@!#$+][^\s:'\"]+:[A-Za-z0-9.\-\[\]]+(?::\d+)?"
+    # Room ids of room version 12 have no server part: "!" and a 43-character hash.
+    r"|![A-Za-z0-9_\-]{20,}"
     r"|\$[A-Za-z0-9+/=_-]{16,}"
     r"|\b[A-Za-z0-9+/]{43}\b"
     r"|\bsy[a-z]_[A-Za-z0-9_]+"

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def note_decrypted(client: Any, room_id: str, event: Any) -> None:
     """Remember that `event` (decrypted from Megolm, index kept by the client) was read."""
-    store = client.store
+    store = getattr(client, "store", None)
     index = getattr(event, "megolm_index", None)
     if not isinstance(index, int) or not isinstance(store, DatabaseStore):
         return

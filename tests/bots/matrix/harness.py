@@ -230,7 +230,9 @@ class MatrixDefender:
 
     async def _ready_to_send(self, room_id: str) -> None:
         """Know every device of the room's members (the harness pitfall: send blind, lose)."""
-        for _ in range(50):
+        # A deadline, not a count: a loaded machine starts the bot slowly (login, keys, identity).
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
             await self.sync()
             room = self.client.rooms[room_id]
             if not room.encrypted:
