@@ -53,12 +53,16 @@ def test_the_bot_cross_signs_its_device_and_keeps_its_identity(
     assert keys.master == master
     assert len(devices) == 1 and set(keys.signed) == set(devices)
 
-    # When the bot restarts: the same identity, nothing uploaded anew.
-    assert asyncio.run(start_and_stop(tmp_path / "store")) == master
+    # When the bot restarts, or a standby on another host with its own working
+    # folder takes the account over: the same device and identity (all in the database).
+    state = MatrixState(ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock))
+    first_device = state.session()
+    assert asyncio.run(start_and_stop(tmp_path / "standby-folder")) == master
+    assert state.session() == first_device
+    assert not (tmp_path / "standby-folder").exists()
 
     # When its device is new (a fresh login, as after losing the session): the
     # same master key signs the new device too.
-    state = MatrixState(ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock))
     state.forget_session()
     assert asyncio.run(start_and_stop(tmp_path / "store-2")) == master
     keys, devices = _published(synapse, watcher, bot_id)

@@ -1,0 +1,86 @@
+"""The encryption store in the database: what nio saves comes back; a file store moves in once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nio
+from nio.crypto import OlmDevice
+from nio.store import SqliteStore
+
+from bots.matrix.legacy import move_legacy_store
+from bots.matrix.store import DatabaseStore
+from intake.storage.models import ChannelItem
+from tests.bots.matrix.harness import matrix_items
+from tests.support.scan import files_under, leaks
+from tests.support.setup import Setup
+
+USER, DEVICE, KEY = "@bot:localhost", "BOTDEVICE1", "pickle-key"
+DEFENDER = "@canary-defender-7f3a:localhost"
+ROOM = "!canaryroomidwithoutserver0123456789abcdefgh"
+
+
+def _legacy_client(folder: Path) -> nio.AsyncClient:
+    folder.mkdir(exist_ok=True)
+    config = nio.AsyncClientConfig(store=SqliteStore, pickle_key=KEY, store_sync_tokens=False)
+    client = nio.AsyncClient("http://127.0.0.1:9", USER, store_path=str(folder), config=config)
+    client.restore_login(USER, DEVICE, "token")
+    return client
+
+
+def _fill(client: nio.AsyncClient) -> OlmDevice:
+    """An encrypted room, a defender's device (verified), and an inbound room key."""
+    device = OlmDevice(DEFENDER, "PHONE", {"ed25519": "e" * 43, "curve25519": "c" * 43})
+    client.olm.device_store.add(device)
+    client.store.save_device_keys({DEFENDER: {"PHONE": device}})
+    client.verify_device(device)
+    client.store.save_encrypted_rooms([ROOM])
+    client.olm.create_outbound_group_session(ROOM)  # also keeps an inbound copy
+    return device
+
+
+def test_what_nio_saves_comes_back_and_nothing_is_readable(sqlite_setup: Setup) -> None:
+    items = matrix_items(sqlite_setup)
+    store = DatabaseStore(items, USER, DEVICE, KEY)
+    config = nio.AsyncClientConfig(store=lambda *_: store, pickle_key=KEY)
+    client = nio.AsyncClient("http://127.0.0.1:9", USER, store_path="database", config=config)
+    client.restore_login(USER, DEVICE, "token")
+    device = _fill(client)
+    identity = client.olm.account.identity_keys
+
+    again = DatabaseStore(items, USER, DEVICE, KEY)
+    assert again.load_account().identity_keys == identity
+    assert again.load_encrypted_rooms() == {ROOM}
+    assert [s.room_id for s in again.load_inbound_group_sessions()] == [ROOM]
+    assert again.is_device_verified(device)
+    # Canaries: no Matrix id, room id or key in the database files.
+    with sqlite_setup.sessions() as session:
+        kinds = {row.kind for row in session.query(ChannelItem)}
+    assert {"account", "device", "room", "group_session"} <= kinds
+    found = leaks([USER, DEVICE, DEFENDER, ROOM, identity["curve25519"]], files_under(
+        sqlite_setup.settings.home
+    ))
+    assert found == []
+
+    # A new device (a fresh login) starts from an empty store.
+    assert DatabaseStore(items, USER, "OTHERDEVICE", KEY).load_account() is None
+    assert items.load() == {}
+
+
+def test_a_legacy_file_store_moves_in_once(sqlite_setup: Setup, tmp_path: Path) -> None:
+    folder = tmp_path / "matrix-store"
+    legacy = _legacy_client(folder)
+    device = _fill(legacy)
+    identity = legacy.olm.account.identity_keys
+    legacy.store.database.close()
+    items = matrix_items(sqlite_setup)
+
+    assert move_legacy_store(folder, items, USER, DEVICE, KEY)
+
+    moved = DatabaseStore(items, USER, DEVICE, KEY)
+    assert moved.load_account().identity_keys == identity
+    assert moved.load_encrypted_rooms() == {ROOM}
+    assert moved.is_device_verified(device)
+    assert len(list(moved.load_inbound_group_sessions())) == 1
+    assert list(folder.iterdir()) == []  # the files with ids in plaintext are gone
+    assert not move_legacy_store(folder, items, USER, DEVICE, KEY)  # once
