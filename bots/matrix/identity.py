@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bots.matrix.signing import b64, public_b64, sign, unb64
 
-__all__ = ["CrossSigningKeys", "fingerprint"]
+__all__ = ["CrossSigningKeys", "fingerprint", "published_link"]
 
 _USAGES = ("master", "self_signing", "user_signing")
 
@@ -105,6 +106,12 @@ class CrossSigningKeys:
         """The bot's device keys (as `/keys/query` returned them) with our self-signing
         signature added; who can check it: anyone, with the self-signing public key."""
         return sign(device_keys, user_id, self.self_signing)
+
+
+def published_link(user_id: str, master: str) -> str:
+    """What the Delegation's QR code carries: a matrix.to link that opens a chat with
+    the bot, with its master key as a parameter to compare (`hrd_master_key`)."""
+    return f"https://matrix.to/#/{quote(user_id, safe='@:')}?hrd_master_key={quote(master, safe='')}"
 
 
 def fingerprint(public_key: str) -> str:

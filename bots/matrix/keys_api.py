@@ -22,7 +22,7 @@ import aiohttp
 
 from bots.matrix.crosssigning import read_query
 from bots.matrix.identity import CrossSigningKeys
-from bots.matrix.state import MatrixState
+from bots.matrix.state import MatrixState, PublicIdentity
 
 __all__ = ["IdentityError", "KeysApi", "publish_identity"]
 
@@ -148,4 +148,7 @@ async def publish_identity(
         if not mine.device_signed(device_id, ed25519):
             raise IdentityError("the homeserver did not keep the bot's device signature")
         log.info("device cross-signed", extra={"channel": CHANNEL})
+    published = PublicIdentity(user_id, device_id, keys.master_public, ed25519)
+    if await asyncio.to_thread(state.public_identity) != published:
+        await asyncio.to_thread(state.save_public_identity, published)
     return keys

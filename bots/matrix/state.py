@@ -14,6 +14,7 @@ database I/O: call them from a worker thread (`asyncio.to_thread`).
 | `offers`     | unencrypted room -> encrypted room the bot opened instead    |
 | `outbox`     | answers the core gave to a recorded batch, until sent        |
 | `cross_signing` | the bot's master, self-signing and user-signing private keys |
+| `identity`   | what was last confirmed published: user, device, master key  |
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ class SessionRecord:
 
     def __repr__(self) -> str:  # never print the token
         return "SessionRecord(<hidden>)"
+
+
+@dataclass(frozen=True)
+class PublicIdentity:
+    """What a defender may check of the bot: nothing here is secret.
+
+    Attributes:
+        master: the master cross-signing public key (base64).
+        device_key: the bot's device ed25519 key (Element's "session key").
+    """
+
+    user_id: str
+    device_id: str
+    master: str
+    device_key: str
 
 
 class MatrixState:
@@ -128,6 +144,26 @@ class MatrixState:
 
     def save_cross_signing(self, raw: bytes) -> None:
         self._store.put("cross_signing", raw)
+
+    def public_identity(self) -> PublicIdentity | None:
+        value = self._get_json("identity")
+        if not isinstance(value, dict):
+            return None
+        return PublicIdentity(
+            str(value["user_id"]), str(value["device_id"]), str(value["master"]),
+            str(value["device_key"]),
+        )
+
+    def save_public_identity(self, identity: PublicIdentity) -> None:
+        self._put_json(
+            "identity",
+            {
+                "user_id": identity.user_id,
+                "device_id": identity.device_id,
+                "master": identity.master,
+                "device_key": identity.device_key,
+            },
+        )
 
     # -- answers not yet sent ------------------------------------------------
 
