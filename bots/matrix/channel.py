@@ -37,6 +37,7 @@ from bots.core import Core
 from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
 from bots.matrix.client import make_client, quiet_libraries
 from bots.matrix.deliveries import MatrixSender
+from bots.matrix.devices import DeviceTrust
 from bots.matrix.events import RoomId
 from bots.matrix.identity import CrossSigningKeys
 from bots.matrix.keys_api import IdentityError, KeysApi, publish_identity
@@ -46,6 +47,7 @@ from bots.matrix.rooms import CHANNEL, Rooms
 from bots.matrix.state import MatrixState, SessionRecord, StateStore
 from bots.matrix.store import ItemStore
 from bots.matrix.sync import MatrixChannelFailed, SyncLoop, Timing
+from bots.matrix.trust import ShareMode
 from intake.config import Settings
 
 __all__ = [
@@ -76,6 +78,8 @@ class MatrixConfig:
     # Where officers are notified (`[notifications] matrix_room`); None: nowhere.
     officers_room: str | None = None
     deliveries: DeliveryTiming = field(default_factory=DeliveryTiming)
+    # Which devices get room keys (`[matrix] share_keys_with`).
+    share_keys_with: ShareMode = "cross-signed"
 
 
 def build_matrix(
@@ -102,6 +106,7 @@ def build_matrix(
         matrix.password,
         matrix.store,
         officers_room=settings.notifications.matrix_room,
+        share_keys_with=matrix.share_keys_with,
     )
     return MatrixChannel(config, service, store, items)
 
@@ -135,8 +140,15 @@ class MatrixChannel:
                 api = KeysApi(http, self._config.homeserver, str(client.access_token))
                 await self._cross_sign(client, api)
                 officers = self._config.officers_room
+                devices = DeviceTrust(
+                    client, api, self._state, self._service, self._config.share_keys_with
+                )
                 rooms = Rooms(
-                    client, self._state, self._service, RoomId(officers) if officers else None
+                    client,
+                    self._state,
+                    self._service,
+                    RoomId(officers) if officers else None,
+                    devices,
                 )
                 await rooms.load()
                 media = MediaFetcher(http, self._config.homeserver, str(client.access_token))

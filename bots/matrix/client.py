@@ -76,11 +76,15 @@ class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
 
     # Set once a sync response has been taken in: the rooms are known from then on.
     synced_once = False
+    # How many key queries nio has made: `devices` reads cross-signing keys again after one.
+    keys_queries = 0
 
     async def receive_response(self, response: Any) -> None:
         await super().receive_response(response)
         if isinstance(response, nio.SyncResponse):
             self.synced_once = True
+        elif isinstance(response, nio.KeysQueryResponse):
+            self.keys_queries += 1
 
     # nio drops a Megolm message's index when it decrypts it; `forget` needs it
     # (what was read is what the store must no longer decrypt after a wipe).

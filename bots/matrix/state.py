@@ -10,7 +10,8 @@ database I/O: call them from a worker thread (`asyncio.to_thread`).
 | `pickle_key` | 32 random bytes protecting nio's encryption store at rest    |
 | `sync_token` | where the next sync resumes; moved only after the events     |
 |              | before it are recorded by the core                           |
-| `tofu`       | user -> {device id: ed25519 key} trusted on first use        |
+| `tofu`       | user -> {device id: ed25519 key} seen (first use, then later) |
+| `masters`    | user -> master cross-signing key seen                         |
 | `offers`     | unencrypted room -> encrypted room the bot opened instead    |
 | `outbox`     | answers the core gave to a recorded batch, until sent        |
 | `cross_signing` | the bot's master, self-signing and user-signing private keys |
@@ -127,6 +128,13 @@ class MatrixState:
 
     def save_trusted_devices(self, devices: dict[str, dict[str, str]]) -> None:
         self._put_json("tofu", devices)
+
+    def known_masters(self) -> dict[str, str]:
+        value = self._get_json("masters")
+        return value if isinstance(value, dict) else {}
+
+    def save_known_masters(self, masters: dict[str, str]) -> None:
+        self._put_json("masters", masters)
 
     # -- encrypted rooms opened instead of unencrypted ones --------------------
 

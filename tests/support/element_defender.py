@@ -111,6 +111,8 @@ class ElementDefender:
     process: asyncio.subprocess.Process
     user_id: str
     received: list[ElementMessage] = field(default_factory=list)
+    # When each message reached this process (time.perf_counter), for bench/matrix.py.
+    arrivals: list[tuple[str, float]] = field(default_factory=list)
     undecryptable: list[dict[str, Any]] = field(default_factory=list)
     invites: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -159,6 +161,7 @@ class ElementDefender:
             if kind == "message":
                 fields = ("room", "sender", "body", "msgtype", "event_id")
                 self.received.append(ElementMessage(*(str(message[f]) for f in fields)))
+                self.arrivals.append((str(message["room"]), time.perf_counter()))
             elif kind == "undecryptable":
                 self.undecryptable.append(message)
             elif kind == "invite":

@@ -24,9 +24,11 @@ from PIL import Image
 from pydantic import SecretStr
 
 from bots.matrix.channel import MatrixChannel, Timing, build_matrix
+from bots.matrix.identity import CrossSigningKeys
 from intake.config import MatrixSettings, Settings
 from intake.storage.channel_items import ChannelItemStore
 from intake.storage.channel_state import ChannelStateStore
+from tests.support.cross_signing import cross_sign_device
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse
 
@@ -139,12 +141,15 @@ class MatrixDefender:
     user_id: str
     store: Path
     client: Any = None
+    # The defender's cross-signing keys (shared by their devices, as Element's secret storage does).
+    identity: CrossSigningKeys | None = None
     received: dict[str, list[BotMessage]] = field(default_factory=dict)
     invites: list[str] = field(default_factory=list)
     _pending: list[tuple[str, Any]] = field(default_factory=list)
     _first: bool = True
 
-    async def login(self, device_name: str = "phone") -> None:
+    async def login(self, device_name: str = "phone", cross_sign: bool = True) -> None:
+        """Log in a new device; cross-sign it (as Element does) unless told not to."""
         self.store.mkdir(parents=True, exist_ok=True)
         config = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
         self.client = nio.AsyncClient(
@@ -153,6 +158,20 @@ class MatrixDefender:
         response = await self.client.login(PASSWORD, device_name=device_name)
         assert isinstance(response, nio.LoginResponse), response
         await self.sync()
+        if cross_sign:
+            self.cross_sign()
+
+    def cross_sign(self, reset: bool = False) -> None:
+        """Publish `identity` (made once; a new one with `reset`) and sign this device with it."""
+        self.identity = cross_sign_device(
+            self.synapse,
+            self.token,
+            self.user_id,
+            str(self.client.device_id),
+            PASSWORD,
+            None if reset else self.identity,
+            reset,
+        )
 
     async def close(self) -> None:
         if self.client is not None:

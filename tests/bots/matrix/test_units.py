@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from bots.matrix import trust
 from bots.matrix.channel import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
 from bots.matrix.client import ScrubIdentifiers, scrub
+from bots.matrix.crosssigning import UserKeys
 from bots.matrix.events import (
     EventId,
     Ignore,
@@ -137,16 +138,33 @@ def test_trace_ids_round_trip_and_foreign_ones_are_ignored() -> None:
     assert decode_trace('{"a": 1}') is None
 
 
-def test_trust_on_first_use_then_new_and_changed_devices() -> None:
-    first = trust.assess({}, "@d:hs", {"PHONE": "k1"})
-    assert first.first_use and not first.suspicious
-    records = trust.updated({}, "@d:hs", {"PHONE": "k1"})
-    assert not trust.assess(records, "@d:hs", {"PHONE": "k1"}).suspicious
-    added = trust.assess(records, "@d:hs", {"PHONE": "k1", "LAPTOP": "k2"})
-    assert added.suspicious and added.added == ("LAPTOP",)
-    rekeyed = trust.assess(records, "@d:hs", {"PHONE": "k9"})
-    assert rekeyed.suspicious and rekeyed.rekeyed == ("PHONE",)
-    assert "PHONE" not in repr(added)  # device ids stay out of logs and reprs
+def test_device_trust_through_cross_signing() -> None:
+    signed = UserKeys(master="M1", self_signing="S1", signed={"PHONE": "k1"})
+    # First contact: recorded, no warning; keys only to the cross-signed device.
+    first = trust.judge(None, {"PHONE": "k1", "OLD": "k0"}, signed)
+    assert first.first_use and first.warning is None and first.share == {"PHONE"}
+    assert trust.judge(None, {"PHONE": "k1", "OLD": "k0"}, signed, "all").share == {"PHONE", "OLD"}
+    known = first.record
+    assert known is not None and known.master == "M1"
+    # Nothing new: nothing to record, no warning.
+    again = trust.judge(known, {"PHONE": "k1", "OLD": "k0"}, signed)
+    assert again.warning is None and again.record is None
+    # A new device the owner did not sign: "new_device"; one they signed: fine.
+    laptop = trust.judge(known, {"PHONE": "k1", "LAPTOP": "k2"}, signed)
+    assert laptop.warning == trust.NEW_DEVICE and "LAPTOP" not in laptop.share
+    both = UserKeys(master="M1", self_signing="S1", signed={"PHONE": "k1", "LAPTOP": "k2"})
+    assert trust.judge(known, {"PHONE": "k1", "LAPTOP": "k2"}, both).warning is None
+    # A changed key of a known device is new too.
+    assert trust.judge(known, {"PHONE": "k9"}, signed).warning == trust.NEW_DEVICE
+    # A new master key: "identity_changed", once.
+    reset = UserKeys(master="M2", self_signing="S2", signed={"PHONE": "k1"})
+    changed = trust.judge(known, {"PHONE": "k1"}, reset)
+    assert changed.warning == trust.IDENTITY_CHANGED and changed.record is not None
+    assert trust.judge(changed.record, {"PHONE": "k1"}, reset).warning is None
+    # Cross-signing set up after the first contact is no warning.
+    plain = trust.judge(None, {"PHONE": "k1"}, UserKeys()).record
+    assert trust.judge(plain, {"PHONE": "k1"}, signed).warning is None
+    assert "PHONE" not in repr(laptop)  # device ids stay out of logs and reprs
 
 
 def test_scrub_removes_matrix_identifiers() -> None:
