@@ -18,6 +18,7 @@ from typing import Any
 
 import nio
 import pytest
+from sqlalchemy import text
 
 from bots.deliveries import DeliveryTiming
 from intake.triage.queue import list_cases
@@ -31,6 +32,7 @@ from tests.bots.matrix.harness import (
 from tests.support.deliveries import officer_replies
 from tests.support.element_defender import ElementDefender, ensure_installed, skip_reason
 from tests.support.officers import enrol
+from tests.support.scan import files_under, leaks
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse
 
@@ -63,6 +65,7 @@ def test_element_defender_files_a_threat_report_and_gets_the_reply(
     defender_id = new_user(synapse, "element")
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(gps_jpeg())
+    room_id: list[str] = []
 
     async def scenario() -> tuple[str, dict[str, Any], list[str]]:
         async with (
@@ -91,6 +94,7 @@ def test_element_defender_files_a_threat_report_and_gets_the_reply(
                 what="the officer's reply",
             )
             seen = await element.call("identity", user=bot_id)
+            room_id.append(room)
             return reference, seen, element.bodies(room)
 
     reference, seen, bodies = asyncio.run(scenario())
@@ -103,6 +107,11 @@ def test_element_defender_files_a_threat_report_and_gets_the_reply(
     assert len(case.attachments) == 1
     with setup.sessions() as session:
         [listed] = [c for c in list_cases(session) if c.reference == reference]
+        session.execute(text("select 1"))  # keep the WAL populated for the scan
+        # Canaries: nothing of the defender's identity or words in the database
+        # (the bot's encryption store is there too) nor on the bot's disk.
+        stored = files_under(setup.settings.home, tmp_path / "bot-store")
+        assert leaks([defender_id, details, room_id[0]], stored) == []
     assert listed.mission == "eu-del-ke"
 
 
