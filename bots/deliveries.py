@@ -53,7 +53,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from bots.core import Core
-from intake.storage.deliveries import PendingDelivery
+from intake.messages import PendingDelivery
 
 log = logging.getLogger(__name__)
 

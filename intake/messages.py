@@ -79,3 +79,16 @@ class WipeChat:
 
 
 Outbound = Reply | WipeChat
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """A message an officer (or a notification) queued for a channel to send."""
+
+    id: str
+    channel: str
+    kind: str
+    chat: str
+    text: str
+    conversation_id: str | None
+    attempts: int = 0  # claims so far, this one included

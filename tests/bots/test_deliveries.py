@@ -15,8 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from bots.deliveries import DeliveryTiming, DeliveryWorker, Unavailable
 from intake.core.service import ConversationService
+from intake.messages import PendingDelivery
 from intake.storage.conversation_record import open_turn
-from intake.storage.deliveries import PendingDelivery, queue_delivery
+from intake.storage.deliveries import queue_delivery
 from intake.storage.models import Conversation
 from tests.support.defender import Defender
 from tests.support.deliveries import pending_deliveries

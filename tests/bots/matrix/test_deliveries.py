@@ -175,7 +175,7 @@ def test_what_goes_where(kind: str, room: str, sent: str | None) -> None:
     from bots.deliveries import Refused
     from bots.matrix.deliveries import MatrixSender
     from bots.matrix.events import decode_trace
-    from intake.storage.deliveries import PendingDelivery
+    from intake.messages import PendingDelivery
 
     rooms = _Rooms()
     sender = MatrixSender(object(), rooms)  # type: ignore[arg-type]

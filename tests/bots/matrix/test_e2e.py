@@ -131,7 +131,7 @@ def test_threat_report_and_assistance_request(
     bot_messages = _messages_of(events, bot_id)
     assert bot_messages and {e["type"] for e in bot_messages} == {"m.room.encrypted"}
     defender_messages = _messages_of(events, defender.user_id)
-    assert len(defender_messages) == 24  # 15 for the threat report, 9 for the assistance request
+    assert len(defender_messages) == 24  # every answer of both scripts, consent included
     assert all(_is_redacted(e) for e in defender_messages)
     assert all(_is_redacted(e) for e in bot_messages[:-1])
     assert not _is_redacted(bot_messages[-1])
