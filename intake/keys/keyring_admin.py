@@ -36,7 +36,7 @@ from crypto import (
 )
 from crypto import save_keyring as _save
 from intake.errors import RetireRefused
-from intake.storage.models import Conversation, ProcessedMessage
+from intake.storage.models import ChannelItem, Conversation, ProcessedMessage
 from intake.storage.wrapped_keys import records_on_version
 
 
@@ -105,7 +105,8 @@ def retirement_blockers(
             "run keys rewrap first"
             if kind == "kek"
             else "conversations move on next contact or go when purged; processed-message"
-            " digests go after [retention] processed_message_days (hrd-intake purge)"
+            " digests go after [retention] processed_message_days (hrd-intake purge); a"
+            " channel's encryption store moves at the channel's next start"
         )
         raise RetireRefused(
             kind,
@@ -170,4 +171,12 @@ def _pseudonym_users(session: Session, version: int, cutoff: datetime) -> dict[s
     )
     if digests:
         needed["processed_messages"] = int(digests)
+    # A channel's encryption store moves to the primary version at its next start.
+    items = session.scalar(
+        select(func.count())
+        .select_from(ChannelItem)
+        .where(ChannelItem.pseudonym_version == version)
+    )
+    if items:
+        needed["channel_items"] = int(items)
     return needed

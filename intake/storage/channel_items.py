@@ -73,16 +73,31 @@ class ChannelItemStore:
         return f"{self._channel}/{kind}/{item}"
 
     def load(self) -> dict[str, dict[str, bytes]]:
-        """Every item: kind -> {key: value}."""
+        """Every item: kind -> {key: value}.
+
+        Items still under an older pseudonym key version (after `keys rotate
+        --kind pseudonym`) are moved to the primary one here, so that version
+        can be retired and a later delete finds them.
+        """
         found: dict[str, dict[str, bytes]] = {}
+        stale: dict[str, dict[str, bytes]] = {}
         with self._sessions() as session:
-            rows = session.scalars(select(ChannelItem).where(ChannelItem.channel == self._channel))
+            rows = session.scalars(
+                select(ChannelItem)
+                .where(ChannelItem.channel == self._channel)
+                .order_by(ChannelItem.updated_at)
+            )
             for row in rows:
                 record_id = self._record_id(row.kind, row.item)
                 dek = self._cipher.open_key(RECORD_TYPE, record_id, row.dek_wrapped)
                 blob = self._cipher.open(dek, RECORD_TYPE, record_id, "value", row.value_ct)
                 key, value = _unpack(blob)
                 found.setdefault(row.kind, {})[key] = value
+                primary, _ = self._cipher.pseudonym(self._namespace(row.kind), key)
+                if row.pseudonym_version != primary:
+                    stale.setdefault(row.kind, {})[key] = value
+        for kind, items in stale.items():
+            self.put_many(kind, {key: found[kind][key] for key in items})
         return found
 
     def _drop(self, session: Session, kind: str, key: str) -> None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import nio
+import pytest
 from nio.crypto import OlmDevice
 from nio.store import SqliteStore
 from sqlalchemy import select
 
 from bots.matrix.legacy import move_legacy_store
 from bots.matrix.store import DatabaseStore
+from intake.errors import RetireRefused
+from intake.storage.channel_items import ChannelItemStore
 from intake.storage.models import ChannelItem
 from tests.bots.matrix.harness import matrix_items
+from tests.support.keys import fresh_cipher, retire, rotate
 from tests.support.scan import files_under, leaks
 from tests.support.setup import Setup
 
@@ -86,3 +90,22 @@ def test_a_legacy_file_store_moves_in_once(sqlite_setup: Setup, tmp_path: Path) 
     assert len(list(moved.load_inbound_group_sessions())) == 1
     assert list(folder.iterdir()) == []  # the files with ids in plaintext are gone
     assert not move_legacy_store(folder, items, USER, DEVICE, KEY)  # once
+
+
+def test_items_move_to_a_new_pseudonym_key_and_block_its_retirement_until_then(
+    sqlite_setup: Setup,
+) -> None:
+    setup = sqlite_setup
+    matrix_items(setup).put("room", ROOM, b"{}")
+    assert rotate(setup, "pseudonym") == 2
+    # Given items still under version 1, that version may not go yet.
+    with pytest.raises(RetireRefused, match="channel_items"):
+        retire(setup, 1, "pseudonym")
+    # When the channel starts (a service on the new keyring loads its store):
+    items = ChannelItemStore("matrix", setup.sessions, fresh_cipher(setup), setup.clock)
+    assert items.load() == {"room": {ROOM: b"{}"}}
+    with setup.sessions() as session:
+        [row] = session.scalars(select(ChannelItem)).all()
+    assert row.pseudonym_version == 2
+    items.delete("room", ROOM)
+    assert items.load() == {}
