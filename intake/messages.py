@@ -10,9 +10,7 @@ handled in memory only and stored encrypted or as keyed pseudonyms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NewType
-
-ChannelName = NewType("ChannelName", str)
+from typing import Literal
 
 
 @dataclass(frozen=True)

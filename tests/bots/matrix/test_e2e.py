@@ -70,10 +70,10 @@ def _messages_of(events: list[dict[str, Any]], sender: str) -> list[dict[str, An
 
 
 def test_threat_report_and_assistance_request(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    setup = sqlite_setup
+    setup = primary_setup
     details = f"CANARY-DETAILS-{secrets.token_hex(6)}"
     contact = f"CANARY-CONTACT-{secrets.token_hex(6)}"
     bot_id = new_user(synapse, "bot")
@@ -164,9 +164,9 @@ def test_threat_report_and_assistance_request(
 
 
 def test_unencrypted_room_is_refused_and_an_encrypted_one_offered(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     bot_id = new_user(synapse, "bot")
     secret = f"CANARY-PLAIN-{secrets.token_hex(6)}"
 
@@ -213,7 +213,7 @@ def test_unencrypted_room_is_refused_and_an_encrypted_one_offered(
 
 @pytest.mark.parametrize("share_keys_with", ["cross-signed", "all"])
 def test_unsigned_new_device_of_a_known_defender_is_reported_and_kept_out(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     synapse: Synapse,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -229,7 +229,7 @@ def test_unsigned_new_device_of_a_known_defender_is_reported_and_kept_out(
         signed.identity = phone.identity  # the defender's own second device, cross-signed
         try:
             async with running_bot(
-                sqlite_setup, synapse, bot_id, tmp_path / "bot-store", share_keys_with=share_keys_with
+                primary_setup, synapse, bot_id, tmp_path / "bot-store", share_keys_with=share_keys_with
             ):
                 room = await phone.create_dm(bot_id)
                 await phone.say(room, "hello", expect=MENU)
@@ -258,13 +258,13 @@ def test_unsigned_new_device_of_a_known_defender_is_reported_and_kept_out(
     warnings = [r for r in caplog.records if "did not cross-sign" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     # The core remembers it for the officers: the draft's case will carry the warning.
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         [conversation] = session.scalars(select(Conversation))
-        assert open_turn(sqlite_setup.cipher, conversation).record["device_changed"] is True
+        assert open_turn(primary_setup.cipher, conversation).record["device_changed"] is True
 
 
 def test_a_changed_identity_is_reported_as_such(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     bot_id = new_user(synapse, "bot")
@@ -272,7 +272,7 @@ def test_a_changed_identity_is_reported_as_such(
     async def scenario() -> None:
         phone = await new_defender(synapse, tmp_path / "phone-store")
         try:
-            async with running_bot(sqlite_setup, synapse, bot_id, tmp_path / "bot-store"):
+            async with running_bot(primary_setup, synapse, bot_id, tmp_path / "bot-store"):
                 room = await phone.create_dm(bot_id)
                 await phone.say(room, "hello", expect=MENU)
                 # The defender (or whoever has the account) resets cross-signing.
@@ -284,19 +284,19 @@ def test_a_changed_identity_is_reported_as_such(
 
     asyncio.run(scenario())
     assert "cross-signing identity changed" in caplog.text
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         [conversation] = session.scalars(select(Conversation))
-        record = open_turn(sqlite_setup.cipher, conversation).record
+        record = open_turn(primary_setup.cipher, conversation).record
         assert record["device_changed"] is True and record["device_change_kind"] == "identity_changed"
 
 
 def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     # Given a bot that fetches only 3 timeline events per room and sync, and a
     # defender who writes 8 messages while the bot is stopped,
-    setup = sqlite_setup
+    setup = primary_setup
     bot_id = new_user(synapse, "bot")
     store = tmp_path / "bot-store"
     narrow = Timing(timeline_limit=3)
@@ -327,7 +327,7 @@ def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(
 
 
 def test_a_room_with_several_members_is_refused_and_left(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
     bot_id = new_user(synapse, "bot")
     third = new_user(synapse, "someone")
@@ -335,7 +335,7 @@ def test_a_room_with_several_members_is_refused_and_left(
     async def scenario() -> tuple[MatrixDefender, str]:
         defender = await new_defender(synapse, tmp_path / "defender-store")
         try:
-            async with running_bot(sqlite_setup, synapse, bot_id, tmp_path / "bot-store"):
+            async with running_bot(primary_setup, synapse, bot_id, tmp_path / "bot-store"):
                 created = await defender.client.room_create(
                     invite=[bot_id, third],
                     initial_state=[nio.EnableEncryptionBuilder().as_dict()],
@@ -353,5 +353,5 @@ def test_a_room_with_several_members_is_refused_and_left(
             await defender.close()
 
     asyncio.run(scenario())
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 0

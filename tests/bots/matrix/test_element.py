@@ -55,9 +55,9 @@ def element_dir() -> Path:
 
 
 def test_element_defender_files_a_threat_report_and_gets_the_reply(
-    sqlite_setup: Setup, synapse: Synapse, element_dir: Path, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, element_dir: Path, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     details = f"CANARY-DETAILS-{secrets.token_hex(6)}"
     reply = f"CANARY-REPLY-{secrets.token_hex(6)} Are you safe tonight?"
     officer_id, keys = enrol(setup, "eu-del-ke", "Officer")
@@ -116,7 +116,7 @@ def test_element_defender_files_a_threat_report_and_gets_the_reply(
 
 
 def test_a_device_not_cross_signed_is_withheld_the_room_keys(
-    sqlite_setup: Setup, synapse: Synapse, element_dir: Path, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, element_dir: Path, tmp_path: Path
 ) -> None:
     """The control: what the bot looked like before it cross-signed itself."""
     plain_id = new_user(synapse, "plain")

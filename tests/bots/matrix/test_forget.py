@@ -72,9 +72,9 @@ def _bot_can_decrypt(setup: Setup, synapse: Synapse, raw: dict[str, Any]) -> boo
 
 
 def test_after_delete_the_store_cannot_decrypt_the_rooms_earlier_events(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     bot_id = new_user(synapse, "bot")
 
     async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -38,9 +38,9 @@ def _published(synapse: Synapse, token: str, user: str) -> tuple[UserKeys, dict[
 
 
 def test_the_bot_cross_signs_its_device_and_keeps_its_identity(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     bot_id = new_user(synapse, "bot")
     _, watcher = synapse.register(f"watcher-{bot_id[5:13]}", "pw")
 
@@ -91,9 +91,9 @@ def _identity_cli(setup: Setup, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_identity_cli_prints_the_published_identity_and_writes_qr_codes(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     # Before the bot ever started: a setup problem, said as such (exit 3).
     missing = _identity_cli(setup)
     assert missing.returncode == 3 and "hrd-intake serve" in missing.stderr

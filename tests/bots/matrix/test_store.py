@@ -73,13 +73,13 @@ def test_what_nio_saves_comes_back_and_nothing_is_readable(setup: Setup) -> None
     assert items.load() == {}
 
 
-def test_a_legacy_file_store_moves_in_once(sqlite_setup: Setup, tmp_path: Path) -> None:
+def test_a_legacy_file_store_moves_in_once(primary_setup: Setup, tmp_path: Path) -> None:
     folder = tmp_path / "matrix-store"
     legacy = _legacy_client(folder)
     device = _fill(legacy)
     identity = legacy.olm.account.identity_keys
     legacy.store.database.close()
-    items = matrix_items(sqlite_setup)
+    items = matrix_items(primary_setup)
 
     assert move_legacy_store(folder, items, USER, DEVICE, KEY)
 
@@ -93,9 +93,9 @@ def test_a_legacy_file_store_moves_in_once(sqlite_setup: Setup, tmp_path: Path) 
 
 
 def test_items_move_to_a_new_pseudonym_key_and_block_its_retirement_until_then(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     matrix_items(setup).put("room", ROOM, b"{}")
     assert rotate(setup, "pseudonym") == 2
     # Given items still under version 1, that version may not go yet.
