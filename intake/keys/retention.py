@@ -11,7 +11,8 @@ What goes:
   whole conversation (draft, files, chat id, message ids); with cases, only
   the draft (its files, and the flow state reset to the menu);
 - digests of processed platform messages older than
-  `[retention] processed_message_days` (only needed against redelivery);
+  `[retention] processed_message_days` (only needed against redelivery),
+  and of messages the inbox kept (Signal) once answered and sent;
 - seals whose case or event no longer exists.
 
 SQLite runs with `secure_delete` (deleted rows are overwritten in the file)
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
 from intake.config import RetentionSettings
+from intake.storage import inbox
 from intake.storage import purge as store
 from intake.storage.cases import event_ids_of_cases
 from intake.storage.conversation_record import open_turn
@@ -60,6 +62,7 @@ class PurgeReport:
     drafts: int = 0
     draft_attachments: int = 0
     processed_messages: int = 0
+    inbox_messages: int = 0  # digests of kept messages (Signal), answered and sent
     orphan_seals: int = 0
     unreadable_conversations: int = 0
 
@@ -90,6 +93,7 @@ def purge(
         else:
             report.processed_messages = store.delete_processed_messages_before(session, cutoff)
             report.orphan_seals = delete_orphan_seals(session)
+        report.inbox_messages = inbox.purge_done_before(session, cutoff, dry_run)
     return report
 
 
