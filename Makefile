@@ -48,16 +48,23 @@ unit-sqlite: $(STAMP) tools
 unit-postgresql: $(STAMP) tools
 	HRD_TEST_DATABASES=postgresql $(BIN)/pytest $(DB_SUITES)
 
-# docker-compose (Debian's 1.29; no engine needed) validates docker-compose.yml in
-# tests/test_deploy.py. Installed with apt-get where it exists and we are root (CI);
-# elsewhere that test skips (and fails in CI, where CI is set).
+# Debian packages the tests use, installed with apt-get where it exists and we are root (CI);
+# elsewhere the tests that need them skip (and fail in CI, where CI is set):
+# - docker-compose (1.29; no engine needed) validates docker-compose.yml in tests/test_deploy.py;
+# - chromium + chromium-driver run the web console's browser tests (tests/intake/web/test_browser.py)
+#   with Selenium: the system browser, never a downloaded one.
+TOOLS := docker-compose:docker-compose chromium:chromium chromedriver:chromium-driver
+
 tools:
-	@if ! command -v docker-compose >/dev/null 2>&1; then \
+	@missing=""; for pair in $(TOOLS); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-				apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+				apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 		else \
-			echo "note: docker-compose missing and cannot apt-get it here: tests/test_deploy.py skips"; \
+			echo "note:$$missing missing and cannot apt-get here: the tests that need them skip"; \
 		fi; \
 	fi
 

@@ -20,6 +20,7 @@ from flows.spec import load_specs
 from flows.spec_types import ABORT, SUBMIT, Condition, Edge, Expect, FlowSpec, Routing, StepSpec
 from flows.state import STATE_VERSION
 from flows.status import CASE_STATES, render_status
+from flows.summary import format_answer
 from flows.values import (
     Answer,
     Choice,
@@ -68,6 +69,7 @@ __all__ = [
     "Submit",
     "Wipe",
     "check_text",
+    "format_answer",
     "load_catalog",
     "load_specs",
     "render_status",

@@ -167,6 +167,42 @@ class HttpSettings(_Frozen):
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
+class WebSettings(_Frozen):
+    """`[web]`: the officers' web console (`hrd-intake web`, and `serve` when `listen` is set).
+
+    It listens on loopback unless `allow_public`: put it behind a TLS reverse proxy
+    and set `behind_tls`, which marks the session cookie Secure. WebAuthn needs the
+    origin the browser sees (`origin`, e.g. "https://console.example.org") and its
+    host name (`rp_id`); both default to the listening address.
+    """
+
+    listen: str | None = None
+    allow_public: bool = False
+    behind_tls: bool = False
+    origin: str | None = None
+    rp_id: str | None = None
+    idle_minutes: int = Field(default=15, ge=1, le=240)
+    absolute_hours: int = Field(default=8, ge=1, le=24)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_format(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_http_addr(value)
+        return value
+
+    @model_validator(mode="after")
+    def _listen_on_loopback(self) -> WebSettings:
+        if self.listen is not None and not self.allow_public:
+            host, _ = parse_http_addr(self.listen)
+            if host not in LOOPBACK_HOSTS:
+                raise ValueError(
+                    f"web listen {self.listen!r} is not on loopback: put the console behind "
+                    "a TLS reverse proxy on this machine, or set [web] allow_public = true"
+                )
+        return self
+
+
 def parse_http_addr(addr: str) -> tuple[str, int]:
     """`host:port` (`[::1]:9090` for IPv6) -> (host, port).
 
@@ -202,6 +238,7 @@ class Settings(_Frozen):
     retention: RetentionSettings = RetentionSettings()
     leases: LeaseSettings = LeaseSettings()
     http: HttpSettings = HttpSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("http_addr")
     @classmethod
@@ -239,6 +276,7 @@ _ENV_KEYS = {
     "HRD_INTAKE_LOG_LEVEL": "log_level",
     "HRD_INTAKE_HTTP_ADDR": "http_addr",
     "HRD_INTAKE_OFFICER": "officer",
+    "HRD_INTAKE_WEB_LISTEN": "web.listen",
     "HRD_INTAKE_DEFAULT_LANGUAGE": "default_language",
     "HRD_INTAKE_KEYRING": "keyring.path",
     "HRD_INTAKE_TELEGRAM_API_URL": "telegram.api_url",

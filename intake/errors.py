@@ -8,6 +8,8 @@ branches, which the CLI maps to exit codes in one place (`intake.cli.main`)::
     │   ├── OfficerRefused           unknown or revoked officer, or another mission's case
     │   ├── CaseNotFound             no case with that reference
     │   ├── IllegalTransition        the case's state does not allow this step
+    │   ├── ReasonRequired           closing or transferring a case needs a reason
+    │   ├── LoginRefused             a web login failed (wrong factor, locked out, no enrolment)
     │   ├── NoKeyAtHand              the keys at hand do not open this record
     │   ├── WrongRecoveryKey         the file is not the active recovery key
     │   ├── RecoveryKeyExists        a recovery key is already active
@@ -40,9 +42,11 @@ __all__ = [
     "IllegalTransition",
     "IntakeError",
     "LeaseUnavailable",
+    "LoginRefused",
     "NoKeyAtHand",
     "OfficerRefused",
     "PassphraseRefused",
+    "ReasonRequired",
     "RecoveryKeyExists",
     "RecoveryRotationRefused",
     "Refused",
@@ -87,6 +91,26 @@ class IllegalTransition(Refused):
         )
         self.status = status
         self.trigger = trigger
+
+
+class ReasonRequired(Refused):
+    """Closing (or transferring) a case needs a reason, kept sealed on the case."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"a reason is required to {step} a case")
+        self.step = step
+
+
+class LoginRefused(Refused):
+    """A web console login did not go through; `retry_after` (seconds) while locked out.
+
+    The message is the same whether the officer id, the passphrase or the second
+    factor was wrong, so that a guesser learns nothing about which.
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NoKeyAtHand(Refused):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
-from intake.cli.common import Context, emit_json, fail, pass_context
+from intake.cli.common import Context, emit_json, fail, id_table, pass_context
 from intake.errors import AuditBroken
 from intake.storage import audit
 
@@ -55,7 +54,7 @@ def audit_list(ctx: Context, limit: int, subject: str | None, as_json: bool) -> 
             ]
         )
         return
-    table = Table("seq", "at", "actor", "action", "subject", "detail")
+    table = id_table("seq", "at", "actor", "action", "subject", "detail", ids=("actor", "subject"))
     for e in entries:
         detail = " ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
         table.add_row(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,6 +71,19 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def id_table(*headers: str, ids: Sequence[str]) -> Table:
+    """A table whose id columns (references, officer, mission and key ids: what one types
+    next) are never cut nor wrapped, and whose other columns fold rather than lose letters."""
+    table = Table(*headers)
+    for column in table.columns:
+        if column.header in ids:
+            column.no_wrap = True
+            column.min_width = max(len(str(column.header)), 13)
+        else:
+            column.overflow = "fold"
+    return table
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:

@@ -12,6 +12,7 @@ from intake.cli.common import (
     Context,
     emit_json,
     fail,
+    id_table,
     pass_context,
     recovery_key_option,
     sync_audit,
@@ -56,11 +57,11 @@ def _print_status(ctx: Context, status: KeyStatus) -> None:
             v.kind, str(v.version), str(v.age_days), state, records, spent, "DUE" if v.due else ""
         )
     ctx.console.print("keyring (server)", table)
-    table = Table("officer", "mission", "key", "age (days)", "due")
+    table = id_table("officer", "mission", "key", "age (days)", "due", ids=("officer", "mission", "key"))
     for o in status.officers:
         table.add_row(o.officer, o.mission, o.key_id, str(o.age_days), "DUE" if o.due else "")
     ctx.console.print("officer keys", table)
-    table = Table("mission", "version", "key", "age (days)", "current", "officers", "due")
+    table = id_table("mission", "version", "key", "age (days)", "current", "officers", "due", ids=("mission", "key"))
     for m in status.missions:
         table.add_row(
             m.mission,
@@ -72,7 +73,7 @@ def _print_status(ctx: Context, status: KeyStatus) -> None:
             "DUE" if m.due else "",
         )
     ctx.console.print("mission keys", table)
-    table = Table("recovery key", "state", "age (days)", "seals", "due")
+    table = id_table("recovery key", "state", "age (days)", "seals", "due", ids=("recovery key",))
     for r in status.recovery:
         table.add_row(r.key_id, r.state, str(r.age_days), f"{r.seals:,}", "DUE" if r.due else "")
     ctx.console.print("recovery keys", table)

@@ -17,6 +17,7 @@ from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
 from intake.cli.queue import queue
 from intake.cli.serve import serve
+from intake.cli.web import web, web_enrol
 from intake.core import app
 from intake.errors import Refused, RoutingError, SetupError
 from intake.storage import migrate
@@ -131,6 +132,8 @@ cli.add_command(keys)
 cli.add_command(audit_group)
 cli.add_command(purge_command)
 cli.add_command(matrix_group)
+cli.add_command(web)
+officers_group.add_command(web_enrol)
 
 
 def main() -> None:

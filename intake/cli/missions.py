@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from intake.cli.common import Context, emit_json, pass_context, refusals
+from intake.cli.common import Context, emit_json, id_table, pass_context, refusals
 from intake.errors import DirectoryError
 from intake.triage.missions import import_directory, list_missions, read_directory
 
@@ -60,7 +59,7 @@ def missions_list(ctx: Context, as_json: bool) -> None:
             ]
         )
         return
-    table = Table("id", "name", "kind", "countries", "languages")
+    table = id_table("id", "name", "kind", "countries", "languages", ids=("id",))
     for m in rows:
         table.add_row(m.id, m.name, m.kind, " ".join(m.countries), " ".join(m.languages))
     ctx.console.print(table)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from crypto import BadPassphrase, CryptoError
 from intake.cli.common import (
     Context,
     emit_json,
     fail,
+    id_table,
     pass_context,
     passphrase_file_option,
     read_passphrase,
@@ -145,7 +145,7 @@ def officers_list(ctx: Context, mission_id: str | None, as_json: bool) -> None:
             ]
         )
         return
-    table = Table("id", "name", "mission", "status", "key", "since")
+    table = id_table("id", "name", "mission", "status", "key", "since", ids=("id", "mission", "key"))
     for o in rows:
         table.add_row(
             o.id, o.name, o.mission_id, o.status, o.key_id, o.created_at.date().isoformat()

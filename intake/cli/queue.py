@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from intake.cli.case_view import print_case
 from intake.cli.common import (
     Context,
     emit_json,
     fail,
+    id_table,
     pass_context,
     passphrase_file_option,
     read_passphrase,
@@ -25,8 +25,9 @@ from intake.cli.common import (
 from intake.core.app import build_desk, utcnow
 from intake.references import CaseRef, MissionId, OfficerId, parse_reference
 from intake.storage.models import Officer
+from intake.triage.actions import REASON_REQUIRED
 from intake.triage.desk import Acting, CaseDesk
-from intake.triage.queue import STATUSES
+from intake.triage.queue import STATUSES, QueueFilter
 from intake.triage.workflow import TRIGGER_FOR_STATUS
 
 officer_option = click.option(
@@ -104,6 +105,12 @@ def queue() -> None:
 @click.option(
     "--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Only this state."
 )
+@click.option("--kind", "kinds", multiple=True, help="Only this kind (threat_report, ...).")
+@click.option("--country", "countries", multiple=True, help="Only this country (ISO code).")
+@click.option("--mine", is_flag=True, help="Only the cases you hold (with --officer).")
+@click.option("--answered", is_flag=True, help="Only cases the defender answered.")
+@click.option("--reference", "reference_prefix", help="Only references starting so.")
+@click.option("--closed", "include_closed", is_flag=True, help="Closed cases too.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--offset", default=0, type=click.IntRange(0))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -113,34 +120,61 @@ def queue_list(
     officer_id: str | None,
     missions_: tuple[str, ...],
     statuses: tuple[str, ...],
+    kinds: tuple[str, ...],
+    countries: tuple[str, ...],
+    mine: bool,
+    answered: bool,
+    reference_prefix: str | None,
+    include_closed: bool,
     limit: int,
     offset: int,
     as_json: bool,
 ) -> None:
-    """List cases, most urgent then oldest (metadata only). An officer sees their mission only."""
+    """List open cases, most urgent then oldest (metadata only). An officer sees their mission only."""
     desk = _desk(ctx)
     officer = _officer(desk, officer_id, "queue.list", "queue") if officer_id else None
+    if mine and officer is None:
+        fail("--mine needs --officer ID (or HRD_INTAKE_OFFICER)")
+    wanted = QueueFilter(
+        kinds=kinds,
+        countries=tuple(c.upper() for c in countries),
+        claimed_by=officer.id if mine and officer is not None else None,
+        answered=answered,
+        reference=(reference_prefix or "").strip().upper() or None,
+        include_closed=include_closed,
+    )
     page = desk.list(
-        officer, [MissionId(m) for m in missions_], statuses, limit=limit, offset=offset
+        officer,
+        [MissionId(m) for m in missions_],
+        statuses,
+        limit=limit,
+        offset=offset,
+        wanted=wanted,
     )
     now = utcnow()
     if as_json:
         emit_json([case.as_json(now) for case in page])
         return
-    table = Table("reference", "mission", "kind", "urgency", "status", "age", "claimed by", "flag")
+    # An officer's page is their own mission: no mission column, more room for the rest.
+    columns = ["reference", "mission", "kind", "urgency", "status", "age", "claimed by", "flag"]
+    if officer is not None:
+        columns.remove("mission")
+    # The reference is what the officer types next: never cut, never wrapped (nor ids).
+    table = id_table(*columns, ids=("reference", "claimed by"))
     for case in page:
         age = _age(int((now - case.submitted_at).total_seconds()))
-        flag = "duress" if case.flagged else ""
-        table.add_row(
-            case.reference,
-            case.mission,
-            case.kind,
-            case.urgency,
-            case.status,
-            age,
-            case.claimed_by or "",
-            flag,
-        )
+        flags = [f for f, on in (("duress", case.flagged), ("answered", case.answered)) if on]
+        cells = {
+            "reference": case.reference,
+            "mission": case.mission,
+            "kind": case.kind,
+            "urgency": case.urgency,
+            "status": case.status,
+            "age": age,
+            "claimed by": case.claimed_by or "",
+            "flag": " ".join(flags),
+        }
+        table.add_row(*(cells[name] for name in columns))
     ctx.console.print(table)
 
 
@@ -154,6 +188,14 @@ def queue_list(
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the case's files into this folder (created 0700).",
 )
+@click.option(
+    "--lang",
+    "language",
+    envvar="HRD_INTAKE_OFFICER_LANGUAGE",
+    default="en",
+    show_default=True,
+    help="Show the questions and answers in this language (en, fr, es, ar, ru, uk).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def queue_show(
@@ -163,6 +205,7 @@ def queue_show(
     passphrase_file: Path | None,
     recovery_key: Path | None,
     save_attachments: Path | None,
+    language: str,
     as_json: bool,
 ) -> None:
     """Decrypt and show one case with your key (audited)."""
@@ -170,7 +213,8 @@ def queue_show(
     ref = _reference(reference)
     officer = None if recovery_key else _officer(desk, officer_id, "case.open", ref)
     acting = _acting(desk, officer, passphrase_file, recovery_key, ref)
-    print_case(ctx.console, desk.open(ref, acting), save_attachments, as_json)
+    file, opened = desk.case_file(ref, acting, language)
+    print_case(ctx.console, file, opened, save_attachments, as_json)
 
 
 @queue.command("claim")
@@ -186,24 +230,78 @@ def queue_claim(
     click.echo(desk.claim(ref, acting))
 
 
+reason_option = click.option(
+    "--reason-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the reason from this file (else standard input when it is not a terminal).",
+)
+
+
+def _reason(source: Path | None, required: bool) -> str | None:
+    """A reason is case content: from a file or standard input, never from the arguments."""
+    if source is None and sys.stdin.isatty() and not required:
+        return None
+    if source is None and not required and not sys.stdin.isatty():
+        text = sys.stdin.read().strip()
+        return text or None
+    return _read_text(source, "reason")
+
+
 def _status_command(name: str, trigger: str, doc: str) -> None:
     @queue.command(name, help=doc)
     @click.argument("reference")
     @officer_option
     @passphrase_file_option
+    @reason_option
     @pass_context
     def command(
-        ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None
+        ctx: Context,
+        reference: str,
+        officer_id: str | None,
+        passphrase_file: Path | None,
+        reason_file: Path | None,
     ) -> None:
+        reason = _reason(reason_file, trigger in REASON_REQUIRED)
         desk, ref, acting = _officer_acting(
             ctx, reference, officer_id, passphrase_file, f"case.{trigger}"
         )
-        click.echo(desk.change_status(ref, acting, trigger))
+        click.echo(desk.change_status(ref, acting, trigger, reason))
 
 
 _status_command("ack", "ack", "Acknowledge a new (or transferred) case.")
-_status_command("close", "close", "Close a case.")
+_status_command("close", "close", "Close a case; the reason (required) from stdin or --reason-file.")
 _status_command("reopen", "reopen", "Reopen a closed case.")
+
+
+@queue.command("assign")
+@click.argument("reference")
+@click.option("--to", "colleague", required=True, help="The officer (of your mission) to give it to.")
+@officer_option
+@passphrase_file_option
+@pass_context
+def queue_assign(
+    ctx: Context,
+    reference: str,
+    colleague: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Give a case to a colleague of your mission."""
+    desk, ref, acting = _officer_acting(ctx, reference, officer_id, passphrase_file, "case.assign")
+    click.echo(desk.assign(ref, acting, OfficerId(colleague)))
+
+
+@queue.command("unclaim")
+@click.argument("reference")
+@officer_option
+@passphrase_file_option
+@pass_context
+def queue_unclaim(
+    ctx: Context, reference: str, officer_id: str | None, passphrase_file: Path | None
+) -> None:
+    """Release a case back to your mission's queue."""
+    desk, ref, acting = _officer_acting(ctx, reference, officer_id, passphrase_file, "case.unclaim")
+    click.echo(desk.unclaim(ref, acting))
 
 
 @queue.command("status")
@@ -211,16 +309,23 @@ _status_command("reopen", "reopen", "Reopen a closed case.")
 @click.argument("state", type=click.Choice(sorted(TRIGGER_FOR_STATUS)))
 @officer_option
 @passphrase_file_option
+@reason_option
 @pass_context
 def queue_status(
-    ctx: Context, reference: str, state: str, officer_id: str | None, passphrase_file: Path | None
+    ctx: Context,
+    reference: str,
+    state: str,
+    officer_id: str | None,
+    passphrase_file: Path | None,
+    reason_file: Path | None,
 ) -> None:
-    """Move a case to STATE (illegal moves are refused and audited)."""
+    """Move a case to STATE, with a reason from stdin or --reason-file (required to close)."""
     trigger = TRIGGER_FOR_STATUS[state]
+    reason = _reason(reason_file, trigger in REASON_REQUIRED)
     desk, ref, acting = _officer_acting(
         ctx, reference, officer_id, passphrase_file, f"case.{trigger}"
     )
-    click.echo(desk.change_status(ref, acting, trigger))
+    click.echo(desk.change_status(ref, acting, trigger, reason))
 
 
 text_option = click.option(
@@ -271,6 +376,7 @@ def queue_reply(
 @click.option("--to", "to_mission", required=True, help="The mission to hand the case to.")
 @officer_option
 @passphrase_file_option
+@reason_option
 @pass_context
 def queue_transfer(
     ctx: Context,
@@ -278,9 +384,11 @@ def queue_transfer(
     to_mission: str,
     officer_id: str | None,
     passphrase_file: Path | None,
+    reason_file: Path | None,
 ) -> None:
-    """Hand a case to another mission: its keys are re-sealed to that mission."""
+    """Hand a case to another mission (keys re-sealed to it); a reason from stdin or --reason-file."""
+    reason = _reason(reason_file, False)
     desk, ref, acting = _officer_acting(
         ctx, reference, officer_id, passphrase_file, "case.transfer"
     )
-    click.echo(desk.transfer(ref, acting, MissionId(to_mission)))
+    click.echo(desk.transfer(ref, acting, MissionId(to_mission), reason))

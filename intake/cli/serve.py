@@ -129,6 +129,13 @@ async def _main(
                 f"cannot listen on {settings.http_addr} (HRD_INTAKE_HTTP_ADDR): {exc.strerror}",
                 EXIT_SETUP,
             )
+    web: asyncio.Task[None] | None = None
+    if settings.web.listen is not None:
+        # The officers' console in the same loop ([web] listen).
+        from intake.web import console_app, serve_console
+
+        web_app, store = console_app(settings, ctx.sessions, settings.web.listen)
+        web = asyncio.create_task(serve_console(web_app, store, settings.web.listen))
     try:
         if channels:
             await run_channels(channels)
@@ -136,6 +143,8 @@ async def _main(
             console = ConsoleChannel(service, sys.stdin, sys.stdout)
             await _run_console(console.run, health.channel("console", leased=False))
     finally:
+        if web is not None:
+            web.cancel()
         if server is not None:
             await server.stop()
 

@@ -6,6 +6,7 @@ so that they exercise the same wiring operators run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -33,7 +34,9 @@ from intake.storage import key_usage, migrate
 from intake.storage.audit import AuditTrail
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
+from intake.triage.case_file import CaseRenderer
 from intake.triage.desk import CaseDesk
+from intake.triage.logins import LoginDesk
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
 
 log = logging.getLogger(__name__)
@@ -236,10 +239,37 @@ def build_desk(
     cipher: RecordCipher,
     clock: Callable[[], datetime] = utcnow,
 ) -> CaseDesk:
-    """The officers' case desk (CLI and web), rendering replies as the bot words them."""
-    catalog = load_catalog()
+    """The officers' case desk (CLI and web), rendering replies as the bot words them
+    and cases through the one case renderer.
+
+    The catalogs, specs and place names load on first use (about a second): listing
+    the queue needs none of them.
+    """
+    catalog = functools.cache(load_catalog)
 
     def render_reply(language: str, reference: str, text: str) -> str:
-        return catalog.text(language, "reply.from_officer", reference=reference, text=text)
+        return catalog().text(language, "reply.from_officer", reference=reference, text=text)
 
-    return CaseDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply)
+    def renderer() -> CaseRenderer:
+        return CaseRenderer(
+            catalog(), load_specs(catalog=catalog()), CountryMatcher(catalog().languages)
+        )
+
+    return CaseDesk(
+        sessions,
+        cipher,
+        AuditTrail(sessions, settings.audit_checkpoint),
+        clock,
+        render_reply,
+        renderer,
+    )
+
+
+def build_logins(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+) -> LoginDesk:
+    """The web console's login desk (passphrase, second factors, enrolment, lockout)."""
+    return LoginDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from flows import split_place
 from intake.config import RoutingSettings
 from intake.core.routing import Router, RoutingFacts
 from intake.errors import NoKeyAtHand
@@ -124,6 +125,8 @@ def create_case(
         flagged=False,
         submitted_at=now,
         updated_at=now,
+        # The country only (never the region or city typed): what the queue filters by.
+        country=split_place(facts.country)[0],
         dek_wrapped=wrapped,
         kek_version=version,
         payload_ct=b"",  # sealed below, once the files' keys are known

@@ -139,7 +139,12 @@ class EffectHandlers:
 
     def _on_duress(self, session: Session, turn: Turn, effect: Duress) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id)
-        storage.flag_cases(session, turn.record["cases"], self._clock())
+        now = self._clock()
+        storage.flag_cases(session, turn.record["cases"], now)
+        # On each case's timeline; the entry says only that it happened.
+        for reference in turn.record["cases"]:
+            audit.append(session, now, "service", "case.duress", reference)
+        self._audited(len(turn.record["cases"]))
         log.warning("duress word received", extra={"conversation": turn.conversation.id})
         return [self._wipe(turn)]
 

@@ -16,7 +16,7 @@ What is sealed to whom:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -177,6 +177,12 @@ class KeysAtHand:
     recipient: str
     private: PrivateKey
     mission_id: str | None = None
+    # Mission private keys already opened with these keys, by their sealed copy: a case
+    # page opens a dozen records of one mission key. Keyed by the sealed bytes, and the
+    # seal row is read every time, so deleting the copy (revocation) still refuses.
+    _opened: dict[bytes, PrivateKey] = field(
+        default_factory=dict, repr=False, compare=False, hash=False
+    )
 
     @property
     def is_recovery(self) -> bool:
@@ -194,10 +200,13 @@ class KeysAtHand:
         row = session.get(KeySeal, ("mission_key", record, self.recipient, 1))
         if row is None:
             raise NoKeyAtHand(f"no sealed copy of {record} for {self.recipient}")
-        secret = open_sealed(
-            self.private, row.sealed, _context("mission_key", record, self.recipient, 1)
-        )
-        return PrivateKey.from_bytes(secret)
+        opened = self._opened.get(row.sealed)
+        if opened is None:
+            secret = open_sealed(
+                self.private, row.sealed, _context("mission_key", record, self.recipient, 1)
+            )
+            opened = self._opened[row.sealed] = PrivateKey.from_bytes(secret)
+        return opened
 
     def open_record_key(
         self, session: Session, record_type: str, record_id: str, subject: str

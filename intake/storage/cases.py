@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from intake.storage.models import Attachment, Case, CaseEvent
+from intake.storage.queue_pages import QueueFilter, queue_cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +44,10 @@ def cases_page(
     limit: int,
     offset: int,
 ) -> list[Case]:
-    """One page of the queue: most urgent first, then oldest first (then by id)."""
-    query = select(Case)
-    if missions:
-        query = query.where(Case.mission_id.in_(missions))
-    if statuses:
-        query = query.where(Case.status.in_(statuses))
-    query = (
-        query.order_by(Case.urgency_rank, Case.submitted_at, Case.id).limit(limit).offset(offset)
-    )
-    return list(session.scalars(query))
+    """One page of the queue, closed cases included: most urgent first, then oldest first
+    (then by id). The officers' pages, with filters, are `queue_pages.queue_cases`."""
+    wanted = QueueFilter(missions=missions or (), statuses=statuses or (), include_closed=True)
+    return queue_cases(session, wanted, limit=limit, offset=offset)
 
 
 def count_cases_of_missions(session: Session, missions: Sequence[str] | None = None) -> int:

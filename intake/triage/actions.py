@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crypto import DataKey, new_data_key
-from intake.errors import CaseNotFound, NoKeyAtHand, OfficerRefused
+from intake.errors import (
+    CaseNotFound,
+    IllegalTransition,
+    NoKeyAtHand,
+    OfficerRefused,
+)
 from intake.keys.holders import KeysAtHand, drop_seals, seal_record_key
 from intake.storage import audit
 from intake.storage.cases import attachments_of_case, case_by_reference, claim_case, events_of_case
@@ -35,6 +40,7 @@ class EventContent:
     author: str
     created_at: datetime
     text: str
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ def open_case(
     for event in _events(session, case):
         event_key = _event_key(session, cipher, event, keys)
         text = cipher.open(event_key, "event", event.id, "body", event.body_ct).decode("utf-8")
-        events.append(EventContent(event.kind, event.author, event.created_at, text))
+        events.append(EventContent(event.kind, event.author, event.created_at, text, event.id))
     return OpenedCase(case, payload, tuple(files), tuple(events))
 
 
@@ -151,18 +157,40 @@ def add_event(
     return event
 
 
-def change_status(session: Session, case: Case, trigger: str, actor: str, now: datetime) -> str:
+# Steps that need a reason (the others take one optionally).
+REASON_REQUIRED = frozenset({"close"})
+
+
+def change_status(
+    session: Session,
+    case: Case,
+    trigger: str,
+    actor: str,
+    now: datetime,
+    *,
+    cipher: RecordCipher | None = None,
+    reason: str | None = None,
+) -> str:
+    """Move a case along the workflow; a reason is sealed like a note and named in the audit.
+
+    The desk (`intake.triage.desk`) requires a reason for the steps of `REASON_REQUIRED`;
+    internal moves (a reply, a defender's answer) and test setups need none.
+
+    Raises:
+        IllegalTransition: the workflow does not allow it.
+    """
     before = case.status
     case.status = next_status(before, trigger)
     case.updated_at = now
-    audit.append(
-        session,
-        now,
-        actor,
-        f"case.{trigger}",
-        case.reference,
-        **{"from": before, "to": case.status},
-    )
+    detail: dict[str, str] = {"from": before, "to": case.status}
+    reason = (reason or "").strip()
+    if reason:
+        if cipher is None:
+            raise ValueError("a reason needs the record cipher to be sealed")
+        # The audit log holds no case content: the reason is an event sealed like the
+        # case, and the entry names that event's random id.
+        detail["reason"] = add_event(session, cipher, case, "reason", actor, reason, now).id
+    audit.append(session, now, actor, f"case.{trigger}", case.reference, **detail)
     return case.status
 
 
@@ -175,6 +203,38 @@ def claim(session: Session, case: Case, officer: Officer, now: datetime) -> None
         session.refresh(case)
         raise OfficerRefused(f"case {case.reference} is already claimed by {case.claimed_by}")
     audit.append(session, now, f"officer:{officer.id}", "case.claim", case.reference)
+
+
+def assign(session: Session, case: Case, colleague: Officer, actor: str, now: datetime) -> None:
+    """Give a case to an active officer of its mission (whoever held it before).
+
+    Raises:
+        OfficerRefused: the colleague is revoked or of another mission.
+    """
+    if colleague.status != "active":
+        raise OfficerRefused(f"officer {colleague.id} is revoked")
+    if colleague.mission_id != case.mission_id:
+        raise OfficerRefused(f"officer {colleague.id} is not in {case.mission_id}")
+    before = case.claimed_by
+    case.claimed_by = colleague.id
+    case.updated_at = now
+    audit.append(
+        session, now, actor, "case.assign", case.reference, to=colleague.id, **{"from": before or ""}
+    )
+
+
+def unclaim(session: Session, case: Case, actor: str, now: datetime) -> None:
+    """Release a claimed case back to the mission's queue.
+
+    Raises:
+        OfficerRefused: nobody holds it.
+    """
+    if case.claimed_by is None:
+        raise OfficerRefused(f"case {case.reference} is not claimed")
+    before = case.claimed_by
+    case.claimed_by = None
+    case.updated_at = now
+    audit.append(session, now, actor, "case.unclaim", case.reference, **{"from": before})
 
 
 def note(
@@ -198,7 +258,13 @@ def reply(
 
     Args:
         render: (language, reference, text) -> the message the defender sees.
+
+    Raises:
+        IllegalTransition: the case is closed (reopen it first).
+        LookupError: the defender's conversation is gone.
     """
+    if case.status == "closed":
+        raise IllegalTransition(case.status, "reply", ["reopen"])
     opened_key = case_key(session, cipher, case, keys)
     payload = cipher.open_json(opened_key, "case", case.id, "payload", case.payload_ct)
     conversation = session.get(Conversation, payload["conversation"])
@@ -221,7 +287,9 @@ def reply(
         now=now,
     )
     audit.append(session, now, actor, "case.reply", case.reference)
-    if case.status in ("acknowledged", "in_progress", "escalated"):
+    # Answered: the defender's last answer has had its reply.
+    case.answered_at = None
+    if case.status != "awaiting_defender":
         change_status(session, case, "await_defender", actor, now)
 
 
@@ -233,8 +301,12 @@ def transfer(
     to_mission: str,
     actor: str,
     now: datetime,
+    reason: str | None = None,
 ) -> None:
-    """Move a case to another mission: its key and its events' keys are re-sealed to that mission."""
+    """Move a case to another mission: its key and its events' keys are re-sealed to that mission.
+
+    The reason is sealed like the case (to the new mission), so its officers read why.
+    """
     if not mission_exists(session, to_mission):
         raise OfficerRefused(f"no mission {to_mission!r} in the directory")
     if to_mission == case.mission_id:
@@ -251,7 +323,8 @@ def transfer(
     drop_seals(session, "event", list(event_keys))
     for event_id, key in event_keys.items():
         seal_record_key(session, "event", event_id, event_id, to_mission, key, now)
-    change_status(session, case, "transfer", actor, now)
+    # Sealed (by add_event) to the new mission, like the events just moved.
+    change_status(session, case, "transfer", actor, now, cipher=cipher, reason=reason)
     audit.append(
         session,
         now,
@@ -270,6 +343,7 @@ def defender_answer(
     if case is None or case.status == "closed":
         return False
     add_event(session, cipher, case, "defender", "defender", text, now)
+    case.answered_at = now
     audit.append(session, now, "service", "case.defender_answer", case.reference)
     if case.status == "awaiting_defender":
         change_status(session, case, "start", "service", now)

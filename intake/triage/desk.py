@@ -10,6 +10,7 @@ entry points only ask and print.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
@@ -18,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import BadPassphrase, CryptoError
 from intake.errors import (
+    CaseNotFound,
     IllegalTransition,
     NoKeyAtHand,
     OfficerRefused,
+    ReasonRequired,
     Refused,
 )
 from intake.keys.holders import KeysAtHand
@@ -28,11 +31,15 @@ from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import CaseRef, MissionId, OfficerId
 from intake.storage.audit import AuditTrail
 from intake.storage.models import Case, Officer
+from intake.storage.queue_pages import QueueFilter, case_audit_entries, queue_count, stat_rows
 from intake.storage.records import RecordCipher
 from intake.triage import actions
-from intake.triage.actions import OpenedCase, actor_name
-from intake.triage.officers import active_officer, unlock
+from intake.triage.actions import REASON_REQUIRED, AttachmentContent, OpenedCase, actor_name
+from intake.triage.case_file import CaseFile, CaseRenderer
+from intake.triage.missions import list_missions
+from intake.triage.officers import active_officer, list_officers, unlock
 from intake.triage.queue import CaseSummary, list_cases
+from intake.triage.statistics import MissionStatistics, count_statistics
 
 __all__ = ["Acting", "CaseDesk"]
 
@@ -67,12 +74,27 @@ class CaseDesk:
         trail: AuditTrail,
         clock: Callable[[], datetime],
         render_reply: Callable[[str, str, str], str],
+        renderer: Callable[[], CaseRenderer] | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._trail = trail
         self._clock = clock
         self._render_reply = render_reply
+        self._make_renderer = renderer
+        self._renderer: CaseRenderer | None = None
+
+    @property
+    def renderer(self) -> CaseRenderer:
+        """The case renderer, built on first use (it loads catalogs and place names)."""
+        if self._renderer is None:
+            if self._make_renderer is None:
+                raise RuntimeError("this desk was built without a case renderer")
+            self._renderer = self._make_renderer()
+        return self._renderer
+
+    def now(self) -> datetime:
+        return self._clock()
 
     # Who acts
 
@@ -113,20 +135,51 @@ class CaseDesk:
         *,
         limit: int,
         offset: int,
+        wanted: QueueFilter | None = None,
     ) -> list[CaseSummary]:
-        """Case metadata, most urgent then oldest; an officer sees their own mission only."""
-        if officer is not None:
-            foreign = [m for m in missions if m != officer.mission_id]
-            if foreign:
-                self._refuse(
-                    f"officer:{officer.id}",
-                    "queue.list",
-                    foreign[0],
-                    OfficerRefused(f"not in the queue of {foreign[0]}"),
-                )
-            missions = [MissionId(officer.mission_id)]
+        """Case metadata, most urgent then oldest; an officer sees their own mission only.
+
+        Closed cases only when `statuses` names "closed" or `wanted.include_closed`.
+        """
+        missions = self._own_missions(officer, missions)
         with self._sessions() as session:
-            return list_cases(session, missions, statuses, limit=limit, offset=offset)
+            return list_cases(session, missions, statuses, limit=limit, offset=offset, wanted=wanted)
+
+    def count(self, officer: Officer, wanted: QueueFilter) -> int:
+        """How many cases of the officer's mission match (for paging)."""
+        with self._sessions() as session:
+            return queue_count(session, replace(wanted, missions=[officer.mission_id]))
+
+    def colleagues(self, officer: Officer) -> Sequence[Officer]:
+        """The active officers of the officer's mission (to assign a case to)."""
+        with self._sessions() as session:
+            return [o for o in list_officers(session, officer.mission_id) if o.status == "active"]
+
+    def missions(self) -> Sequence[tuple[str, str]]:
+        """(id, name) of every mission of the directory (to transfer a case to)."""
+        with self._sessions() as session:
+            return [(m.id, m.name) for m in list_missions(session)]
+
+    def statistics(self, officer: Officer) -> MissionStatistics:
+        """Counts of the officer's mission's cases, small counts hidden (no identities)."""
+        with self._sessions() as session:
+            rows = stat_rows(session, officer.mission_id)
+        return count_statistics(officer.mission_id, rows)
+
+    def _own_missions(
+        self, officer: Officer | None, missions: Sequence[MissionId]
+    ) -> Sequence[MissionId]:
+        if officer is None:
+            return missions
+        foreign = [m for m in missions if m != officer.mission_id]
+        if foreign:
+            self._refuse(
+                f"officer:{officer.id}",
+                "queue.list",
+                foreign[0],
+                OfficerRefused(f"not in the queue of {foreign[0]}"),
+            )
+        return [MissionId(officer.mission_id)]
 
     def open(self, reference: CaseRef, acting: Acting) -> OpenedCase:
         """Decrypt one case with the keys at hand (audited, like every opening)."""
@@ -146,6 +199,43 @@ class CaseDesk:
         self._trail.synced()
         return opened
 
+    def case_file(
+        self, reference: CaseRef, acting: Acting, language: str
+    ) -> tuple[CaseFile, OpenedCase]:
+        """Open a case (audited) and render it in the officer's `language`."""
+        opened = self.open(reference, acting)
+        with self._sessions() as session:
+            entries = case_audit_entries(session, opened.case.reference)
+        return self.renderer.render(opened, entries, language), opened
+
+    def attachment(
+        self, reference: CaseRef, acting: Acting, attachment_id: str
+    ) -> AttachmentContent:
+        """One file of a case, decrypted for download (audited as its own read)."""
+        with self._sessions.begin() as session:
+            case = self._case(session, reference, acting, "case.attachment")
+            try:
+                opened = actions.open_case(session, self._cipher, case, acting.keys)
+            except (NoKeyAtHand, CryptoError) as exc:
+                session.rollback()
+                self._refuse(acting.actor, "case.attachment", reference, NoKeyAtHand(str(exc)))
+            found = [a for a in opened.attachments if a.id == attachment_id]
+            if not found:
+                session.rollback()
+                self._refuse(
+                    acting.actor, "case.attachment", reference, CaseNotFound(reference)
+                )
+            self._trail.append(
+                session,
+                self._clock(),
+                acting.actor,
+                "case.attachment",
+                reference,
+                attachment=attachment_id,
+            )
+        self._trail.synced()
+        return found[0]
+
     # Triage steps (each needs an unlocked officer)
 
     def claim(self, reference: CaseRef, acting: Acting) -> str:
@@ -156,9 +246,38 @@ class CaseDesk:
 
         return self._act(reference, acting, "case.claim", step)
 
-    def change_status(self, reference: CaseRef, acting: Acting, trigger: str) -> str:
+    def assign(self, reference: CaseRef, acting: Acting, colleague_id: OfficerId) -> str:
+        """Give the case to a colleague of the mission (or oneself)."""
+
         def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
-            status = actions.change_status(session, case, trigger, who.actor, now)
+            _officer_of(who)
+            colleague = active_officer(session, colleague_id)
+            actions.assign(session, case, colleague, who.actor, now)
+            return f"{case.reference}: assigned to {colleague.id}"
+
+        return self._act(reference, acting, "case.assign", step)
+
+    def unclaim(self, reference: CaseRef, acting: Acting) -> str:
+        """Release the case back to the mission's queue."""
+
+        def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
+            _officer_of(who)
+            actions.unclaim(session, case, who.actor, now)
+            return f"{case.reference}: unclaimed"
+
+        return self._act(reference, acting, "case.unclaim", step)
+
+    def change_status(
+        self, reference: CaseRef, acting: Acting, trigger: str, reason: str | None = None
+    ) -> str:
+        """Move the case; closing needs a reason, which is sealed like a note."""
+
+        def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
+            if trigger in REASON_REQUIRED and not (reason or "").strip():
+                raise ReasonRequired(trigger)
+            status = actions.change_status(
+                session, case, trigger, who.actor, now, cipher=self._cipher, reason=reason
+            )
             return f"{case.reference}: {status}"
 
         return self._act(reference, acting, f"case.{trigger}", step)
@@ -186,10 +305,23 @@ class CaseDesk:
 
         return self._act(reference, acting, "case.reply", step)
 
-    def transfer(self, reference: CaseRef, acting: Acting, to_mission: MissionId) -> str:
+    def transfer(
+        self,
+        reference: CaseRef,
+        acting: Acting,
+        to_mission: MissionId,
+        reason: str | None = None,
+    ) -> str:
         def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
             actions.transfer(
-                session, self._cipher, case, who.require_keys(), to_mission, who.actor, now
+                session,
+                self._cipher,
+                case,
+                who.require_keys(),
+                to_mission,
+                who.actor,
+                now,
+                reason=reason,
             )
             return f"{case.reference}: transferred to {to_mission}"
 
@@ -202,7 +334,13 @@ class CaseDesk:
             case = self._case(session, reference, acting, action)
             try:
                 message = step(session, case, acting, self._clock())
-            except (IllegalTransition, OfficerRefused, NoKeyAtHand, LookupError) as exc:
+            except (
+                IllegalTransition,
+                OfficerRefused,
+                NoKeyAtHand,
+                ReasonRequired,
+                LookupError,
+            ) as exc:
                 session.rollback()
                 self._refuse(acting.actor, action, reference, exc)
         self._trail.synced()

@@ -7,7 +7,7 @@ reference): the same data anyone with the database has. Opening decrypts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from intake.errors import CaseNotFound
 from intake.keys.holders import KeysAtHand
-from intake.storage.cases import cases_page
 from intake.storage.models import Case
+from intake.storage.queue_pages import QueueFilter, queue_cases
 from intake.storage.records import RecordCipher
 from intake.triage.actions import OpenedCase, find_case
 from intake.triage.actions import open_case as triage_open
@@ -26,6 +26,7 @@ __all__ = [
     "STATUSES",
     "CaseNotFound",
     "CaseSummary",
+    "QueueFilter",
     "list_cases",
     "open_case",
     "summary",
@@ -43,6 +44,9 @@ class CaseSummary:
     claimed_by: str | None
     submitted_at: datetime
     updated_at: datetime
+    country: str | None = None
+    # The defender answered and no officer has replied since.
+    answered: bool = False
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         return {
@@ -55,6 +59,8 @@ class CaseSummary:
             "claimed_by": self.claimed_by,
             "submitted_at": self.submitted_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "country": self.country,
+            "answered": self.answered,
             "age_seconds": int((now - self.submitted_at).total_seconds()),
         }
 
@@ -70,6 +76,8 @@ def _summary(case: Case) -> CaseSummary:
         claimed_by=case.claimed_by,
         submitted_at=case.submitted_at,
         updated_at=case.updated_at,
+        country=case.country,
+        answered=case.answered_at is not None,
     )
 
 
@@ -79,9 +87,17 @@ def list_cases(
     statuses: Sequence[str] | None = None,
     limit: int = 50,
     offset: int = 0,
+    *,
+    wanted: QueueFilter | None = None,
 ) -> list[CaseSummary]:
-    """One page of the queue: most urgent first, then oldest first."""
-    return [_summary(case) for case in cases_page(session, missions, statuses, limit, offset)]
+    """One page of the queue: most urgent first, then oldest first; closed cases only if asked.
+
+    `wanted` gives the other criteria (its missions and statuses are replaced by these).
+    """
+    criteria = replace(wanted or QueueFilter(), missions=missions or (), statuses=statuses or ())
+    return [
+        _summary(case) for case in queue_cases(session, criteria, limit=limit, offset=offset)
+    ]
 
 
 def open_case(

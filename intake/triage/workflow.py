@@ -32,8 +32,9 @@ TRANSITIONS: list[dict[str, Any]] = [
         "dest": "in_progress",
     },
     {
+        # A reply is an answer to the defender whatever the open state: it also acknowledges.
         "trigger": "await_defender",
-        "source": ["acknowledged", "in_progress", "escalated"],
+        "source": ["new", "acknowledged", "in_progress", "escalated", "transferred"],
         "dest": "awaiting_defender",
     },
     {

@@ -81,3 +81,15 @@ def test_invalid_value_names_the_setting(tmp_path: Path) -> None:
 def test_missing_explicit_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings({"HRD_INTAKE_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_web_console_settings(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[web]\nlisten = "127.0.0.1:8088"\nbehind_tls = true\norigin = "https://console.example.org"\n'
+    )
+    settings = load_settings({"HRD_INTAKE_HOME": str(tmp_path)})
+    assert settings.web.listen == "127.0.0.1:8088" and settings.web.behind_tls
+    assert settings.web.idle_minutes == 15 and settings.web.absolute_hours == 8
+    env = {"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_WEB_LISTEN": "0.0.0.0:8088"}
+    with pytest.raises(ConfigError, match="not on loopback"):
+        load_settings(env)

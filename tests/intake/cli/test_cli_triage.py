@@ -92,8 +92,17 @@ def test_officer_workflow_end_to_end(world: dict[str, str]) -> None:
     back = run(world, "chat", "--as", "defender-7", stdin="CANARY-ANSWER yes, safe\n")
     assert "CANARY-REPLY Are you safe?" in back.stdout
     assert "passed on" in back.stdout
-    events = json.loads(run(ana, "queue", "show", reference, "--json").stdout)["events"]
-    assert [e["kind"] for e in events] == ["note", "reply", "defender"]
+    shown = json.loads(run(ana, "queue", "show", reference, "--json").stdout)
+    assert [e["kind"] for e in shown["events"]] == ["note", "reply", "defender"]
+    # The reply moved the case to awaiting_defender; the answer back to in_progress, answered.
+    assert shown["status"] == "in_progress" and shown["answered"] is True
+    kinds = [t["kind"] for t in shown["timeline"]]
+    assert kinds[:3] == ["submitted", "state", "claim"] and "defender" in kinds
+    labels = {a["label"]: a["value"] for a in shown["answers"]}
+    assert labels["Person at risk"] == "Me" and labels["Country"] == "Kenya"
+    assert reference in run(ana, "queue", "list").stdout  # never cut, even at 80 columns
+    listed = json.loads(run(ana, "queue", "list", "--answered", "--json").stdout)
+    assert [c["reference"] for c in listed] == [reference] and listed[0]["answered"]
 
     # Another mission's officer is refused, and the refusal is audited.
     other = run(ivan, "queue", "show", reference, check=False)
@@ -107,7 +116,16 @@ def test_officer_workflow_end_to_end(world: dict[str, str]) -> None:
         json.loads(run(ivan, "queue", "show", reference, "--json").stdout)["status"]
         == "transferred"
     )
-    run(ivan, "queue", "close", reference)
+    no_reason = run(ivan, "queue", "close", reference, check=False)
+    assert no_reason.returncode == 1 and "reason" in no_reason.stderr
+    run(ivan, "queue", "close", reference, stdin="CANARY-REASON resolved")
+    hidden = json.loads(run(ivan, "queue", "list", "--json").stdout)
+    assert reference not in {c["reference"] for c in hidden}
+    closed = json.loads(run(ivan, "queue", "list", "--closed", "--json").stdout)
+    assert reference in {c["reference"] for c in closed}
+    timeline = json.loads(run(ivan, "queue", "show", reference, "--json").stdout)["timeline"]
+    assert timeline[-1]["what"] == "closed" and timeline[-1]["text"] == "CANARY-REASON resolved"
+    assert any(t["kind"] == "transfer" for t in timeline)
     assert "intact" in run(world, "audit", "verify").stdout
 
     # Nothing anyone wrote is readable at rest.

@@ -10,7 +10,7 @@ from crypto import Keyring
 from intake.storage import migrate
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
-from intake.triage.queue import open_case
+from intake.triage.queue import list_cases, open_case
 
 
 def test_cases_from_0002_upgrade_and_still_open(database_url: str) -> None:
@@ -47,4 +47,36 @@ def test_cases_from_0002_upgrade_and_still_open(database_url: str) -> None:
         opened = open_case(session, cipher, "HRD-AAAA-BBBB")
         assert opened.payload["answers"]["details"] == "old"
         assert opened.case.claimed_by is None and opened.case.status == "new"
+    engine.dispose()
+
+
+def test_cases_from_0006_upgrade_to_0009_unanswered_and_without_country(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine, "0006")
+    now = datetime(2026, 1, 2, tzinfo=UTC).replace(tzinfo=None)
+    # Given a case and its audit entry written before the web console...
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO missions (id, name, kind, countries, languages, updated_at) "
+                "VALUES ('eu-del-ke', 'EU Delegation to Kenya', 'delegation', '[\"KE\"]', '[]', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO cases (id, reference, mission_id, kind, urgency, urgency_rank, status, flagged, "
+                "submitted_at, updated_at, payload_ct) VALUES ('c1', 'HRD-AAAA-CCCC', "
+                "'eu-del-ke', 'threat_report', 'days', 1, 'in_progress', false, :now, :now, :payload)"
+            ),
+            {"now": now, "payload": b"sealed"},
+        )
+    # ...when the schema reaches 0009...
+    migrate.upgrade(engine, "0009")
+    # ...the case lists as before: no country known (it is sealed), not answered.
+    with make_session_factory(engine)() as session:
+        [case] = list_cases(session, ["eu-del-ke"])
+        assert case.reference == "HRD-AAAA-CCCC" and case.country is None and not case.answered
+        count = session.execute(text("SELECT count(*) FROM web_factors")).scalar()
+        assert count == 0
     engine.dispose()

@@ -1,0 +1,393 @@
+"""Officers' web logins: passphrase, then a second factor; enrolment; lockout with backoff.
+
+What is kept, and who can read it:
+
+- TOTP secrets and WebAuthn credentials (`web_factors.secret_ct`) are sealed
+  (HPKE) to the officer's own public key: only the officer's passphrase opens
+  them, and the console asks for it first. A stolen database yields no TOTP
+  secret. Each row also carries a MAC (keyed HMAC under the keyring's
+  pseudonym key) over its officer, kind, credential id and ciphertext, so
+  write access to the database alone cannot slip in a factor of the
+  attacker's (they could seal one to the officer's public key, not MAC it).
+- Enrolment codes (`officers web-enrol ID`) are kept as SHA-256 hashes of
+  128 random bits, valid 72 hours, used once.
+- Failed attempts in a row and the lockout end (`web_lockouts`): plaintext.
+
+A failure at any stage (unknown officer, wrong passphrase, wrong code) counts
+against the officer id, and answers the same sentence; from `FREE_FAILURES`
+on, each further failure locks the id out for twice as long as the last (one
+minute, two, four... at most an hour). Every failure, lockout and login is
+in the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto import BadPassphrase, CryptoError, PublicKey, SealContext, open_sealed, seal
+from intake.errors import LoginRefused, OfficerRefused
+from intake.keys.holders import officer_recipient
+from intake.storage import web_login
+from intake.storage.audit import AuditTrail
+from intake.storage.models import Officer, WebFactor
+from intake.storage.records import RecordCipher, new_record_id
+from intake.triage.desk import Acting
+from intake.triage.officers import active_officer, unlock
+from intake.triage.totp import new_totp_secret, totp_step, totp_uri
+
+__all__ = [
+    "ENROLMENT_VALIDITY",
+    "FREE_FAILURES",
+    "LoginDesk",
+    "Unlocked",
+    "WebAuthnCredential",
+    "new_totp_secret",
+    "totp_uri",
+]
+
+FREE_FAILURES = 5
+FIRST_LOCK = timedelta(minutes=1)
+LONGEST_LOCK = timedelta(hours=1)
+ENROLMENT_VALIDITY = timedelta(hours=72)
+REFUSED = "officer id, passphrase or code not accepted"
+_MAC_NAMESPACE = "web-factor"
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """An officer past the passphrase: their keys, and which factors they have."""
+
+    acting: Acting
+    factors: frozenset[str]
+
+    @property
+    def officer(self) -> Officer:
+        assert self.acting.officer is not None  # noqa: S101 - built only for officers
+        return self.acting.officer
+
+
+@dataclass(frozen=True)
+class WebAuthnCredential:
+    """A registered security key: what `webauthn` needs to check an assertion."""
+
+    factor_id: str
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(
+        code.strip().replace("-", "").upper().encode("ascii", "replace")
+    ).hexdigest()
+
+
+def _context(factor_id: str, officer_id: str) -> SealContext:
+    return SealContext(
+        purpose="web-factor",
+        subject=factor_id,
+        recipient=officer_recipient(officer_id),
+        recipient_version=1,
+    )
+
+
+class LoginDesk:
+    """Decides web logins and enrolments; one transaction and audit entry per step."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        cipher: RecordCipher,
+        trail: AuditTrail,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+        self._trail = trail
+        self._clock = clock
+
+    # Security staff
+
+    def new_enrolment_code(self, officer_id: str, actor: str = "operator") -> str:
+        """A one-time code for the officer's first web login (replaces an older one)."""
+        code = "-".join(secrets.token_hex(8).upper()[i : i + 4] for i in range(0, 16, 4))
+        now = self._clock()
+        with self._sessions.begin() as session:
+            officer = active_officer(session, officer_id)
+            web_login.put_enrolment(
+                session, officer.id, _hash_code(code), now + ENROLMENT_VALIDITY, now
+            )
+            self._trail.append(session, now, actor, "web.enrol_code", officer.id)
+        self._trail.synced()
+        return code
+
+    # Step 1: the passphrase
+
+    def unlock(self, officer_id: str, passphrase: bytes) -> Unlocked:
+        """Check the lockout, then open the officer's key (Argon2id: ~150 ms).
+
+        Raises:
+            LoginRefused: locked out (with `retry_after`), or any of id and passphrase wrong.
+        """
+        self._check_lockout(officer_id)
+        with self._sessions() as session:
+            try:
+                officer = active_officer(session, officer_id)
+                keys = unlock(session, officer_id, passphrase)
+            except (OfficerRefused, BadPassphrase) as exc:
+                reason = "wrong passphrase" if isinstance(exc, BadPassphrase) else str(exc)
+                session.rollback()
+                self._failed(officer_id, "passphrase", reason)
+            kinds = frozenset(f.kind for f in web_login.factors_of(session, officer.id))
+            session.expunge(officer)
+        return Unlocked(Acting(officer, keys), kinds)
+
+    # Step 2: the second factor
+
+    def check_totp(self, unlocked: Unlocked, code: str) -> None:
+        """Accept a TOTP code (this 30 s step or the one either side), never the same step twice.
+
+        Raises:
+            LoginRefused: wrong or replayed code, or locked out.
+        """
+        officer = unlocked.officer
+        self._check_lockout(officer.id)
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for factor in web_login.factors_of(session, officer.id, "totp"):
+                secret = self._open_factor(factor, unlocked)
+                if secret is None:
+                    continue
+                step = totp_step(secret.decode("ascii"), code, now)
+                if step is not None and step > factor.counter:
+                    factor.counter = step
+                    factor.mac = self._mac(factor)
+                    self._login_ok(session, officer.id, "totp", now)
+                    break
+            else:
+                session.rollback()
+                self._failed(officer.id, "totp", "wrong or reused TOTP code")
+        self._trail.synced()
+
+    # Enrolment (first login)
+
+    def check_enrolment_code(self, unlocked: Unlocked, code: str) -> None:
+        """The one-time code from security staff, before a first factor is added.
+
+        Raises:
+            LoginRefused: no pending code, expired, or not this one.
+        """
+        officer = unlocked.officer
+        self._check_lockout(officer.id)
+        with self._sessions() as session:
+            row = web_login.enrolment_of(session, officer.id)
+            good = (
+                row is not None
+                and row.expires_at > self._clock()
+                and hmac.compare_digest(row.code_hash, _hash_code(code))
+            )
+        if not good:
+            self._failed(officer.id, "enrolment", "enrolment code not accepted")
+
+    def add_totp(self, unlocked: Unlocked, enrolment_code: str, secret: str, code: str) -> None:
+        """Keep a new TOTP secret once the officer typed a code it makes; uses up the enrolment.
+
+        Raises:
+            LoginRefused: the enrolment code is no longer good, or the TOTP code is wrong.
+        """
+        self.check_enrolment_code(unlocked, enrolment_code)
+        now = self._clock()
+        step = totp_step(secret, code, now)
+        if step is None:
+            self._failed(unlocked.officer.id, "enrolment", "TOTP code does not match the secret")
+        self._add_factor(unlocked, "totp", None, secret.encode("ascii"), step, now)
+
+    def add_webauthn(
+        self, unlocked: Unlocked, enrolment_code: str, credential: WebAuthnCredential
+    ) -> None:
+        """Keep a verified security key registration; uses up the enrolment."""
+        self.check_enrolment_code(unlocked, enrolment_code)
+        blob = json.dumps(
+            {"public_key": credential.public_key.hex(), "sign_count": credential.sign_count}
+        ).encode("ascii")
+        self._add_factor(
+            unlocked,
+            "webauthn",
+            credential.credential_id,
+            blob,
+            credential.sign_count,
+            self._clock(),
+        )
+
+    # WebAuthn login
+
+    def webauthn_credentials(self, unlocked: Unlocked) -> list[WebAuthnCredential]:
+        """The officer's security keys whose rows open and verify."""
+        found = []
+        with self._sessions() as session:
+            for factor in web_login.factors_of(session, unlocked.officer.id, "webauthn"):
+                blob = self._open_factor(factor, unlocked)
+                if blob is None or factor.credential_id is None:
+                    continue
+                data: dict[str, Any] = json.loads(blob)
+                found.append(
+                    WebAuthnCredential(
+                        factor.id,
+                        factor.credential_id,
+                        bytes.fromhex(str(data["public_key"])),
+                        factor.counter,
+                    )
+                )
+        return found
+
+    def webauthn_ok(
+        self, unlocked: Unlocked, credential: WebAuthnCredential, sign_count: int
+    ) -> None:
+        """Record a verified assertion: its sign count, and the login."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for factor in web_login.factors_of(session, unlocked.officer.id, "webauthn"):
+                if factor.id == credential.factor_id:
+                    factor.counter = sign_count
+                    factor.mac = self._mac(factor)
+            self._login_ok(session, unlocked.officer.id, "webauthn", now)
+        self._trail.synced()
+
+    def webauthn_failed(self, officer_id: str, reason: str) -> NoReturn:
+        """Count and audit a security key answer that did not verify, and refuse."""
+        self._failed(officer_id, "webauthn", reason)
+
+    def logged_out(self, officer_id: str, why: str) -> None:
+        with self._sessions.begin() as session:
+            self._trail.append(
+                session, self._clock(), f"officer:{officer_id}", "web.logout", officer_id, why=why
+            )
+        self._trail.synced()
+
+    # Internals
+
+    def _add_factor(
+        self,
+        unlocked: Unlocked,
+        kind: str,
+        credential_id: str | None,
+        secret: bytes,
+        counter: int,
+        now: datetime,
+    ) -> None:
+        officer = unlocked.officer
+        factor_id = new_record_id()
+        public = PublicKey.from_bytes(officer.public_key)
+        factor = WebFactor(
+            id=factor_id,
+            officer_id=officer.id,
+            kind=kind,
+            credential_id=credential_id,
+            # Who can decrypt: the officer (their passphrase opens their private key).
+            secret_ct=seal(public, secret, _context(factor_id, officer.id)),
+            counter=counter,
+            mac="",
+            created_at=now,
+        )
+        factor.mac = self._mac(factor)
+        with self._sessions.begin() as session:
+            web_login.add_factor(session, factor)
+            web_login.delete_enrolment(session, officer.id)
+            self._trail.append(
+                session, now, f"officer:{officer.id}", "web.factor_added", officer.id, kind=kind
+            )
+            self._login_ok(session, officer.id, kind, now)
+        self._trail.synced()
+
+    def _mac(self, factor: WebFactor) -> str:
+        return self._cipher.pseudonym(_MAC_NAMESPACE, _mac_input(factor))[1]
+
+    def _open_factor(self, factor: WebFactor, unlocked: Unlocked) -> bytes | None:
+        """The factor's secret, if its MAC verifies and it opens with the officer's key."""
+        candidates = self._cipher.pseudonym_candidates(_MAC_NAMESPACE, _mac_input(factor))
+        if not any(hmac.compare_digest(mac, factor.mac) for _v, mac in candidates):
+            return None
+        keys = unlocked.acting.require_keys()
+        try:
+            return open_sealed(
+                keys.private, factor.secret_ct, _context(factor.id, factor.officer_id)
+            )
+        except CryptoError:
+            return None  # sealed to an earlier key pair of the officer: re-enrol
+
+    def _check_lockout(self, officer_id: str) -> None:
+        now = self._clock()
+        with self._sessions() as session:
+            until = web_login.locked_until(session, officer_id)
+        if until is not None and until > now:
+            retry = int((until - now).total_seconds()) + 1
+            self._trail.refusal(now, f"officer:{officer_id}", "web.login", officer_id, "locked out")
+            raise LoginRefused(
+                f"too many failed attempts: try again in {retry} seconds", retry_after=retry
+            )
+
+    def _failed(self, officer_id: str, stage: str, reason: str) -> NoReturn:
+        """Count a failure (lock out past the free ones), audit it, and refuse."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            try:
+                active_officer(session, officer_id)
+                known = True
+            except OfficerRefused:
+                known = False
+            if known:
+                row = web_login.lockout_of(session, officer_id, now)
+                row.failures += 1
+                row.updated_at = now
+                over = row.failures - FREE_FAILURES
+                if over >= 0:
+                    row.locked_until = now + min(FIRST_LOCK * (2**over), LONGEST_LOCK)
+                    self._trail.append(
+                        session,
+                        now,
+                        "service",
+                        "web.locked",
+                        officer_id,
+                        failures=row.failures,
+                        until=row.locked_until.isoformat(),
+                    )
+            self._trail.append(
+                session,
+                now,
+                f"officer:{officer_id}",
+                "refused",
+                officer_id,
+                attempted=f"web.login.{stage}",
+                reason=reason,
+            )
+        self._trail.synced()
+        raise LoginRefused(REFUSED)
+
+    def _login_ok(self, session: Session, officer_id: str, factor: str, now: datetime) -> None:
+        row = web_login.lockout_of(session, officer_id, now)
+        row.failures, row.locked_until, row.updated_at = 0, None, now
+        self._trail.append(
+            session, now, f"officer:{officer_id}", "web.login", officer_id, factor=factor
+        )
+
+
+def _mac_input(factor: WebFactor) -> str:
+    return "|".join(
+        (
+            factor.id,
+            factor.officer_id,
+            factor.kind,
+            factor.credential_id or "",
+            str(factor.counter),
+            hashlib.sha256(factor.secret_ct).hexdigest(),
+        )
+    )

@@ -1,0 +1,158 @@
+"""The console's shared parts: how it is reached, its sessions, forms and pages.
+
+Every page handler gets the `Console` from `request.app.state.console`; it
+holds the desks (which decide and audit), the session store and the templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jinja2 import Environment, FileSystemLoader
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from intake.references import CaseRef, parse_reference
+from intake.triage.desk import CaseDesk
+from intake.triage.logins import LoginDesk
+from intake.triage.statistics import shown
+from intake.web.sessions import SessionStore, WebSession, same_token
+
+__all__ = ["HERE", "Console", "Redirect", "WebOptions", "form_text", "reference_of"]
+
+HERE = Path(__file__).resolve().parent
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """How the console is reached: cookie flags and the WebAuthn relying party."""
+
+    secure_cookies: bool = False
+    rp_id: str = "localhost"
+    origin: str = "http://localhost"
+    rp_name: str = "hrd-intake officers' console"
+
+    @property
+    def cookie(self) -> str:
+        # __Host-: the browser keeps it only if Secure, for this host, path /.
+        return "__Host-hrd_session" if self.secure_cookies else "hrd_session"
+
+
+class Console:
+    def __init__(
+        self,
+        desk: CaseDesk,
+        logins: LoginDesk,
+        store: SessionStore,
+        options: WebOptions,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.desk = desk
+        self.logins = logins
+        self.store = store
+        self.options = options
+        self.clock = clock
+        # Autoescaping everywhere: every value a defender or officer wrote is text, never markup.
+        env = Environment(
+            loader=FileSystemLoader(str(HERE / "templates")),
+            autoescape=True,
+        )
+        self.templates = Jinja2Templates(env=env)
+        self.templates.env.globals["shown"] = shown
+
+    # Sessions and forms
+
+    def session(self, request: Request) -> WebSession | None:
+        return self.store.get(request.cookies.get(self.options.cookie))
+
+    def officer_session(self, request: Request) -> WebSession:
+        session = self.session(request)
+        if session is None or session.unlocked is None:
+            raise Redirect("/login")
+        return session
+
+    async def form(self, request: Request, session: WebSession | None) -> FormData:
+        """The POSTed form, refused (403) unless it carries this session's CSRF token."""
+        form = await request.form()
+        token = form.get("csrf")
+        if session is None or not same_token(
+            token if isinstance(token, str) else None, session.csrf
+        ):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        return form
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        session: WebSession | None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        language = session.language if session is not None else "en"
+        direction = "rtl" if language == "ar" else "ltr"
+        flash = None
+        if session is not None and session.flash:
+            flash, session.flash = session.flash, None
+        response: Response = self.templates.TemplateResponse(
+            request,
+            name,
+            {
+                "session": session,
+                "officer": session.unlocked.officer if session and session.unlocked else None,
+                "lang": language,
+                "dir": direction,
+                "languages": self.desk.renderer.language_names,
+                "flash": flash,
+                **context,
+            },
+            status_code=status_code,
+        )
+        if session is not None:
+            self.set_cookie(response, session)
+        return response
+
+    def set_cookie(self, response: Response, session: WebSession) -> None:
+        response.set_cookie(
+            self.options.cookie,
+            session.id,
+            httponly=True,
+            samesite="strict",
+            secure=self.options.secure_cookies,
+            path="/",
+        )
+
+    def redirect(self, url: str, session: WebSession | None = None) -> Response:
+        response = RedirectResponse(url, status_code=303)
+        if session is not None:
+            self.set_cookie(response, session)
+        return response
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a desk step (database, Argon2id) off the event loop."""
+        return await run_in_threadpool(partial(fn, *args, **kwargs))
+
+
+class Redirect(Exception):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def reference_of(text: str) -> CaseRef:
+    return parse_reference(text) or CaseRef(text.strip().upper())
