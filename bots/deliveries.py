@@ -282,8 +282,8 @@ class DeliveryWorker:
 
     async def _record(self, delivery: PendingDelivery, ids: list[str]) -> _Outcome:
         """`delivered`; on failure keep the ids to record before the next claim."""
-        # A notification goes to the officers' chat: nothing there to trace.
-        trace = ids if delivery.kind == "reply" else []
+        # Notifications go to the officers' chat: nothing to trace (replies, prompts: wiped later).
+        trace = ids if delivery.kind in ("reply", "checkin") else []
         try:
             await asyncio.to_thread(self._service.delivered, delivery, trace)
         except Exception as exc:  # noqa: BLE001 - any storage failure: keep the ids, retry

@@ -50,6 +50,13 @@ from crypto.passphrase_wrap import rewrap_private_key, unwrap_private_key, wrap_
 from crypto.pseudonym import pseudonym, pseudonym_candidates
 from crypto.recovery_file import export_recovery_key, load_recovery_key
 from crypto.sealing import SealContext, open_sealed, seal
+from crypto.word_hash import (
+    WordHashParams,
+    hash_word,
+    new_word_salt,
+    normalise_word,
+    word_matches,
+)
 
 __all__ = [
     "DEFAULT_ALGORITHM",
@@ -73,14 +80,18 @@ __all__ = [
     "SealContext",
     "Tampered",
     "UnsupportedFormat",
+    "WordHashParams",
     "WrongKey",
     "create_keyring_file",
     "export_recovery_key",
     "generate_keypair",
+    "hash_word",
     "keyring_file_params",
     "load_keyring",
     "load_recovery_key",
     "new_data_key",
+    "new_word_salt",
+    "normalise_word",
     "open_field",
     "open_sealed",
     "pseudonym",
@@ -92,6 +103,7 @@ __all__ = [
     "seal_field",
     "unwrap_data_key",
     "unwrap_private_key",
+    "word_matches",
     "wrap_data_key",
     "wrap_private_key",
     "wrapped_key_version",

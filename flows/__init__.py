@@ -15,6 +15,7 @@ from flows.countries import CountryMatcher
 from flows.diagram import to_mermaid
 from flows.engine import Engine
 from flows.errors import CatalogError, FlowsError, SpecError
+from flows.normalize import fold
 from flows.place_answer import NOT_LISTED, PLACE_SUFFIX, Place, PlaceMatch, split_place
 from flows.spec import load_specs
 from flows.spec_types import ABORT, SUBMIT, Condition, Edge, Expect, FlowSpec, Routing, StepSpec
@@ -69,6 +70,7 @@ __all__ = [
     "Submit",
     "Wipe",
     "check_text",
+    "fold",
     "format_answer",
     "load_catalog",
     "load_specs",

@@ -203,7 +203,7 @@ class PromptBuilder:
                 parts = [self._t(lang, "engine.country_confirm", place=named)]
             elif offered:
                 parts = [self._t(lang, "invalid.country_many")]
-        elif step.id in conv.answers:
+        elif step.id in conv.answers and not step.secret:  # a secret is never shown back
             place = conv.answers.get(step.id + PLACE_SUFFIX)
             shown = format_answer(
                 step, conv.answers[step.id], lang, self._catalog, self._countries, place

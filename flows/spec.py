@@ -84,6 +84,8 @@ _STEP_KEYS = frozenset(
         "max_length",
         "past_only",
         "max_files",
+        "secret",
+        "differs_from",
         "next",
     }
 )
@@ -159,7 +161,20 @@ def _parse_step(raw: object, index: int, path: Path) -> tuple[StepSpec, list[Edg
     prompt = _string(raw.get("prompt"), path, step_id, "prompt", _KEY_RE)
     stem = prompt.removesuffix(".prompt") if prompt.endswith(".prompt") else None
     label: str | None = None
-    if "label" in raw:
+    secret = raw.get("secret", False)
+    if not isinstance(secret, bool):
+        raise _fail(path, step_id, "secret must be true or false")
+    if secret and expect is not Expect.TEXT:
+        raise _fail(path, step_id, "only a text step may be secret")
+    differs_from: str | None = None
+    if "differs_from" in raw:
+        if not secret:
+            raise _fail(path, step_id, "differs_from is only for secret steps")
+        differs_from = _string(raw["differs_from"], path, step_id, "differs_from", _ID_RE)
+    if secret:
+        if "label" in raw:
+            raise _fail(path, step_id, "a secret step has no label: it is never shown back")
+    elif "label" in raw:
         label = _string(raw["label"], path, step_id, "label", _KEY_RE)
     elif expect is not Expect.CONFIRM:
         if stem is None:
@@ -208,6 +223,8 @@ def _parse_step(raw: object, index: int, path: Path) -> tuple[StepSpec, list[Edg
         max_length=max_length,
         past_only=past_only,
         max_files=max_files,
+        secret=secret,
+        differs_from=differs_from,
     )
     return step, _parse_next(raw.get("next"), path, step_id)
 

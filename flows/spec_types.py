@@ -85,6 +85,10 @@ class StepSpec:
     max_length: int | None = None
     past_only: bool = False
     max_files: int = 10
+    # A secret text step (a check-in word): never shown back, not in the summary,
+    # and, with ``differs_from``, refused when equal to that earlier secret step.
+    secret: bool = False
+    differs_from: str | None = None
 
     def choices(self) -> tuple[tuple[str, str], ...]:
         """``(value, catalog key)`` of the options, for choice, multi and yesno steps."""

@@ -23,12 +23,14 @@ from flows.spec_types import Expect, FlowSpec, StepSpec
 from flows.state import Conversation
 from flows.values import Answer, Choice, Outcome, Prompt
 
-__all__ = ["StepHandler", "StepHandlers"]
+__all__ = ["MIN_SECRET_LENGTH", "StepHandler", "StepHandlers"]
 
 StepHandler = Callable[[Conversation, FlowSpec, StepSpec, Answer], Outcome]
 # Accepted at a files step whichever of the two is shown.
 _FILES_END = (Choice("done", "done"), Choice("skip", "skip"))
 _MAX_PLACE = 200  # characters of a place kept as typed ("not listed")
+# A secret word (check-in, duress) is compared folded (case, accents, spaces).
+MIN_SECRET_LENGTH = 4
 
 
 class StepHandlers:
@@ -101,7 +103,21 @@ class StepHandlers:
         checked = check_text(answer.text or "", step.max_length or 0)
         if isinstance(checked, Rejection):
             return self._out.refuse(conv, checked)
+        if step.secret:
+            refused = self._check_secret(conv, step, checked)
+            if refused is not None:
+                return self._out.refuse(conv, refused)
         return self._out.accept(conv, spec, step, checked)
+
+    @staticmethod
+    def _check_secret(conv: Conversation, step: StepSpec, word: str) -> Rejection | None:
+        """A secret word: long enough not to be typed by chance, unlike its sibling."""
+        if len(fold(word)) < MIN_SECRET_LENGTH:
+            return Rejection("invalid.secret_short", {"min": MIN_SECRET_LENGTH})
+        other = conv.answers.get(step.differs_from) if step.differs_from else None
+        if isinstance(other, str) and fold(other) == fold(word):
+            return Rejection("invalid.secret_same")
+        return None
 
     def on_country(
         self, conv: Conversation, spec: FlowSpec, step: StepSpec, answer: Answer

@@ -132,6 +132,18 @@ def _check_consent(spec: FlowSpec) -> None:
         raise SpecError(spec.path, start.id, reason)
 
 
+def _check_secrets(spec: FlowSpec) -> None:
+    """``differs_from`` names an earlier secret step (the word it must not equal)."""
+    position = {step.id: number for number, step in enumerate(spec.steps)}
+    for index, step in enumerate(spec.steps):
+        other = step.differs_from
+        if other is None:
+            continue
+        if other not in position or position[other] >= index or not spec.step(other).secret:
+            reason = f"differs_from {other!r} must name an earlier secret step"
+            raise SpecError(spec.path, step.id, reason)
+
+
 def check_spec(spec: FlowSpec, catalog: Catalog | None = None) -> None:
     """Check ``spec`` as a whole (and its keys against ``catalog`` if given).
 
@@ -153,6 +165,7 @@ def check_spec(spec: FlowSpec, catalog: Catalog | None = None) -> None:
     if SUBMIT not in reachable:
         raise SpecError(spec.path, None, "no path reaches @submit through a confirm step")
     _check_consent(spec)
+    _check_secrets(spec)
     _check_routing(spec)
     if catalog is not None:
         _check_catalog(spec, catalog)

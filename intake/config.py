@@ -153,6 +153,23 @@ class LeaseSettings(_Frozen):
     ttl_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
 
 
+class CheckinSettings(_Frozen):
+    """`[checkins]`: safety check-ins (see the README's "Safety check-ins").
+
+    A prompt unanswered `grace_minutes` after it was sent is missed and raises
+    the alert. The scheduler of each `serve` process looks for due check-ins
+    every `poll_seconds`, `batch` per transaction. The words' Argon2id cost is
+    `word_memory_kib` x `word_iterations` (OWASP's minimum by default: one run
+    per answer).
+    """
+
+    grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    poll_seconds: float = Field(default=15.0, ge=0.5, le=600.0)
+    batch: int = Field(default=200, ge=1, le=5000)
+    word_memory_kib: int = Field(default=19 * 1024, ge=8, le=1024 * 1024)
+    word_iterations: int = Field(default=2, ge=1, le=10)
+
+
 class HttpSettings(_Frozen):
     """`[http]`: the health and metrics endpoints (`HRD_INTAKE_HTTP_ADDR`).
 
@@ -237,6 +254,7 @@ class Settings(_Frozen):
     keys: KeySettings = KeySettings()
     retention: RetentionSettings = RetentionSettings()
     leases: LeaseSettings = LeaseSettings()
+    checkins: CheckinSettings = CheckinSettings()
     http: HttpSettings = HttpSettings()
     web: WebSettings = WebSettings()
 

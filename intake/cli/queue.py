@@ -178,6 +178,50 @@ def queue_list(
     ctx.console.print(table)
 
 
+@queue.command("checkins")
+@officer_option
+@click.option("--mission", "missions_", multiple=True, help="Only this mission (operator view).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def queue_checkins(
+    ctx: Context, officer_id: str | None, missions_: tuple[str, ...], as_json: bool
+) -> None:
+    """Running safety check-ins: state and next due time (no content). Missed ones first."""
+    desk = _desk(ctx)
+    officer = _officer(desk, officer_id, "queue.checkins", "queue") if officer_id else None
+    listing = desk.checkins(officer, [MissionId(m) for m in missions_])
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": item.id,
+                    "mission": item.mission_id,
+                    "channel": item.channel,
+                    "state": item.state,
+                    "mode": item.mode,
+                    "interval_minutes": item.interval_minutes,
+                    "next_due_at": item.due_at.isoformat() if item.due_at else None,
+                    "started_at": item.started_at.isoformat(),
+                    "updated_at": item.updated_at.isoformat(),
+                }
+                for item in listing
+            ]
+        )
+        return
+    table = id_table(
+        "check-in", "mission", "channel", "state", "every", "next due (UTC)", "since",
+        ids=("check-in", "mission"),
+    )
+    for item in listing:
+        every = f"{item.interval_minutes // 60}h" if item.interval_minutes else "once"
+        due = f"{item.due_at:%Y-%m-%d %H:%M}" if item.due_at else "MISSED: see the queue"
+        table.add_row(
+            item.id[:12], item.mission_id, item.channel, item.state, every, due,
+            f"{item.started_at:%Y-%m-%d %H:%M}",
+        )
+    ctx.console.print(table)
+
+
 @queue.command("show")
 @click.argument("reference")
 @officer_option

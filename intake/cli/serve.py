@@ -22,6 +22,7 @@ import click
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
+from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
 from intake.core import app
@@ -136,6 +137,9 @@ async def _main(
 
         web_app, store = console_app(settings, ctx.sessions, settings.web.listen)
         web = asyncio.create_task(serve_console(web_app, store, settings.web.listen))
+    # Safety check-ins: due prompts go to the delivery queue, missed ones raise their case.
+    scheduler = app.build_checkin_scheduler(settings, ctx.sessions, ctx.cipher)
+    checkins = asyncio.create_task(run_checkins(scheduler, settings.checkins.poll_seconds))
     try:
         if channels:
             await run_channels(channels)
@@ -145,6 +149,8 @@ async def _main(
     finally:
         if web is not None:
             web.cancel()
+        checkins.cancel()
+        await asyncio.gather(checkins, return_exceptions=True)
         if server is not None:
             await server.stop()
 

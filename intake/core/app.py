@@ -21,10 +21,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import KdfParams, Keyring, create_keyring_file, load_keyring
-from flows import Catalog, CountryMatcher, load_catalog, load_specs
+from crypto import KdfParams, Keyring, WordHashParams, create_keyring_file, load_keyring
+from flows import Catalog, CountryMatcher, fold, load_catalog, load_specs
 from flows import Engine as FlowEngine
 from intake.config import Settings
+from intake.core.checkin_scheduler import CheckinScheduler
+from intake.core.checkins import CheckinPolicy
 from intake.core.service import ConversationService
 from intake.errors import SetupError
 from intake.keys.holders import active_recovery_key
@@ -174,7 +176,50 @@ def build_service(
         },
         audit_checkpoint=settings.audit_checkpoint,
         metrics=metrics,
+        checkin_policy=checkin_policy(settings),
     )
+
+
+def checkin_policy(settings: Settings) -> CheckinPolicy:
+    """Safety check-ins' grace period and word-hash cost, from `[checkins]`."""
+    words = WordHashParams(
+        memory_kib=settings.checkins.word_memory_kib, iterations=settings.checkins.word_iterations
+    )
+    return CheckinPolicy(
+        grace=timedelta(minutes=settings.checkins.grace_minutes),
+        words=words,
+        duress_words=frozenset(fold(word) for word in settings.duress_words),
+    )
+
+
+def build_checkin_scheduler(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+) -> CheckinScheduler:
+    """The scheduler that asks due check-ins and raises missed ones (run by `serve`)."""
+    return CheckinScheduler(
+        sessions,
+        cipher,
+        load_catalog(),
+        clock,
+        grace=timedelta(minutes=settings.checkins.grace_minutes),
+        notify=_notify(settings),
+        batch=settings.checkins.batch,
+        audit_checkpoint=settings.audit_checkpoint,
+    )
+
+
+def _notify(settings: Settings) -> dict[str, str]:
+    return {
+        channel: chat
+        for channel, chat in (
+            ("telegram", settings.notifications.telegram_chat),
+            ("matrix", settings.notifications.matrix_room),
+        )
+        if chat
+    }
 
 
 def _write_secret(path: Path, value: str) -> None:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from flows import Catalog, DiscardDraft, Duress, ShowStatus, Submit, Wipe, render_status
 from intake.config import RoutingSettings
 from intake.core import cases
+from intake.core.checkins import FLOW as CHECKIN_FLOW
+from intake.core.checkins import CheckinPolicy, Checkins
 from intake.messages import Outbound, Reply, WipeChat
 from intake.storage import audit
 from intake.storage import conversations as storage
@@ -41,6 +43,7 @@ class EffectHandlers:
         default_language: when a conversation names none.
         audited: called with how many audit entries were appended (the caller
             syncs the checkpoint after its commit).
+        checkin_policy: grace period and word-hash cost of safety check-ins.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class EffectHandlers:
         clock: Callable[[], datetime],
         default_language: str,
         audited: Callable[[int], None],
+        checkin_policy: CheckinPolicy | None = None,
     ) -> None:
         self._cipher = cipher
         self._catalog = catalog
@@ -60,6 +64,16 @@ class EffectHandlers:
         self._clock = clock
         self._default_language = default_language
         self._audited = audited
+        self.checkins = Checkins(
+            cipher,
+            catalog,
+            routing,
+            self._notify,
+            clock,
+            checkin_policy or CheckinPolicy(),
+            self.language,
+            audited,
+        )
         self.table: dict[type, Callable[[Session, Turn, Any], list[Outbound]]] = {
             Submit: self._on_submit,
             DiscardDraft: self._on_discard,
@@ -72,6 +86,8 @@ class EffectHandlers:
         return str(turn.record["flow"].get("lang", self._default_language))
 
     def _on_submit(self, session: Session, turn: Turn, effect: Submit) -> list[Outbound]:
+        if effect.flow == CHECKIN_FLOW:  # starts a check-in; a case only if it is missed
+            return self.checkins.start(session, turn, effect)
         now = self._clock()
         mission_id = cases.route(session, self._routing, effect.routing)
         case = cases.create_case(
@@ -129,6 +145,7 @@ class EffectHandlers:
 
     def _on_wipe(self, session: Session, turn: Turn, effect: Wipe) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id)
+        self.checkins.end(session, turn, duress=False)
         return [self._wipe(turn)]
 
     def _wipe(self, turn: Turn) -> WipeChat:
@@ -145,6 +162,7 @@ class EffectHandlers:
         for reference in turn.record["cases"]:
             audit.append(session, now, "service", "case.duress", reference)
         self._audited(len(turn.record["cases"]))
+        self.checkins.end(session, turn, duress=True)
         log.warning("duress word received", extra={"conversation": turn.conversation.id})
         return [self._wipe(turn)]
 

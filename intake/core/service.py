@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows import Answer, Catalog, Engine, Outcome, Prompt, Rejection, check_text
 from intake.config import RoutingSettings
 from intake.core import cases
+from intake.core.checkins import CheckinPolicy
 from intake.core.effects import TALLY, EffectHandlers
 from intake.core.files import DEFAULT_MAX_BYTES, clean_file
 from intake.errors import FileRejected
@@ -81,6 +82,7 @@ class ConversationService:
         notify: channel -> chat where officers are told of new cases (no content).
         audit_checkpoint: the audit head file to update after commits that audit.
         metrics: the counters `/metrics` shows (messages, cases, errors).
+        checkin_policy: safety check-ins' grace period and word-hash cost.
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class ConversationService:
         notify: Mapping[str, str] | None = None,
         audit_checkpoint: Path | None = None,
         metrics: ServiceMetrics | None = None,
+        checkin_policy: CheckinPolicy | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -121,6 +124,7 @@ class ConversationService:
             clock,
             default_language,
             audited=self._count_audited,
+            checkin_policy=checkin_policy,
         )
 
     def _count_audited(self, entries: int) -> None:
@@ -245,6 +249,9 @@ class ConversationService:
             replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
         elif message.attachment is not None:
             replies.extend(self._take_attachment(session, turn, message.attachment, now))
+        elif (checkin := self._effects.checkins.intercept(session, turn, message.text)) is not None:
+            replies.extend(checkin)  # a check-in answer or command (intake.core.checkins)
+            replies.append(prompt_to_reply(self._engine.current_prompt(turn.record["flow"])))
         elif self._answers_officer(turn, message):
             replies.extend(self._pass_to_officer(session, turn, message.text or "", now))
         else:

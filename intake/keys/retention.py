@@ -41,6 +41,7 @@ from intake.config import RetentionSettings
 from intake.storage import inbox
 from intake.storage import purge as store
 from intake.storage.cases import event_ids_of_cases
+from intake.storage.checkins import has_checkin
 from intake.storage.conversation_record import open_turn
 from intake.storage.conversations import delete_draft_attachments
 from intake.storage.counts import count_processed_messages_before
@@ -198,6 +199,8 @@ def _expire_conversation(
     has_cases = bool(references) and (
         store.count_unexpired_cases(session, references, closed_before) > 0
     )
+    # A running safety check-in needs its conversation to ask and to be answered.
+    has_cases = has_cases or has_checkin(session, conversation.id)
     flow = turn.record.get("flow", {})
     has_draft = flow.get("flow") is not None or files > 0
     if not has_cases:

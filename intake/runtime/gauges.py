@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from intake.runtime.metrics import Family, family, labels
 from intake.storage import key_usage
+from intake.storage.checkins import count_checkins
 from intake.storage.counts import count_cases_by_mission_kind_status, count_deliveries_by_channel
 from intake.storage.leases import all_leases
 from intake.storage.wrapped_keys import records_per_version
@@ -38,6 +39,15 @@ def database_families(session: Session, now: datetime) -> list[Family]:
     leases = all_leases(session)
     return [
         family("queue_cases", "gauge", "Cases per mission, kind and state.", cases),
+        family(
+            "checkins_running",
+            "gauge",
+            "Safety check-ins per mission and state (scheduled, prompted, missed).",
+            {
+                labels(mission=mission, state=state): count
+                for (mission, state), count in count_checkins(session).items()
+            },
+        ),
         family(
             "deliveries_pending", "gauge", "Messages waiting to be sent, per channel.", deliveries
         ),

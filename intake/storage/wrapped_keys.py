@@ -23,6 +23,7 @@ from intake.storage.models import (
     Case,
     ChannelItem,
     ChannelState,
+    Checkin,
     Conversation,
     Delivery,
 )
@@ -83,6 +84,8 @@ WRAPPED_TABLES: tuple[WrappedTable, ...] = (
     WrappedTable(
         _table(ChannelItem), "channel_item", ("channel", "kind", "item"), {"value": "value_ct"}
     ),
+    # The link to the check-in's alert case; its details are sealed to the mission instead.
+    WrappedTable(_table(Checkin), "checkin", ("id",), {"link": "link_ct"}),
 )
 
 

@@ -9,6 +9,7 @@ entry points only ask and print.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -36,6 +37,7 @@ from intake.storage.records import RecordCipher
 from intake.triage import actions
 from intake.triage.actions import REASON_REQUIRED, AttachmentContent, OpenedCase, actor_name
 from intake.triage.case_file import CaseFile, CaseRenderer
+from intake.triage.checkins import CheckinListing, checkins_for
 from intake.triage.missions import list_missions
 from intake.triage.officers import active_officer, list_officers, unlock
 from intake.triage.queue import CaseSummary, list_cases
@@ -180,6 +182,17 @@ class CaseDesk:
                 OfficerRefused(f"not in the queue of {foreign[0]}"),
             )
         return [MissionId(officer.mission_id)]
+
+    def checkins(
+        self, officer: Officer | None, missions: Sequence[MissionId]
+    ) -> builtins.list[CheckinListing]:
+        """Running safety check-ins (next due time, state; no content); an officer's mission only."""
+        with self._sessions() as session:
+            try:
+                return checkins_for(session, officer, missions)
+            except OfficerRefused as exc:
+                actor = f"officer:{officer.id}" if officer else "operator"
+                self._refuse(actor, "queue.checkins", missions[0] if missions else "", exc)
 
     def open(self, reference: CaseRef, acting: Acting) -> OpenedCase:
         """Decrypt one case with the keys at hand (audited, like every opening)."""

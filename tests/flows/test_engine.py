@@ -457,7 +457,7 @@ def test_a_duress_word_must_not_be_an_ordinary_answer(
 def test_one_shared_machine_per_flow_attached_only_during_a_step(engine: Engine) -> None:
     machines = {name: flow.machine for name, flow in engine._machines.items()}
     baseline = {name: len(machine.models) for name, machine in machines.items()}
-    assert baseline == {"threat_report": 0, "assistance_request": 0}
+    assert baseline == {"threat_report": 0, "assistance_request": 0, "safety_checkin": 0}
     seen: list[int] = []
     original = Machine.add_model
 

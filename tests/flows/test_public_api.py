@@ -60,6 +60,7 @@ def test_modules_stay_small() -> None:
 def test_shipped_data_files() -> None:
     assert sorted(p.name for p in (FLOWS_DIR / "specs").glob("*.yaml")) == [
         "assistance_request.yaml",
+        "safety_checkin.yaml",
         "threat_report.yaml",
     ]
     assert sorted(p.name for p in (FLOWS_DIR / "catalogs").glob("*.po")) == [

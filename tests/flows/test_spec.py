@@ -44,7 +44,7 @@ def write(folder: Path, data: dict[str, Any], name: str = "mini") -> Path:
 
 
 def test_shipped_specs_load_with_the_catalog(specs: dict[str, FlowSpec]) -> None:
-    assert set(specs) == {"threat_report", "assistance_request"}
+    assert set(specs) == {"threat_report", "assistance_request", "safety_checkin"}
     threat = specs["threat_report"]
     assert [s.id for s in threat.steps] == [
         "consent_store",
@@ -87,7 +87,7 @@ def test_shipped_specs_load_with_the_catalog(specs: dict[str, FlowSpec]) -> None
         "digital_security",
         "advocacy_statement",
     )
-    for spec in specs.values():
+    for spec in (threat, assist):
         assert spec.step("urgency").options == ("immediate", "days", "not_urgent")
         assert spec.step("usage").options == (
             "confidential",
@@ -98,6 +98,10 @@ def test_shipped_specs_load_with_the_catalog(specs: dict[str, FlowSpec]) -> None
         assert spec.steps[-1].expect is Expect.CONFIRM
         assert spec.steps[-1].next[0].target == SUBMIT
     assert assist.routing.category == "help_kind"
+    checkin = specs["safety_checkin"]
+    assert checkin.kind == "missed_checkin" and checkin.routing.country == "country"
+    assert [s.id for s in checkin.steps if s.secret] == ["checkin_word", "duress_word"]
+    assert all(s.label is None for s in checkin.steps if s.secret)
     assert threat.routing.category == "threat_types"
 
 
@@ -304,7 +308,7 @@ def test_yaml_tags_are_not_executed(tmp_path: Path) -> None:
         load_specs(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["threat_report", "assistance_request"])
+@pytest.mark.parametrize("name", ["threat_report", "assistance_request", "safety_checkin"])
 def test_mermaid_mentions_every_step_and_condition(specs: dict[str, FlowSpec], name: str) -> None:
     spec = specs[name]
     diagram = to_mermaid(spec)
@@ -325,7 +329,7 @@ def test_mermaid_of_follow_ups(specs: dict[str, FlowSpec]) -> None:
     assert "s_hearing_date --> s_country" in diagram
 
 
-@pytest.mark.parametrize("name", ["threat_report", "assistance_request"])
+@pytest.mark.parametrize("name", ["threat_report", "assistance_request", "safety_checkin"])
 def test_every_flow_asks_consent_before_anything(specs: dict[str, FlowSpec], name: str) -> None:
     spec = specs[name]
     consent = spec.step(spec.start)

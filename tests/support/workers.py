@@ -2,6 +2,7 @@
 
     python -m tests.support.workers claims OFFICER_ID[:desc] OUT GO
     python -m tests.support.workers deliveries CHANNEL OUT GO
+    python -m tests.support.workers checkins NOW[|stall=N] OUT GO
 
 The setup comes from the environment (`HRD_INTAKE_HOME`,
 `HRD_INTAKE_DATABASE_URL`), as for `hrd-intake`. Each worker writes
@@ -101,9 +102,55 @@ def deliveries(channel: str, out: Path, go: Path) -> None:
     engine.dispose()
 
 
+def checkins(subject: str, out: Path, go: Path) -> None:
+    """Run the check-in scheduler at the time NOW until nothing is due, in batches of 5.
+
+    With `|stall=N`, stop dead after acting on N check-ins inside a batch's
+    transaction (writing `OUT.stalled`) and wait to be killed.
+    """
+    from datetime import datetime
+
+    from intake.core.checkin_scheduler import CheckinScheduler
+
+    moment, _, option = subject.partition("|")
+    now = datetime.fromisoformat(moment)
+    stall = int(option.removeprefix("stall=")) if option else None
+
+    def stop_dead(acted: int) -> None:
+        if stall is not None and acted >= stall:
+            out.with_suffix(".stalled").touch()
+            time.sleep(DEADLINE)
+            raise SystemExit("never killed")
+
+    settings = load_settings()
+    engine, sessions = app.open_database(settings, require_schema=True)
+    scheduler = app.build_checkin_scheduler(
+        settings, sessions, app.build_cipher(settings, sessions), lambda: now
+    )
+    scheduler = CheckinScheduler(
+        sessions,
+        app.build_cipher(settings, sessions),
+        scheduler._catalog,
+        lambda: now,
+        grace=scheduler._grace,
+        batch=5,
+        audit_checkpoint=settings.audit_checkpoint,
+        on_acted=stop_dead,
+    )
+    _start_together(out, go)
+    with out.open("w", encoding="utf-8") as lines:
+        while True:
+            done = scheduler.run_once()
+            if done.acted == 0:
+                break
+            lines.write(f"prompted {done.prompted} alerted {done.alerted}\n")
+            lines.flush()
+    engine.dispose()
+
+
 def main(argv: list[str]) -> None:
     command, subject, out, go = argv
-    jobs = {"claims": claims, "deliveries": deliveries}
+    jobs = {"claims": claims, "deliveries": deliveries, "checkins": checkins}
     jobs[command](subject, Path(out), Path(go))
 
 

@@ -22,6 +22,7 @@ INTAKE = Path(__file__).parents[3] / "intake"
 # channel state and migrations have suites of their own beside this one).
 QUERY_MODULES = (
     "cases",
+    "checkins",
     "conversations",
     "counts",
     "deliveries",

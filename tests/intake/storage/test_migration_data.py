@@ -80,3 +80,42 @@ def test_cases_from_0006_upgrade_to_0009_unanswered_and_without_country(database
         count = session.execute(text("SELECT count(*) FROM web_factors")).scalar()
         assert count == 0
     engine.dispose()
+
+
+def test_0011_adds_checkins_beside_existing_conversations(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine, "0006")
+    now = datetime(2026, 1, 2, tzinfo=UTC).replace(tzinfo=None)
+    # Given a conversation written by the 0006 code,
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO missions (id, name, kind, countries, languages, updated_at) "
+                "VALUES ('eu-del-ke', 'EU Delegation to Kenya', 'delegation', '[\"KE\"]', '[]', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, channel, sender_pseudonym, pseudonym_version, dek_wrapped, "
+                "kek_version, chat_ct, state_ct, created_at, last_seen_at) "
+                "VALUES ('conv1', 'console', 'p', 1, :b, 1, :b, :b, :now, :now)"
+            ),
+            {"b": b"x", "now": now},
+        )
+    # when upgraded, it is still there and can be checked on; deleting it ends its check-in.
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO checkins (id, conversation_id, channel, mission_id, state, mode, interval_minutes, "
+                "due_at, started_at, updated_at, generation, word_salt, word_params, word_digest, duress_digest, "
+                "dek_wrapped, kek_version, link_ct, case_payload_ct, case_seals) VALUES ('k1', 'conv1', 'console', "
+                "'eu-del-ke', 'scheduled', 'interval', 120, :now, :now, :now, 0, :b, '{}', :b, :b, :b, 1, :b, :b, :b)"
+            ),
+            {"b": b"x", "now": now},
+        )
+        assert connection.execute(text("SELECT count(*) FROM checkins")).scalar() == 1
+        connection.execute(text("DELETE FROM conversations WHERE id = 'conv1'"))
+        assert connection.execute(text("SELECT count(*) FROM checkins")).scalar() == 0
+    engine.dispose()
