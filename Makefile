@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit unit-sqlite unit-postgresql tools clean lock audit
+.PHONY: run test lint typecheck unit unit-sqlite unit-postgresql tools element-defender clean lock audit
 
 # Suites that touch a database; the PostgreSQL pass runs these (the others use none).
 DB_SUITES := tests/intake tests/bots tests/test_deploy.py
@@ -67,6 +67,11 @@ tools:
 			echo "note:$$missing missing and cannot apt-get here: the tests that need them skip"; \
 		fi; \
 	fi
+
+# The Element-stack defender of the Matrix tests (matrix-js-sdk under Node, npm ci from the
+# lock into .cache/element-defender). The tests install it themselves the first time too.
+element-defender: $(STAMP)
+	$(BIN)/python -c "from tests.support.element_defender import ensure_installed as e; print(e())"
 
 test: lint typecheck audit unit
 

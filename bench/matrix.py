@@ -11,6 +11,11 @@ defender client (matrix-nio, own store) in this process:
   no durability; it does retry messages whose room key came late, and syncs
   with a wide timeline limit, or it would lose messages in a burst).
 
+A second defender runs Element's own crypto stack (matrix-js-sdk with its Rust
+crypto under Node, cross-signing bootstrapped, only-signed-devices isolation,
+`tests/support/element/`) against hrd-intake: the client most defenders use,
+which talks to the bot only because the bot's device is cross-signed.
+
 Latency: the defender sends one message and waits for the answer (send call
 to the answer's arrival in the defender's sync), `--messages` times.
 Throughput: the defender sends `--burst` messages back to back and we time
@@ -41,6 +46,8 @@ import nio
 from crypto import KdfParams
 from intake.config import load_settings
 from intake.core import app
+from tests.support.cross_signing import cross_sign_device
+from tests.support.element_defender import ElementDefender, ensure_installed
 from tests.support.matrix_sync import DecryptingSync, Synced
 from tests.support.synapse import Synapse, default_venv_dir, ensure_synapse_venv
 
@@ -117,9 +124,17 @@ class Defender:
         self._inbox = DecryptingSync(self.client)
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, synapse: Synapse) -> None:
         await self.client.login(self.password, device_name="defender")
         await self._sync(0, full_state=True)
+        # Cross-signed, as Element does: the bot shares room keys only with such devices.
+        cross_sign_device(
+            synapse,
+            str(self.client.access_token),
+            str(self.client.user_id),
+            str(self.client.device_id),
+            self.password,
+        )
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
@@ -208,6 +223,42 @@ async def measure(
     }
 
 
+async def measure_element(
+    element: ElementDefender, room: str, text: str, messages: int, burst: int
+) -> dict[str, float]:
+    """`measure` for the Element-stack defender (arrivals as its script reports them)."""
+
+    async def answer(count: int, timeout: float = 120) -> float:
+        await element.wait(
+            lambda: len([a for a in element.arrivals if a[0] == room]) >= count, timeout
+        )
+        return [t for r, t in element.arrivals if r == room][count - 1]
+
+    answered = len([a for a in element.arrivals if a[0] == room])
+    for _ in range(3):
+        await element.send_text(room, text)
+        answered += 1
+        await answer(answered)
+    latencies = []
+    for _ in range(messages):
+        start = time.perf_counter()
+        await element.send_text(room, text)
+        answered += 1
+        latencies.append(await answer(answered) - start)
+    start = time.perf_counter()
+    for _ in range(burst):
+        await element.send_text(room, text)
+    answered += burst
+    elapsed = await answer(answered, timeout=300) - start
+    latencies.sort()
+    return {
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "seq_per_s": messages / sum(latencies),
+        "burst_per_s": burst / elapsed,
+    }
+
+
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -222,6 +273,7 @@ async def run(messages: int, burst: int) -> None:
         bot, _ = synapse.register(f"intake-{tag}", password)
         echo, _ = synapse.register(f"echo-{tag}", password)
         user, _ = synapse.register(f"defender-{tag}", password)
+        element_user, _ = synapse.register(f"element-{tag}", password)
 
         home = work / "home"
         env = {
@@ -253,14 +305,22 @@ async def run(messages: int, burst: int) -> None:
         ]
         defender = Defender(synapse.base_url, user, password, work / "defender-store")
         try:
-            await defender.start()
+            await defender.start(synapse)
             results = {}
             for name, account, text in (
                 ("echo (bare nio)", echo, "ping"),
-                ("hrd-intake", bot, "/help"),
+                ("nio->intake", bot, "/help"),
             ):
                 room = await defender.open_room(account)
                 results[name] = await measure(defender, room, text, messages, burst)
+            async with ElementDefender.start(
+                ensure_installed(), synapse, element_user, password
+            ) as element:
+                room = await element.create_dm(bot)
+                await element.say(room, "hello")
+                results["Element->intake"] = await measure_element(
+                    element, room, "/help", messages, burst
+                )
         finally:
             await defender.stop()
             for process in processes:

@@ -44,8 +44,9 @@ class Core(Protocol):
     def max_attachment_bytes(self) -> int:
         """Larger files are not downloaded."""
 
-    def warn_device_change(self, channel: str, sender: str) -> int:
-        """A known defender shows a new or changed device: warn the officers."""
+    def warn_device_change(self, channel: str, sender: str, kind: str = "new_device") -> int:
+        """A known defender shows a device they did not verify ("new_device") or a
+        changed identity ("identity_changed"): warn the officers."""
 
     def notice(self, key: str, language: str | None = None) -> str:
         """A channel-level notice in the best language."""

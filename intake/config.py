@@ -107,7 +107,10 @@ class MatrixSettings(_Frozen):
     homeserver: str | None = None
     user: str | None = None
     password: SecretStr | None = None
+    # Only a legacy file store is read from there (moved into the database once).
     store: Path
+    # Room keys go to the devices their owner cross-signed (Element's rule), or to all.
+    share_keys_with: Literal["cross-signed", "all"] = "cross-signed"
 
 
 class KeySettings(_Frozen):

@@ -1,28 +1,28 @@
 """The Matrix channel: matrix-nio with end-to-end encryption.
 
-    channel = build_matrix(settings, service, ChannelStateStore("matrix", ...))
+    channel = build_matrix(settings, service, ChannelStateStore("matrix", ...),
+                           ChannelItemStore("matrix", ...))
     await channel.run(stop)   # until `stop` is set
 
 The bot logs in once; its device id and access token are kept sealed in the
 channel state store and restored on every start (a new login would be a new
 device, unable to decrypt the rooms' history). nio's encryption store (Olm
-account, sessions, room keys) is one SQLite file in `settings.matrix.store`
-(mode 0700), its secrets pickled under a random key kept in the channel state,
-never nio's default key. The loop itself is in `sync`, the room
+account, sessions, room keys, devices, rooms) lives in the database too
+(`store`): each item under a keyed pseudonym, sealed under the keyring, its
+Olm secrets also pickled under a random key kept in the channel state. So a
+standby on another host that takes the account's lease over has the store;
+nothing is on the bot's disk. A legacy file store (`settings.matrix.store`)
+is moved in once and deleted (`legacy`). At every start the bot publishes
+its cross-signed identity (`keys_api`). The loop itself is in `sync`, the room
 policy and rendering in `rooms`. Beside the sync loop, a delivery
 worker (`bots.deliveries`, `deliveries`) sends what officers queued:
 replies into the defenders' rooms, notifications into the officers' room.
-
-What nio's store holds in the clear, by design of nio: the bot's own user and
-device ids, the user ids and device keys of the defenders it talks to, and
-the ids of its encrypted rooms. Message content never reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,17 +30,24 @@ from urllib.parse import urlparse
 
 import aiohttp
 import nio  # type: ignore[import-untyped]
+import vodozemac
 from pydantic import SecretStr
 
 from bots.core import Core
 from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
 from bots.matrix.client import make_client, quiet_libraries
 from bots.matrix.deliveries import MatrixSender
+from bots.matrix.devices import DeviceTrust
 from bots.matrix.events import RoomId
+from bots.matrix.identity import CrossSigningKeys
+from bots.matrix.keys_api import IdentityError, KeysApi, publish_identity
+from bots.matrix.legacy import move_legacy_store
 from bots.matrix.media import MediaFetcher
 from bots.matrix.rooms import CHANNEL, Rooms
 from bots.matrix.state import MatrixState, SessionRecord, StateStore
+from bots.matrix.store import ItemStore
 from bots.matrix.sync import MatrixChannelFailed, SyncLoop, Timing
+from bots.matrix.trust import ShareMode
 from intake.config import Settings
 
 __all__ = [
@@ -71,10 +78,12 @@ class MatrixConfig:
     # Where officers are notified (`[notifications] matrix_room`); None: nowhere.
     officers_room: str | None = None
     deliveries: DeliveryTiming = field(default_factory=DeliveryTiming)
+    # Which devices get room keys (`[matrix] share_keys_with`).
+    share_keys_with: ShareMode = "cross-signed"
 
 
 def build_matrix(
-    settings: Settings, service: Core, store: StateStore
+    settings: Settings, service: Core, store: StateStore, items: ItemStore
 ) -> MatrixChannel:
     """The channel from the settings (`HRD_INTAKE_MATRIX_*`).
 
@@ -97,8 +106,9 @@ def build_matrix(
         matrix.password,
         matrix.store,
         officers_room=settings.notifications.matrix_room,
+        share_keys_with=matrix.share_keys_with,
     )
-    return MatrixChannel(config, service, store)
+    return MatrixChannel(config, service, store, items)
 
 
 class MatrixChannel:
@@ -107,11 +117,14 @@ class MatrixChannel:
     name = CHANNEL
 
     def __init__(
-        self, config: MatrixConfig, service: Core, store: StateStore
+        self, config: MatrixConfig, service: Core, store: StateStore, items: ItemStore
     ) -> None:
         self._config = config
         self._service = service
         self._state = MatrixState(store)
+        self._items = items
+        # The cross-signing keys, once `run` has published them.
+        self.identity: CrossSigningKeys | None = None
 
     @property
     def config(self) -> MatrixConfig:
@@ -119,19 +132,25 @@ class MatrixChannel:
 
     async def run(self, stop: asyncio.Event) -> None:
         quiet_libraries()
-        _private_folder(self._config.store)
         pickle_key = await asyncio.to_thread(self._state.pickle_key)
-        client = make_client(
-            self._config.homeserver, self._config.user, self._config.store, pickle_key
-        )
+        client = make_client(self._config.homeserver, self._config.user, self._items, pickle_key)
         try:
-            await self._sign_in(client)
-            officers = self._config.officers_room
-            rooms = Rooms(
-                client, self._state, self._service, RoomId(officers) if officers else None
-            )
-            await rooms.load()
+            await self._sign_in(client, pickle_key)
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+                api = KeysApi(http, self._config.homeserver, str(client.access_token))
+                await self._cross_sign(client, api)
+                officers = self._config.officers_room
+                devices = DeviceTrust(
+                    client, api, self._state, self._service, self._config.share_keys_with
+                )
+                rooms = Rooms(
+                    client,
+                    self._state,
+                    self._service,
+                    RoomId(officers) if officers else None,
+                    devices,
+                )
+                await rooms.load()
                 media = MediaFetcher(http, self._config.homeserver, str(client.access_token))
                 loop = SyncLoop(
                     client, self._state, self._service, rooms, media, self._config.timing
@@ -145,17 +164,50 @@ class MatrixChannel:
             await client.close()
             log.info("matrix channel stopped", extra={"channel": CHANNEL})
 
-    async def _sign_in(self, client: Any) -> None:
+    async def _cross_sign(self, client: Any, api: KeysApi) -> None:
+        """Publish the device keys, then the bot's identity and its signature of the device.
+
+        Element (only cross-signed devices) neither shares room keys with nor
+        shows messages of a device its owner has not signed: without this the
+        defender's client withholds every room key from the bot.
+        """
+        if client.should_upload_keys:
+            response = await client.keys_upload()
+            if not isinstance(response, nio.KeysUploadResponse):
+                raise MatrixSetupError("the homeserver refused the bot's device keys")
+        password = self._config.password
+        try:
+            keys = await publish_identity(
+                api,
+                self._state,
+                str(client.user_id),
+                str(client.device_id),
+                password.get_secret_value() if password is not None else None,
+            )
+        except (IdentityError, aiohttp.ClientError, TimeoutError) as exc:
+            raise MatrixSetupError(f"cross-signing: {exc}") from exc
+        self.identity = keys
+        log.info("matrix identity published and device cross-signed", extra={"channel": CHANNEL})
+
+    async def _sign_in(self, client: Any, pickle_key: str) -> None:
         """Restore the saved device, or log in once and save it before anything else."""
         record = await asyncio.to_thread(self._state.session)
         if record is not None and _same_user(record.user_id, self._config.user):
+            await asyncio.to_thread(
+                move_legacy_store,
+                self._config.store,
+                self._items,
+                record.user_id,
+                record.device_id,
+                pickle_key,
+            )
             try:
                 client.restore_login(record.user_id, record.device_id, record.access_token)
-            except ValueError as exc:
+            except (ValueError, vodozemac.PickleException) as exc:
                 # nio cannot unpickle its store: the pickle key no longer matches it.
                 raise MatrixSetupError(
-                    f"the encryption store in {self._config.store} does not open with the "
-                    "saved key (was the database replaced?)"
+                    "the encryption store does not open with the saved key "
+                    "(was the channel state replaced?)"
                 ) from exc
             log.info("matrix session restored", extra={"channel": CHANNEL})
             return
@@ -185,7 +237,3 @@ def _same_user(saved: str, configured: str) -> bool:
         return saved == configured
     return saved[1:].split(":", 1)[0] == configured
 
-
-def _private_folder(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)

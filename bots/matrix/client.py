@@ -9,21 +9,24 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import nio  # type: ignore[import-untyped]
 from nio.api import Api  # type: ignore[import-untyped]
-from nio.store import SqliteStore  # type: ignore[import-untyped]
+
+from bots.matrix.megolm import megolm_index
+from bots.matrix.store import ItemStore, store_class
 
 T = TypeVar("T")
 
-# Matrix ids (@user:server, !room:server, #alias:server, $event:server), bare
+# Matrix ids (@user:server, !room:server, #alias:server, $event:server, !room), bare
 # event ids of room versions 3+, 43-character base64 keys, access tokens and
 # Synapse's 10-letter device ids: what nio's own messages may carry.
 _IDENTIFIERS = re.compile(
     r"[@!#$+][^\s:'\"]+:[A-Za-z0-9.\-\[\]]+(?::\d+)?"
+    # Room ids of room version 12 have no server part: "!" and a 43-character hash.
+    r"|![A-Za-z0-9_\-]{20,}"
     r"|\$[A-Za-z0-9+/=_-]{16,}"
     r"|\b[A-Za-z0-9+/]{43}\b"
     r"|\bsy[a-z]_[A-Za-z0-9_]+"
@@ -73,11 +76,43 @@ class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
 
     # Set once a sync response has been taken in: the rooms are known from then on.
     synced_once = False
+    # How many key queries nio has made: `devices` reads cross-signing keys again after one.
+    keys_queries = 0
 
     async def receive_response(self, response: Any) -> None:
         await super().receive_response(response)
         if isinstance(response, nio.SyncResponse):
             self.synced_once = True
+        elif isinstance(response, nio.KeysQueryResponse):
+            self.keys_queries += 1
+
+    # nio drops a Megolm message's index when it decrypts it; `forget` needs it
+    # (what was read is what the store must no longer decrypt after a wipe).
+
+    def _handle_timeline_event(self, event: Any, *args: Any) -> Any:
+        index = megolm_index(event.ciphertext) if isinstance(event, nio.MegolmEvent) else None
+        decrypted = super()._handle_timeline_event(event, *args)
+        if decrypted is not None and index is not None:
+            decrypted.megolm_index = index
+        return decrypted
+
+    def decrypt_event(self, event: Any) -> Any:
+        index = megolm_index(event.ciphertext) if isinstance(event, nio.MegolmEvent) else None
+        decrypted = super().decrypt_event(event)
+        if decrypted is not None and index is not None:
+            decrypted.megolm_index = index
+        return decrypted
+
+    def _handle_messages_response(self, response: Any) -> None:
+        indices = {
+            e.event_id: megolm_index(e.ciphertext)
+            for e in response.chunk
+            if isinstance(e, nio.MegolmEvent)
+        }
+        super()._handle_messages_response(response)
+        for event in response.chunk:
+            if event.event_id in indices and not isinstance(event, nio.MegolmEvent):
+                event.megolm_index = indices[event.event_id]
 
     async def keys_upload(self) -> Any:
         if not self.should_upload_keys:
@@ -88,14 +123,16 @@ class DurableKeysClient(nio.AsyncClient):  # type: ignore[misc]
         return await self._send(nio.KeysUploadResponse, method, path, data)
 
 
-def make_client(homeserver: str, user: str, store: Path, pickle_key: str) -> DurableKeysClient:
-    """A client whose encryption store is one SQLite file in `store`.
+def make_client(
+    homeserver: str, user: str, items: ItemStore, pickle_key: str
+) -> DurableKeysClient:
+    """A client whose encryption store is `items` (in the database, sealed).
 
-    `SqliteStore` keeps device trust in that database (the default store
-    writes plaintext known-hosts files beside it).
+    nio's own stores write files (SQLite, and plaintext known-hosts files
+    for device trust); `store.DatabaseStore` writes nothing to disk.
     """
     config = nio.AsyncClientConfig(
-        store=SqliteStore,
+        store=store_class(items),
         encryption_enabled=True,
         pickle_key=pickle_key,
         store_sync_tokens=False,  # we keep the token ourselves, after the core commits
@@ -103,7 +140,8 @@ def make_client(homeserver: str, user: str, store: Path, pickle_key: str) -> Dur
         max_limit_exceeded=5,
         request_timeout=30,
     )
-    return DurableKeysClient(homeserver, user, store_path=str(store), config=config)
+    # nio loads a store only when it has a path; ours ignores it.
+    return DurableKeysClient(homeserver, user, store_path="database", config=config)
 
 
 def sync_filter(timeline_limit: int) -> dict[str, Any]:

@@ -4,8 +4,9 @@ Policy: one defender per room. A room with more members is refused and left.
 A room without end-to-end encryption gets a notice (necessarily in the
 clear, and without any case content) and an invitation to an encrypted room
 the bot creates itself, which also gives the bot the power to redact the
-defender's messages there. Replies go only to encrypted rooms, and only
-after every device of the defender has passed the trust-on-first-use check.
+defender's messages there. Replies go only to encrypted rooms, and room
+keys only to the devices `devices` lets through (by default those their owner
+cross-signed, like Element).
 
 The officers' room (`[notifications] matrix_room`) is the one exception to
 "one defender per room": the bot stays in it, never treats what is said
@@ -25,7 +26,7 @@ import aiohttp
 import nio  # type: ignore[import-untyped]
 
 from bots.core import Core
-from bots.matrix import trust
+from bots.matrix.devices import DeviceTrust
 from bots.matrix.events import (
     EventId,
     Redact,
@@ -36,6 +37,7 @@ from bots.matrix.events import (
     encode_trace,
     message_content,
 )
+from bots.matrix.forget import forget_room_keys
 from bots.matrix.state import MatrixState
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class Rooms:
         state: the channel's sealed state (trust records, offers).
         service: the conversation service (notices only; no business logic here).
         officers_room: where officers are notified (never a conversation).
+        devices: decides which devices get room keys (default: cross-signed
+            ones, with no way to read cross-signing keys: tests only).
     """
 
     def __init__(
@@ -90,20 +94,21 @@ class Rooms:
         state: MatrixState,
         service: Core,
         officers_room: RoomId | None = None,
+        devices: DeviceTrust | None = None,
     ) -> None:
         self._client = client
+        self._devices = devices or DeviceTrust(client, None, state, service)
         self._state = state
         self._service = service
         self._officers_room = officers_room
         # One encrypted send at a time (the sync loop's answers, the delivery
         # worker's): the trust check and nio's group session see one sender.
         self._sending = asyncio.Lock()
-        self._trusted: trust.DeviceRecords = {}
         self._offers: dict[str, str] = {}
         self._noticed: dict[str, float] = {}
 
     async def load(self) -> None:
-        self._trusted = await asyncio.to_thread(self._state.trusted_devices)
+        await self._devices.load()
         self._offers = await asyncio.to_thread(self._state.offers)
 
     @property
@@ -196,42 +201,8 @@ class Rooms:
     # -- trust ---------------------------------------------------------------
 
     async def _prepare(self, room_id: RoomId) -> None:
-        """Know and trust-check every device we are about to encrypt to."""
-        if self._client.should_query_keys:
-            await self._client.keys_query()
-        changed = False
-        for user_id in self.others(room_id):
-            devices = list(self._client.device_store.active_user_devices(user_id))
-            current = {str(d.id): str(d.ed25519) for d in devices}
-            change = trust.assess(self._trusted, user_id, current)
-            if change.first_use:
-                log.info(
-                    "devices trusted on first use",
-                    extra={"channel": CHANNEL, "count": len(current)},
-                )
-            elif change.suspicious and self.is_officers_room(room_id):
-                log.warning(
-                    "an officer in the notification room has a new or changed device",
-                    extra={"channel": CHANNEL, "count": len(change.added) + len(change.rekeyed)},
-                )
-            elif change.suspicious:
-                log.warning(
-                    "a known defender has a new or changed device; encrypting to it",
-                    extra={"channel": CHANNEL, "count": len(change.added) + len(change.rekeyed)},
-                )
-                # The officers see it on the defender's cases, without device ids.
-                await asyncio.to_thread(self._service.warn_device_change, CHANNEL, user_id)
-            if change.added or change.rekeyed:
-                self._trusted = trust.updated(self._trusted, user_id, current)
-                changed = True
-        if changed:
-            # Recorded before nio marks them verified: a crash in between
-            # re-runs this check rather than forgetting what was seen.
-            await asyncio.to_thread(self._state.save_trusted_devices, self._trusted)
-        for user_id in self.others(room_id):
-            for device in self._client.device_store.active_user_devices(user_id):
-                if not self._client.olm.is_device_verified(device):
-                    self._client.verify_device(device)
+        """Know and trust-check every device we are about to encrypt to (`devices`)."""
+        await self._devices.prepare(self.others(room_id), self.is_officers_room(room_id))
 
     # -- replies and traces ------------------------------------------------
 
@@ -241,6 +212,9 @@ class Rooms:
         for step in steps:
             if isinstance(step, Redact):
                 await self.redact(step.traces)
+                # The chat is wiped: the store must not decrypt it later either.
+                async with self._sending:
+                    forget_room_keys(self._client, room_id)
                 continue
             event_id = await self.send_encrypted(room_id, step.body)
             if event_id is not None:

@@ -10,9 +10,12 @@ database I/O: call them from a worker thread (`asyncio.to_thread`).
 | `pickle_key` | 32 random bytes protecting nio's encryption store at rest    |
 | `sync_token` | where the next sync resumes; moved only after the events     |
 |              | before it are recorded by the core                           |
-| `tofu`       | user -> {device id: ed25519 key} trusted on first use        |
+| `tofu`       | user -> {device id: ed25519 key} seen (first use, then later) |
+| `masters`    | user -> master cross-signing key seen                         |
 | `offers`     | unencrypted room -> encrypted room the bot opened instead    |
 | `outbox`     | answers the core gave to a recorded batch, until sent        |
+| `cross_signing` | the bot's master, self-signing and user-signing private keys |
+| `identity`   | what was last confirmed published: user, device, master key  |
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ class SessionRecord:
 
     def __repr__(self) -> str:  # never print the token
         return "SessionRecord(<hidden>)"
+
+
+@dataclass(frozen=True)
+class PublicIdentity:
+    """What a defender may check of the bot: nothing here is secret.
+
+    Attributes:
+        master: the master cross-signing public key (base64).
+        device_key: the bot's device ed25519 key (Element's "session key").
+    """
+
+    user_id: str
+    device_id: str
+    master: str
+    device_key: str
 
 
 class MatrixState:
@@ -111,6 +129,13 @@ class MatrixState:
     def save_trusted_devices(self, devices: dict[str, dict[str, str]]) -> None:
         self._put_json("tofu", devices)
 
+    def known_masters(self) -> dict[str, str]:
+        value = self._get_json("masters")
+        return value if isinstance(value, dict) else {}
+
+    def save_known_masters(self, masters: dict[str, str]) -> None:
+        self._put_json("masters", masters)
+
     # -- encrypted rooms opened instead of unencrypted ones --------------------
 
     def offers(self) -> dict[str, str]:
@@ -119,6 +144,34 @@ class MatrixState:
 
     def save_offers(self, offers: dict[str, str]) -> None:
         self._put_json("offers", offers)
+
+    # -- the bot's cross-signing identity (bots.matrix.identity) ---------------
+
+    def cross_signing(self) -> bytes | None:
+        return self._store.get("cross_signing")
+
+    def save_cross_signing(self, raw: bytes) -> None:
+        self._store.put("cross_signing", raw)
+
+    def public_identity(self) -> PublicIdentity | None:
+        value = self._get_json("identity")
+        if not isinstance(value, dict):
+            return None
+        return PublicIdentity(
+            str(value["user_id"]), str(value["device_id"]), str(value["master"]),
+            str(value["device_key"]),
+        )
+
+    def save_public_identity(self, identity: PublicIdentity) -> None:
+        self._put_json(
+            "identity",
+            {
+                "user_id": identity.user_id,
+                "device_id": identity.device_id,
+                "master": identity.master,
+                "device_key": identity.device_key,
+            },
+        )
 
     # -- answers not yet sent ------------------------------------------------
 

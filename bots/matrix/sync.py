@@ -38,6 +38,7 @@ from bots.matrix.events import (
     encode_trace,
     plan,
 )
+from bots.matrix.forget import note_decrypted
 from bots.matrix.media import MediaFetcher, MediaUnavailable
 from bots.matrix.outbox import Outbox, OutboxItem
 from bots.matrix.rooms import CHANNEL, Rooms
@@ -280,6 +281,7 @@ class SyncLoop:
             if decrypted is None or isinstance(decrypted, nio.MegolmEvent):
                 return await self._undecryptable(item)
             item.event = event = decrypted
+        note_decrypted(self._client, room, event)
         return classify(event.source, bool(getattr(event, "decrypted", False)), undecrypted=False)
 
     async def _undecryptable(self, item: _Queued) -> Meaning | None:

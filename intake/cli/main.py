@@ -11,6 +11,7 @@ from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_REFUSED, EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.keys import keys
 from intake.cli.keys_report import keys_rewrap, keys_status, keys_verify
+from intake.cli.matrix import matrix_group
 from intake.cli.missions import missions
 from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
@@ -130,6 +131,7 @@ keys.add_command(keys_verify)
 cli.add_command(keys)
 cli.add_command(audit_group)
 cli.add_command(purge_command)
+cli.add_command(matrix_group)
 cli.add_command(web)
 officers_group.add_command(web_enrol)
 

@@ -32,6 +32,7 @@ from intake.errors import RoutingError
 from intake.runtime.health import ChannelState, ChannelStatus, Health
 from intake.runtime.http import Counters, StatusServer
 from intake.runtime.metrics import LogCounter, ServiceMetrics
+from intake.storage.channel_items import ChannelItemStore
 from intake.storage.channel_state import ChannelStateStore
 from intake.storage.leases import Leases, matrix_lease_name, new_holder_id, telegram_lease_name
 
@@ -78,9 +79,10 @@ def _leased_channels(
         from bots.matrix.channel import build_matrix
 
         store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
+        items = ChannelItemStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
 
         def matrix() -> Channel:
-            return build_matrix(settings, service, store)
+            return build_matrix(settings, service, store, items)
 
         matrix()
         name = matrix_lease_name(settings.matrix.homeserver, settings.matrix.user or "")

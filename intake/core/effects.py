@@ -107,7 +107,8 @@ class EffectHandlers:
         turn.record["cases"].append(case.reference)
         session.info[TALLY].cases[(mission_id, case.kind)] += 1
         if turn.record.get("device_changed"):
-            triage.warn_device_change(session, self._cipher, [case.reference], now)
+            kind = str(turn.record.get("device_change_kind", "new_device"))
+            triage.warn_device_change(session, self._cipher, [case.reference], now, kind)
         log.info(
             "case submitted",
             extra={"case": case.reference, "mission": mission_id, "kind": case.kind},

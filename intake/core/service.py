@@ -393,8 +393,9 @@ class ConversationService:
         """Channels skip downloading larger files (and say so via `declared_size`)."""
         return self._max_attachment_bytes
 
-    def warn_device_change(self, channel: str, sender: str) -> int:
-        """A known defender's account shows a new or changed device: warn the officers.
+    def warn_device_change(self, channel: str, sender: str, kind: str = "new_device") -> int:
+        """A known defender's account shows a device they did not verify ("new_device")
+        or a changed identity ("identity_changed"): warn the officers.
 
         Each open case of the defender gets a warning event (sealed like the
         case) and an audit entry; a draft carries the warning to its case at
@@ -407,8 +408,12 @@ class ConversationService:
                 return 0
             turn = open_turn(self._cipher, conversation)
             turn.record["device_changed"] = True
+            if kind == "identity_changed":
+                turn.record["device_change_kind"] = kind
             save_turn(self._cipher, turn)
-            warned = triage.warn_device_change(session, self._cipher, turn.record["cases"], now)
+            warned = triage.warn_device_change(
+                session, self._cipher, turn.record["cases"], now, kind
+            )
         self._audited += warned
         if warned:
             with self._sessions() as session:

@@ -36,6 +36,7 @@ from crypto import (
 from crypto import save_keyring as _save
 from intake.errors import RetireRefused
 from intake.storage.counts import (
+    count_channel_items_on_pseudonym_version,
     count_conversations_on_pseudonym_version,
     count_processed_messages_before,
 )
@@ -107,7 +108,8 @@ def retirement_blockers(
             "run keys rewrap first"
             if kind == "kek"
             else "conversations move on next contact or go when purged; processed-message"
-            " digests go after [retention] processed_message_days (hrd-intake purge)"
+            " digests go after [retention] processed_message_days (hrd-intake purge); a"
+            " channel's encryption store moves at the channel's next start"
         )
         raise RetireRefused(
             kind,
@@ -164,4 +166,8 @@ def _pseudonym_users(session: Session, version: int, cutoff: datetime) -> dict[s
     digests = count_processed_messages_before(session, cutoff)
     if digests:
         needed["processed_messages"] = digests
+    # A channel's encryption store moves to the primary version at its next start.
+    items = count_channel_items_on_pseudonym_version(session, version)
+    if items:
+        needed["channel_items"] = items
     return needed

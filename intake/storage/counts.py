@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Case, Conversation, Delivery, ProcessedMessage
+from intake.storage.models import Case, ChannelItem, Conversation, Delivery, ProcessedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,18 @@ def count_conversations_on_pseudonym_version(session: Session, version: int) -> 
             select(func.count())
             .select_from(Conversation)
             .where(Conversation.pseudonym_version == version)
+        )
+        or 0
+    )
+
+
+def count_channel_items_on_pseudonym_version(session: Session, version: int) -> int:
+    """Items of channels' encryption stores found by this pseudonym key version."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ChannelItem)
+            .where(ChannelItem.pseudonym_version == version)
         )
         or 0
     )

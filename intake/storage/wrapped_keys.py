@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from intake.storage.models import (
     Attachment,
     Case,
+    ChannelItem,
     ChannelState,
     Checkin,
     Conversation,
@@ -80,6 +81,9 @@ WRAPPED_TABLES: tuple[WrappedTable, ...] = (
     WrappedTable(_table(Attachment), "attachment", ("id",), {"meta": "meta_ct", "data": "data_ct"}),
     WrappedTable(_table(Delivery), "delivery", ("id",), {"body": "body_ct"}),
     WrappedTable(_table(ChannelState), "channel_state", ("channel", "key"), {"value": "value_ct"}),
+    WrappedTable(
+        _table(ChannelItem), "channel_item", ("channel", "kind", "item"), {"value": "value_ct"}
+    ),
     # The link to the check-in's alert case; its details are sealed to the mission instead.
     WrappedTable(_table(Checkin), "checkin", ("id",), {"link": "link_ct"}),
 )

@@ -351,21 +351,35 @@ def defender_answer(
 
 
 DEVICE_WARNING = (
-    "Warning: the defender's account showed a new or changed device while this case was open. "
-    "Someone else may be using it: confirm who you are talking to before sharing anything sensitive."
+    "Warning: the defender's account showed a new device that they have not verified (not "
+    "cross-signed) while this case was open. It may be their new phone, or someone who took over "
+    "their account: confirm who you are talking to before sharing anything sensitive."
 )
+IDENTITY_WARNING = (
+    "Warning: the defender's Matrix identity (their cross-signing key) changed while this case was "
+    "open. They may have reset their encryption, or someone else may control the account: confirm "
+    "who you are talking to, out of band, before sharing anything sensitive."
+)
+# What a channel reports -> what the officer reads.
+DEVICE_WARNINGS = {"new_device": DEVICE_WARNING, "identity_changed": IDENTITY_WARNING}
 
 
 def warn_device_change(
-    session: Session, cipher: RecordCipher, references: list[str], now: datetime
+    session: Session,
+    cipher: RecordCipher,
+    references: list[str],
+    now: datetime,
+    kind: str = "new_device",
 ) -> int:
-    """Put the device warning on each open case of `references`; returns how many."""
+    """Put the device warning of `kind` (`DEVICE_WARNINGS`) on each open case of
+    `references`; returns how many."""
+    text = DEVICE_WARNINGS.get(kind, DEVICE_WARNING)
     warned = 0
     for reference in references:
         case = case_by_reference(session, reference)
         if case is None or case.status == "closed":
             continue
-        add_event(session, cipher, case, "warning", "service", DEVICE_WARNING, now)
+        add_event(session, cipher, case, "warning", "service", text, now)
         audit.append(session, now, "service", "case.device_warning", case.reference)
         warned += 1
     return warned

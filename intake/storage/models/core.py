@@ -311,3 +311,24 @@ class Lease(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelItem(Base):
+    """One item of a channel's encryption store (Matrix: Olm account, sessions, room keys,
+    devices), so a standby on another host takes over the account with its store.
+
+    `item` is a keyed pseudonym of the item's own key (which names users, devices,
+    rooms): the database lists how many items of each kind there are, not whose.
+    The key itself and the value are inside `value_ct`, sealed under the keyring.
+    """
+
+    __tablename__ = "channel_items"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    item: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pseudonym_version: Mapped[int] = mapped_column(Integer)
+    dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    value_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -24,8 +24,11 @@ from PIL import Image
 from pydantic import SecretStr
 
 from bots.matrix.channel import MatrixChannel, Timing, build_matrix
+from bots.matrix.identity import CrossSigningKeys
 from intake.config import MatrixSettings, Settings
+from intake.storage.channel_items import ChannelItemStore
 from intake.storage.channel_state import ChannelStateStore
+from tests.support.cross_signing import cross_sign_device
 from tests.support.setup import Setup
 from tests.support.synapse import Synapse
 
@@ -69,6 +72,11 @@ def matrix_env(setup: Setup, synapse: Synapse, bot_id: str, store: Path) -> dict
     }
 
 
+def matrix_items(setup: Setup) -> ChannelItemStore:
+    """The bot's encryption store in the setup's database."""
+    return ChannelItemStore("matrix", setup.sessions, setup.cipher, setup.clock)
+
+
 @asynccontextmanager
 async def running_bot(
     setup: Setup,
@@ -82,12 +90,13 @@ async def running_bot(
     running in this event loop."""
     settings = matrix_settings(setup, synapse, bot_id, store)
     state = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
+    items = matrix_items(setup)
     service = setup.service()
-    channel = build_matrix(settings, service, state)
+    channel = build_matrix(settings, service, state, items)
     if timing is not None:
         config["timing"] = timing
     if config:
-        channel = MatrixChannel(replace(channel.config, **config), service, state)
+        channel = MatrixChannel(replace(channel.config, **config), service, state, items)
     stop = asyncio.Event()
     task = asyncio.create_task(channel.run(stop))
     try:
@@ -134,12 +143,15 @@ class MatrixDefender:
     user_id: str
     store: Path
     client: Any = None
+    # The defender's cross-signing keys (shared by their devices, as Element's secret storage does).
+    identity: CrossSigningKeys | None = None
     received: dict[str, list[BotMessage]] = field(default_factory=dict)
     invites: list[str] = field(default_factory=list)
     _inbox: DecryptingSync | None = None
     _first: bool = True
 
-    async def login(self, device_name: str = "phone") -> None:
+    async def login(self, device_name: str = "phone", cross_sign: bool = True) -> None:
+        """Log in a new device; cross-sign it (as Element does) unless told not to."""
         self.store.mkdir(parents=True, exist_ok=True)
         config = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
         self.client = nio.AsyncClient(
@@ -149,6 +161,20 @@ class MatrixDefender:
         assert isinstance(response, nio.LoginResponse), response
         self._inbox = DecryptingSync(self.client)
         await self.sync()
+        if cross_sign:
+            self.cross_sign()
+
+    def cross_sign(self, reset: bool = False) -> None:
+        """Publish `identity` (made once; a new one with `reset`) and sign this device with it."""
+        self.identity = cross_sign_device(
+            self.synapse,
+            self.token,
+            self.user_id,
+            str(self.client.device_id),
+            PASSWORD,
+            None if reset else self.identity,
+            reset,
+        )
 
     async def close(self) -> None:
         if self.client is not None:
@@ -207,7 +233,9 @@ class MatrixDefender:
 
     async def _ready_to_send(self, room_id: str) -> None:
         """Know every device of the room's members (the harness pitfall: send blind, lose)."""
-        for _ in range(50):
+        # A deadline, not a count: a loaded machine starts the bot slowly (login, keys, identity).
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
             await self.sync()
             room = self.client.rooms[room_id]
             if not room.encrypted:

@@ -16,12 +16,13 @@ from typing import Any
 
 import nio
 import pytest
-from nio.store import SqliteStore
+import vodozemac
 from PIL import Image
 from sqlalchemy import func, select, text
 
 from bots.matrix.channel import Timing
 from bots.matrix.state import MatrixState
+from bots.matrix.store import store_class
 from intake.storage.channel_state import ChannelStateStore
 from intake.storage.conversation_record import open_turn
 from intake.storage.models import Conversation, ProcessedMessage
@@ -29,6 +30,7 @@ from intake.triage.queue import list_cases
 from tests.bots.matrix.harness import (
     MatrixDefender,
     gps_jpeg,
+    matrix_items,
     new_defender,
     new_user,
     open_case_with_recovery,
@@ -134,10 +136,10 @@ def test_threat_report_and_assistance_request(
     assert all(_is_redacted(e) for e in bot_messages[:-1])
     assert not _is_redacted(bot_messages[-1])
 
-    # The bot's encryption store and the logs hold no content and no identity;
-    # the store's secrets are pickled under our random key, not nio's default.
-    assert leaks([details, contact], files_under(bot_store)) == []
-    assert bot_store.stat().st_mode & 0o077 == 0
+    # The bot's encryption store is in the database (scanned above: no Matrix
+    # id, room id or content); nothing is on the bot's disk; the store's
+    # secrets are pickled under our random key, not nio's default.
+    assert not bot_store.exists()
     state = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
     session_record = MatrixState(state).session()
     assert session_record is not None
@@ -145,10 +147,10 @@ def test_threat_report_and_assistance_request(
     probe = nio.AsyncClient(
         synapse.base_url,
         bot_id,
-        store_path=str(bot_store),
-        config=nio.AsyncClientConfig(store=SqliteStore, pickle_key="DEFAULT_KEY"),
+        store_path="database",
+        config=nio.AsyncClientConfig(store=store_class(matrix_items(setup)), pickle_key="DEFAULT_KEY"),
     )
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, vodozemac.PickleException)):
         probe.restore_login(bot_id, session_record.device_id, session_record.access_token)
     # (The defender's own nio client logs in this process too: look at what the
     # bot and the core log, and at whatever passes the libraries' quiet level.)
@@ -209,7 +211,59 @@ def test_unencrypted_room_is_refused_and_an_encrypted_one_offered(
     assert _is_redacted(_messages_of(events, bot_id)[0])
 
 
-def test_new_device_of_a_known_defender_is_reported_and_can_read(
+@pytest.mark.parametrize("share_keys_with", ["cross-signed", "all"])
+def test_unsigned_new_device_of_a_known_defender_is_reported_and_kept_out(
+    primary_setup: Setup,
+    synapse: Synapse,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    share_keys_with: str,
+) -> None:
+    caplog.set_level(logging.INFO)
+    bot_id = new_user(synapse, "bot")
+
+    async def scenario() -> bool:
+        phone = await new_defender(synapse, tmp_path / "phone-store")
+        laptop = MatrixDefender(synapse, phone.user_id, tmp_path / "laptop-store")
+        signed = MatrixDefender(synapse, phone.user_id, tmp_path / "signed-store")
+        signed.identity = phone.identity  # the defender's own second device, cross-signed
+        try:
+            async with running_bot(
+                primary_setup, synapse, bot_id, tmp_path / "bot-store", share_keys_with=share_keys_with
+            ):
+                room = await phone.create_dm(bot_id)
+                await phone.say(room, "hello", expect=MENU)
+                assert "trusted on first use" in caplog.text
+                await signed.login("tablet")
+                await signed.wait(lambda: room in signed.client.rooms, what="the tablet's sync")
+                await phone.say(room, "/help")
+                assert "did not cross-sign" not in caplog.text  # their own signed device
+                # An unsigned device appears (Element would call it unverified).
+                await laptop.login("laptop", cross_sign=False)
+                await laptop.wait(lambda: room in laptop.client.rooms, what="the laptop's sync")
+                await phone.say(room, "1", expect="keep what you tell us")
+                await signed.wait(
+                    lambda: any("keep what you tell us" in b for b in signed.bodies(room)),
+                    what="the signed tablet to decrypt",
+                )
+                await laptop.sync()
+                return any("keep what you tell us" in b for b in laptop.bodies(room))
+        finally:
+            for client in (phone, laptop, signed):
+                await client.close()
+
+    laptop_reads = asyncio.run(scenario())
+    # By default (Element's rule) the unsigned laptop gets no room key; with "all" it does.
+    assert laptop_reads is (share_keys_with == "all")
+    warnings = [r for r in caplog.records if "did not cross-sign" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    # The core remembers it for the officers: the draft's case will carry the warning.
+    with primary_setup.sessions() as session:
+        [conversation] = session.scalars(select(Conversation))
+        assert open_turn(primary_setup.cipher, conversation).record["device_changed"] is True
+
+
+def test_a_changed_identity_is_reported_as_such(
     primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -217,32 +271,23 @@ def test_new_device_of_a_known_defender_is_reported_and_can_read(
 
     async def scenario() -> None:
         phone = await new_defender(synapse, tmp_path / "phone-store")
-        laptop = MatrixDefender(synapse, phone.user_id, tmp_path / "laptop-store")
         try:
             async with running_bot(primary_setup, synapse, bot_id, tmp_path / "bot-store"):
                 room = await phone.create_dm(bot_id)
                 await phone.say(room, "hello", expect=MENU)
-                assert "trusted on first use" in caplog.text
-                assert "new or changed device" not in caplog.text
-                await laptop.login("laptop")
-                await laptop.wait(lambda: room in laptop.client.rooms, what="the laptop's sync")
-                await phone.say(room, "1", expect="keep what you tell us")
-                # The laptop reads the bot's answer too.
-                await laptop.wait(
-                    lambda: any("keep what you tell us" in b for b in laptop.bodies(room)),
-                    what="the laptop to decrypt",
-                )
+                # The defender (or whoever has the account) resets cross-signing.
+                phone.cross_sign(reset=True)
+                await phone.sync()
+                await phone.say(room, "/help")
         finally:
             await phone.close()
-            await laptop.close()
 
     asyncio.run(scenario())
-    warnings = [r for r in caplog.records if "new or changed device" in r.getMessage()]
-    assert warnings and all(r.levelno == logging.WARNING for r in warnings)
-    # The core remembers it for the officers: the draft's case will carry the warning.
+    assert "cross-signing identity changed" in caplog.text
     with primary_setup.sessions() as session:
         [conversation] = session.scalars(select(Conversation))
-        assert open_turn(primary_setup.cipher, conversation).record["device_changed"] is True
+        record = open_turn(primary_setup.cipher, conversation).record
+        assert record["device_changed"] is True and record["device_change_kind"] == "identity_changed"
 
 
 def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(

@@ -9,12 +9,12 @@ from typing import Any
 
 import nio
 import pytest
-from nio.store import SqliteStore
 from pydantic import SecretStr
 
 from bots.matrix import trust
 from bots.matrix.channel import MatrixChannel, MatrixConfig, MatrixSetupError, build_matrix
 from bots.matrix.client import ScrubIdentifiers, scrub
+from bots.matrix.crosssigning import UserKeys
 from bots.matrix.events import (
     EventId,
     Ignore,
@@ -31,9 +31,11 @@ from bots.matrix.events import (
     strip_reply_fallback,
 )
 from bots.matrix.state import MatrixState, SessionRecord
+from bots.matrix.store import store_class
 from intake.config import MatrixSettings
 from intake.messages import Choice, Reply
 from intake.storage.channel_state import ChannelStateStore
+from tests.bots.matrix.harness import matrix_items
 from tests.support.setup import Setup
 
 
@@ -136,16 +138,33 @@ def test_trace_ids_round_trip_and_foreign_ones_are_ignored() -> None:
     assert decode_trace('{"a": 1}') is None
 
 
-def test_trust_on_first_use_then_new_and_changed_devices() -> None:
-    first = trust.assess({}, "@d:hs", {"PHONE": "k1"})
-    assert first.first_use and not first.suspicious
-    records = trust.updated({}, "@d:hs", {"PHONE": "k1"})
-    assert not trust.assess(records, "@d:hs", {"PHONE": "k1"}).suspicious
-    added = trust.assess(records, "@d:hs", {"PHONE": "k1", "LAPTOP": "k2"})
-    assert added.suspicious and added.added == ("LAPTOP",)
-    rekeyed = trust.assess(records, "@d:hs", {"PHONE": "k9"})
-    assert rekeyed.suspicious and rekeyed.rekeyed == ("PHONE",)
-    assert "PHONE" not in repr(added)  # device ids stay out of logs and reprs
+def test_device_trust_through_cross_signing() -> None:
+    signed = UserKeys(master="M1", self_signing="S1", signed={"PHONE": "k1"})
+    # First contact: recorded, no warning; keys only to the cross-signed device.
+    first = trust.judge(None, {"PHONE": "k1", "OLD": "k0"}, signed)
+    assert first.first_use and first.warning is None and first.share == {"PHONE"}
+    assert trust.judge(None, {"PHONE": "k1", "OLD": "k0"}, signed, "all").share == {"PHONE", "OLD"}
+    known = first.record
+    assert known is not None and known.master == "M1"
+    # Nothing new: nothing to record, no warning.
+    again = trust.judge(known, {"PHONE": "k1", "OLD": "k0"}, signed)
+    assert again.warning is None and again.record is None
+    # A new device the owner did not sign: "new_device"; one they signed: fine.
+    laptop = trust.judge(known, {"PHONE": "k1", "LAPTOP": "k2"}, signed)
+    assert laptop.warning == trust.NEW_DEVICE and "LAPTOP" not in laptop.share
+    both = UserKeys(master="M1", self_signing="S1", signed={"PHONE": "k1", "LAPTOP": "k2"})
+    assert trust.judge(known, {"PHONE": "k1", "LAPTOP": "k2"}, both).warning is None
+    # A changed key of a known device is new too.
+    assert trust.judge(known, {"PHONE": "k9"}, signed).warning == trust.NEW_DEVICE
+    # A new master key: "identity_changed", once.
+    reset = UserKeys(master="M2", self_signing="S2", signed={"PHONE": "k1"})
+    changed = trust.judge(known, {"PHONE": "k1"}, reset)
+    assert changed.warning == trust.IDENTITY_CHANGED and changed.record is not None
+    assert trust.judge(changed.record, {"PHONE": "k1"}, reset).warning is None
+    # Cross-signing set up after the first contact is no warning.
+    plain = trust.judge(None, {"PHONE": "k1"}, UserKeys()).record
+    assert trust.judge(plain, {"PHONE": "k1"}, signed).warning is None
+    assert "PHONE" not in repr(laptop)  # device ids stay out of logs and reprs
 
 
 def test_scrub_removes_matrix_identifiers() -> None:
@@ -199,28 +218,27 @@ def test_build_refuses_bad_settings(
         "matrix", primary_setup.sessions, primary_setup.cipher, primary_setup.clock
     )
     with pytest.raises(MatrixSetupError, match=problem):
-        build_matrix(settings, primary_setup.service(), store)
+        build_matrix(settings, primary_setup.service(), store, matrix_items(primary_setup))
 
 
 def test_the_encryption_store_does_not_open_without_its_key(
     primary_setup: Setup, tmp_path: Path
 ) -> None:
-    # Given a saved session whose nio store was pickled under another key,
+    # Given a saved session whose encryption store was pickled under another key,
     setup = primary_setup
-    store_dir = tmp_path / "store"
-    store_dir.mkdir()
+    items = matrix_items(setup)
     other = nio.AsyncClient(
         "http://127.0.0.1:9",
         "@bot:hs",
-        store_path=str(store_dir),
-        config=nio.AsyncClientConfig(store=SqliteStore, pickle_key="another key"),
+        store_path="database",
+        config=nio.AsyncClientConfig(store=store_class(items), pickle_key="another key"),
     )
     other.restore_login("@bot:hs", "DEVICE", "token")
     state_store = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
     MatrixState(state_store).save_session(SessionRecord("@bot:hs", "DEVICE", "token"))
-    config = MatrixConfig("http://127.0.0.1:9", "@bot:hs", None, store_dir)
-    channel = MatrixChannel(config, setup.service(), state_store)
+    config = MatrixConfig("http://127.0.0.1:9", "@bot:hs", None, tmp_path / "store")
+    channel = MatrixChannel(config, setup.service(), state_store, items)
     # When the channel starts, it refuses with a sentence instead of starting blind.
     with pytest.raises(MatrixSetupError, match="does not open with the saved key"):
         asyncio.run(channel.run(asyncio.Event()))
-    assert store_dir.stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "store").exists()  # nothing on disk

@@ -249,9 +249,15 @@ def test_a_device_change_warns_the_officers_on_open_cases(setup: Setup) -> None:
     assert service.warn_device_change("console", "nobody") == 0
     with setup.sessions() as session:
         [event] = open_case(session, setup.cipher, reference, keys).events
-    assert event.kind == "warning" and "new or changed device" in event.text
+    assert event.kind == "warning" and "new device that they have not verified" in event.text
     # A report still being drafted gets the warning when it is submitted.
     play(defender, threat_report("Kenya"))
     with setup.sessions() as session:
         later = open_case(session, setup.cipher, defender.reference(), keys)
     assert [e.kind for e in later.events] == ["warning"]
+    # A changed identity is worded as such, on the open cases and on the next submission.
+    assert service.warn_device_change("console", defender.sender, "identity_changed") == 2
+    play(defender, threat_report("Kenya"))
+    with setup.sessions() as session:
+        last = open_case(session, setup.cipher, defender.reference(), keys)
+    assert "identity (their cross-signing key) changed" in last.events[0].text

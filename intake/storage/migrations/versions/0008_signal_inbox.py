@@ -17,7 +17,7 @@ from alembic import op
 from intake.storage.types import UTCDateTime
 
 revision = "0008"
-down_revision = "0006"  # TEMPORARY: "0007" once the branch adding 0007 lands on main
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
