@@ -19,7 +19,7 @@ from alembic import op
 from intake.storage.types import UTCDateTime
 
 revision = "0009"
-down_revision = "0008"  # after main's 0008 (signal inbox); 0007 goes before 0008
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
