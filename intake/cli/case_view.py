@@ -13,7 +13,17 @@ from intake.core.app import utcnow
 from intake.triage.actions import OpenedCase
 from intake.triage.queue import summary
 
-__all__ = ["print_case"]
+__all__ = ["print_case", "report_view"]
+
+# What an officer's JSON shows of the sealed payload: what the defender answered
+# and how it was routed. Never the files' data keys, the return address (the
+# defender's platform identity) nor any internal record id.
+_REPORT_FIELDS = ("flow", "language", "answers", "routing")
+
+
+def report_view(payload: dict[str, object]) -> dict[str, object]:
+    """The part of a case payload an officer's script may read."""
+    return {key: payload[key] for key in _REPORT_FIELDS if key in payload}
 
 
 def print_case(console: Console, opened: OpenedCase, folder: Path | None, as_json: bool) -> None:
@@ -28,10 +38,11 @@ def print_case(console: Console, opened: OpenedCase, folder: Path | None, as_jso
         emit_json(
             {
                 **case.as_json(utcnow()),
-                "report": opened.payload,
+                "report": report_view(opened.payload),
+                # Files by their number in this case (as --save-attachments names them).
                 "attachments": [
-                    {"id": a.id, "media_type": a.media_type, "size": len(a.data)}
-                    for a in opened.attachments
+                    {"n": n, "media_type": a.media_type, "size": len(a.data)}
+                    for n, a in enumerate(opened.attachments, start=1)
                 ],
                 "events": [
                     {
@@ -57,8 +68,8 @@ def print_case(console: Console, opened: OpenedCase, folder: Path | None, as_jso
         # Text, not markup: what a defender wrote is shown literally.
         table.add_row(Text(key), Text(shown))
     console.print(table)
-    for item in opened.attachments:
-        console.print(Text(f"attachment {item.id}: {item.media_type}, {len(item.data)} bytes"))
+    for n, item in enumerate(opened.attachments, start=1):
+        console.print(Text(f"attachment {n}: {item.media_type}, {len(item.data)} bytes"))
     for event in opened.events:
         console.print(
             Text(f"[{event.created_at:%Y-%m-%d %H:%M}] {event.kind} by {event.author}:")
