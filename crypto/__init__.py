@@ -15,6 +15,8 @@ from crypto.envelope import (
     seal_field,
     unwrap_data_key,
     wrap_data_key,
+    wrap_draft_key,
+    wrapped_key_kind,
     wrapped_key_version,
 )
 from crypto.errors import (
@@ -93,6 +95,8 @@ __all__ = [
     "unwrap_data_key",
     "unwrap_private_key",
     "wrap_data_key",
+    "wrap_draft_key",
     "wrap_private_key",
+    "wrapped_key_kind",
     "wrapped_key_version",
 ]
