@@ -79,8 +79,11 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20))
     sender_pseudonym: Mapped[str] = mapped_column(String(64))
     pseudonym_version: Mapped[int] = mapped_column(Integer)
+    # Wrapped under a draft-epoch key (`draft_epoch`), re-wrapped at every step;
+    # rows from before migration 0007 carry a KEK wrap until their next step.
     dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    kek_version: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    draft_epoch: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     chat_ct: Mapped[bytes] = mapped_column(LargeBinary)
     state_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -120,9 +123,10 @@ class Case(Base):
 class Attachment(Base):
     """A file a defender sent.
 
-    While the draft is open its data key is wrapped under the keyring; at
-    submission the key moves into the case payload (so whoever can open the
-    case can open its files) and `dek_wrapped` is cleared.
+    While the draft is open its data key is wrapped under the current draft-epoch
+    key (`draft_epoch`); at submission the file is re-encrypted under a fresh key
+    that goes into the case payload (so whoever can open the case can open its
+    files), as a new row with no wrapped key, and the draft row is deleted.
     """
 
     __tablename__ = "attachments"
@@ -136,6 +140,7 @@ class Attachment(Base):
     )
     dek_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     kek_version: Mapped[int | None] = mapped_column(Integer, index=True)
+    draft_epoch: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     meta_ct: Mapped[bytes] = mapped_column(LargeBinary)
     data_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,41 @@
+"""drafts wrapped under draft-epoch keys
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-01 12:30:00.000000
+
+A conversation's and a draft file's data key is wrapped under a draft-epoch
+key of the keyring (`draft_epoch` names its version) instead of a KEK, so
+`kek_version` is NULL for them and rewrap/retire of KEKs leaves them alone.
+Existing rows keep their KEK wrap until their next step re-wraps them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.alter_column("kek_version", existing_type=sa.Integer(), nullable=True)
+        batch_op.add_column(sa.Column("draft_epoch", sa.Integer(), nullable=True))
+        batch_op.create_index("ix_conversations_draft_epoch", ["draft_epoch"], unique=False)
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("draft_epoch", sa.Integer(), nullable=True))
+        batch_op.create_index("ix_attachments_draft_epoch", ["draft_epoch"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_index("ix_attachments_draft_epoch")
+        batch_op.drop_column("draft_epoch")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_draft_epoch")
+        batch_op.drop_column("draft_epoch")
+        batch_op.alter_column("kek_version", existing_type=sa.Integer(), nullable=False)
