@@ -10,6 +10,7 @@ channel talks on stdin/stdout (in a thread: it reads line by line).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -18,20 +19,28 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
+from crypto import CryptoError
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
 from intake.core import app
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
+from intake.keys.draft_epochs import DraftEpochs
+from intake.keys.retention import shred_draft_epochs
 from intake.runtime.health import ChannelState, ChannelStatus, Health
 from intake.runtime.http import Counters, StatusServer
 from intake.runtime.metrics import LogCounter, ServiceMetrics
 from intake.storage.channel_state import ChannelStateStore
 from intake.storage.leases import Leases, matrix_lease_name, new_holder_id, telegram_lease_name
+
+_log = logging.getLogger(__name__)
+# How often a running service destroys draft-epoch keys past the window.
+SHRED_INTERVAL = 3600.0
 
 
 @click.command()
@@ -51,8 +60,9 @@ def serve(ctx: Context) -> None:
         app.utcnow,
     )
     channels = _leased_channels(ctx, service, leases, health)
+    epochs = app.build_draft_epochs(settings, ctx.cipher)
     with refusals(RoutingError):
-        asyncio.run(_main(settings, ctx, health, [metrics, counter], channels, service))
+        asyncio.run(_main(settings, ctx, health, [metrics, counter], channels, service, epochs))
 
 
 def _leased_channels(
@@ -93,6 +103,7 @@ async def _main(
     counters: Sequence[Counters],
     channels: Sequence[Channel],
     service: ConversationService,
+    epochs: DraftEpochs | None = None,
 ) -> None:
     server: StatusServer | None = None
     if settings.http_addr is not None:
@@ -106,6 +117,11 @@ async def _main(
                 f"cannot listen on {settings.http_addr} (HRD_INTAKE_HTTP_ADDR): {exc.strerror}",
                 EXIT_SETUP,
             )
+    shredder = (
+        asyncio.create_task(_shred_draft_epochs(ctx, epochs), name="draft-epochs")
+        if epochs is not None
+        else None
+    )
     try:
         if channels:
             await run_channels(channels)
@@ -113,8 +129,39 @@ async def _main(
             console = ConsoleChannel(service, sys.stdin, sys.stdout)
             await _run_console(console.run, health.channel("console", leased=False))
     finally:
+        if shredder is not None:
+            shredder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shredder
         if server is not None:
             await server.stop()
+
+
+async def _shred_draft_epochs(
+    ctx: Context, epochs: DraftEpochs, interval: float = SHRED_INTERVAL
+) -> None:
+    """Destroy draft-epoch keys past the window, now and then every `interval` seconds.
+
+    Safe to repeat and to run in several processes at once: the decision is
+    made on the keyring file under its lock, and the row deletion is conditional.
+    A failure (keyring file or database unreachable) is logged and tried again
+    at the next interval, never in a tight loop.
+    """
+    while True:
+        try:
+            report = await asyncio.to_thread(shred_draft_epochs, ctx.sessions, epochs, app.utcnow())
+        except (OSError, CryptoError, SQLAlchemyError) as exc:
+            _log.error("draft epoch keys not destroyed this time: %s", type(exc).__name__)
+        else:
+            if report.draft_epoch_keys:
+                _log.info(
+                    "draft window passed",
+                    extra={
+                        "draft_epoch_keys": report.draft_epoch_keys,
+                        "count": report.shredded_conversations,
+                    },
+                )
+        await asyncio.sleep(interval)
 
 
 async def _run_console(run: Callable[[], None], status: ChannelStatus) -> None:

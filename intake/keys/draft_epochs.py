@@ -20,6 +20,7 @@ services sharing the file never start two epochs nor lose one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class DraftWindow:
             return []
         entries = keyring.versions("draft")
         doomed = []
-        for entry, successor in zip(entries, entries[1:], strict=False):
+        for entry, successor in itertools.pairwise(entries):
             old_enough = entry.created_at < now - self.idle - self.epoch
             over_long_enough = successor.created_at < now - self.idle
             if old_enough and over_long_enough and entry.version != keyring.primary("draft"):
@@ -126,6 +127,10 @@ class DraftEpochs:
                 extra={"draft_epochs": f"{destroyed[0]}-{destroyed[-1]}", "count": len(destroyed)},
             )
         return destroyed
+
+    def current(self) -> Keyring:
+        """The keyring the service uses now."""
+        return self._current()
 
     def oldest_kept(self) -> KeyVersion | None:
         """The oldest epoch still in the keyring: rows under older ones open no more."""

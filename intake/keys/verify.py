@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import CryptoError, wrapped_key_version
+from crypto import CryptoError, wrapped_key_kind, wrapped_key_version
 from intake.storage.records import RecordCipher
 from intake.storage.wrapped_keys import WRAPPED_TABLES, WrappedTable
 
@@ -129,7 +129,9 @@ def verify_keyring_records(
         table = spec.table
         keys = [table.c[c] for c in spec.key_columns]
         fields = [table.c[column] for column in spec.fields.values()]
-        query = select(*keys, table.c.kek_version, table.c.dek_wrapped, *fields).where(
+        # Drafts name their draft epoch instead of a KEK version.
+        epoch = [table.c.draft_epoch] if "draft_epoch" in table.c else []
+        query = select(*keys, table.c.kek_version, *epoch, table.c.dek_wrapped, *fields).where(
             table.c.dek_wrapped.is_not(None)
         )
         for _, rows in pages(sessions, query, keys, sample, page):
@@ -145,11 +147,13 @@ def _check_row(cipher: RecordCipher, spec: WrappedTable, row: AnyRow, report: Ve
     wrapped = row.dek_wrapped
     try:
         named = wrapped_key_version(wrapped)
-        if named != row.kek_version:
+        column = "draft_epoch" if wrapped_key_kind(wrapped) == "draft" else "kek_version"
+        says = getattr(row, column, None)
+        if named != says:
             report.fail(
                 spec.record_type,
                 record_id,
-                f"kek_version column says {row.kek_version}, the key is wrapped under {named}",
+                f"{column} column says {says}, the key is wrapped under {named}",
             )
             return
         dek = cipher.open_key(spec.record_type, record_id, wrapped)

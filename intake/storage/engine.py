@@ -63,3 +63,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def checkpoint_wal(engine: Engine) -> bool:
+    """Fold SQLite's write-ahead log into the database file and truncate it (no-op elsewhere).
+
+    Old page images (a draft's earlier states, a deleted row) live in the log
+    until then. Returns False when a reader kept part of the log in use (run again later).
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as connection:
+        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+    return not busy

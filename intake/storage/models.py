@@ -90,6 +90,20 @@ class Conversation(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class DuressMark(Base):
+    """A sender (by keyed pseudonym) who typed the duress word, and when.
+
+    Names no case and holds no conversation: it only lets the service refuse
+    `/status` in that chat and flag a case whose officer is about to reply there.
+    """
+
+    __tablename__ = "duress_marks"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    sender_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class Case(Base):
     """A submitted threat report or assistance request in a mission's queue."""
 

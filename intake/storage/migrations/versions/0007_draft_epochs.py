@@ -1,4 +1,4 @@
-"""drafts wrapped under draft-epoch keys
+"""drafts wrapped under draft-epoch keys; duress marks
 
 Revision ID: 0007
 Revises: 0006
@@ -8,12 +8,17 @@ A conversation's and a draft file's data key is wrapped under a draft-epoch
 key of the keyring (`draft_epoch` names its version) instead of a KEK, so
 `kek_version` is NULL for them and rewrap/retire of KEKs leaves them alone.
 Existing rows keep their KEK wrap until their next step re-wraps them.
+
+`duress_marks` remembers, by keyed pseudonym only, a sender who typed the
+duress word (no case, no conversation).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from intake.storage.types import UTCDateTime
 
 revision = "0007"
 down_revision = "0006"
@@ -29,9 +34,19 @@ def upgrade() -> None:
     with op.batch_alter_table("attachments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("draft_epoch", sa.Integer(), nullable=True))
         batch_op.create_index("ix_attachments_draft_epoch", ["draft_epoch"], unique=False)
+    op.create_table(
+        "duress_marks",
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("sender_pseudonym", sa.String(length=64), nullable=False),
+        sa.Column("marked_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("channel", "sender_pseudonym", name=op.f("pk_duress_marks")),
+    )
+    op.create_index(op.f("ix_duress_marks_marked_at"), "duress_marks", ["marked_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_duress_marks_marked_at"), table_name="duress_marks")
+    op.drop_table("duress_marks")
     with op.batch_alter_table("attachments", schema=None) as batch_op:
         batch_op.drop_index("ix_attachments_draft_epoch")
         batch_op.drop_column("draft_epoch")
