@@ -50,6 +50,9 @@ class Inbound:
     # Set instead of text/choice/attachment for what the core cannot read
     # (a sticker, a voice note, an edit): the defender is told, nothing changes.
     unsupported: Literal["unsupported", "edited"] | None = None
+    # The `Reply.tag` a pressed button carried ("" for a button without one);
+    # None where the channel binds no choices (typed numbers, the console).
+    choice_tag: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     multi: bool = False
+    # Binds the choices to the question asked (its step and a per-prompt nonce):
+    # a channel that renders buttons puts it in their data and hands it back in
+    # `Inbound.choice_tag`, so a button of a question that has passed changes nothing.
+    tag: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

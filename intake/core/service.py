@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Answer, Catalog, Engine, Outcome, Prompt, Rejection, check_text
 from intake.config import RoutingSettings
-from intake.core import cases
+from intake.core import cases, prompt_tags
 from intake.core.drafts import Drafts
 from intake.core.effects import TALLY, EffectHandlers
 from intake.core.files import DEFAULT_MAX_BYTES, clean_file
@@ -231,7 +231,12 @@ class ConversationService(Outbox):
         if message.trace_id is not None:
             turn.record["trace"].append(message.trace_id)
         replies = list(turn.notices)
-        if message.unsupported is not None:
+        renew = True  # a new question is asked, unless nothing moved
+        if prompt_tags.is_stale(turn.record, message):
+            # A button of a question that has passed: nothing changes.
+            replies.extend(self._tell(turn, "engine.stale_choice"))
+            renew = False
+        elif message.unsupported is not None:
             replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
         elif message.attachment is not None:
             replies.extend(self._take_attachment(session, turn, message.attachment, now))
@@ -242,6 +247,7 @@ class ConversationService(Outbox):
             replies.extend(
                 self._apply(session, turn, self._engine.handle(turn.record["flow"], answer))
             )
+        replies = prompt_tags.bind(turn.record, replies, renew)
         self._drafts.save(session, turn, now)
         session.info[TALLY].messages[message.channel] += 1
         # No conversation id here: a log line beside "case submitted" would link them.
@@ -252,7 +258,8 @@ class ConversationService(Outbox):
         turn = self._drafts.open(session, message.channel, message.sender)
         if turn is None:
             return []
-        return [prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
+        prompt = prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))
+        return prompt_tags.bind(turn.record, [prompt], renew=False)
 
     @staticmethod
     def _answers_officer(turn: Turn, message: Inbound) -> bool:
