@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from crypto import CryptoError, KeyNotFound, load_keyring
 from intake.core import app
+from intake.errors import NoKeyAtHand
 from intake.keys.retention import shred_draft_epochs
 from intake.messages import Attachment
 from intake.storage.conversation_record import open_turn
@@ -102,7 +103,9 @@ def test_a_backup_from_drafting_time_opens_nothing_once_the_window_has_passed(
     # Within the window, the backup opens with the server's keyring: the exposure the
     # README documents (the draft, not the case: its key was never under the keyring).
     exposed = opened_drafts(current_cipher(setup), rows)
-    assert any(DETAIL in text for text in exposed) and any("CANARY-SEIZED-FILE" in t for t in exposed)
+    assert any(DETAIL in text for text in exposed) and any(
+        "CANARY-SEIZED-FILE" in t for t in exposed
+    )
 
     # When the window passes (idle time plus one epoch), with the service's hourly
     # shredding (here: its step, run at each hour the clock moves)...
@@ -151,7 +154,7 @@ def test_a_backup_from_drafting_time_opens_nothing_once_the_window_has_passed(
         case = session.scalar(select(Case).where(Case.reference == reference))
         if case is not None:
             assert case.dek_wrapped is None
-            with pytest.raises(Exception):  # noqa: B017, PT011 - NoKeyAtHand: sealed only
+            with pytest.raises(NoKeyAtHand):  # sealed to mission and recovery only
                 open_case(session, setup.cipher, reference, None)
 
     # The bot answers normally: the defender is told their draft expired and starts over.
