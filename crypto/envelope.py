@@ -17,7 +17,7 @@ Blob layouts (byte offsets; integers big-endian):
         14..26 nonce
         26..74 AES-256-GCM(KEK, DEK, AD = binding AD || KEK version): 32 + 16 tag
 
-    draft-wrapped DEK (74 bytes): the same layout with blob kind 0x03, bytes 2..6
+    draft-wrapped DEK (74 bytes): the same layout with blob kind 0x06, bytes 2..6
         naming a draft-epoch key version, and "draft-epoch" appended to the AD.
 
     field (at least 102 bytes):
@@ -54,9 +54,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from crypto import _blob
+from crypto._blob import FORMAT_VERSION
 from crypto._encoding import length_prefixed
 from crypto._keyset import KeyKind, Keyring, KeyVersion
-from crypto.errors import Misplaced, Tampered, UnsupportedFormat, WrongKey
+from crypto.errors import Misplaced, Tampered, WrongKey
 
 __all__ = [
     "FORMAT_VERSION",
@@ -73,22 +75,14 @@ __all__ = [
     "wrapped_key_version",
 ]
 
-FORMAT_VERSION = 1
 DataKey = NewType("DataKey", bytes)
 
-_KIND_WRAPPED_DEK = 0x01
-_KIND_FIELD = 0x02
-_KIND_DRAFT_DEK = 0x03
-_KIND_NAMES = {
-    _KIND_WRAPPED_DEK: "wrapped data key",
-    _KIND_FIELD: "field blob",
-    _KIND_DRAFT_DEK: "draft-wrapped data key",
-}
 # Which keyring kind unwraps each kind of wrapped blob, and what its AD ends with.
 _WRAP_KINDS: dict[int, tuple[KeyKind, bytes]] = {
-    _KIND_WRAPPED_DEK: ("kek", b""),
-    _KIND_DRAFT_DEK: ("draft", b"draft-epoch"),
+    _blob.WRAPPED_DEK: ("kek", b""),
+    _blob.DRAFT_DEK: ("draft", b"draft-epoch"),
 }
+
 _DEK_FIELD = "dek"
 _BINDING_LABEL = "hrd-intake/binding"
 _FIELD_KEY_INFO = b"hrd-intake/v1/field-key"
@@ -161,7 +155,7 @@ def wrap_draft_key(keyring: Keyring, dek: DataKey, record_type: str, record_id: 
         KeyNotFound: the keyring has no draft epoch yet.
     """
     _check_dek(dek)
-    return _wrap(keyring, dek, _DekPlace.of(record_type, record_id), _KIND_DRAFT_DEK)
+    return _wrap(keyring, dek, _DekPlace.of(record_type, record_id), _blob.DRAFT_DEK)
 
 
 def unwrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_id: str) -> DataKey:
@@ -170,7 +164,7 @@ def unwrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_i
     Raises:
         UnsupportedFormat: unknown format version, or malformed or truncated blob.
         Misplaced: the blob was wrapped for another record.
-        KeyNotFound: the keyring lacks the version named (a destroyed draft epoch too).
+        KeyNotFound: the keyring lacks the KEK version named.
         KeyRetired: that KEK version was retired.
         Tampered: authentication failed.
     """
@@ -179,7 +173,7 @@ def unwrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_i
 
 
 def wrapped_key_version(wrapped: bytes) -> KeyVersion:
-    """Return the key version a wrapped data key names, from its header alone.
+    """Return the KEK version a wrapped data key names, from its header alone.
 
     Raises:
         UnsupportedFormat: unknown format version, or malformed or truncated blob.
@@ -232,12 +226,12 @@ class _DekPlace:
 
 
 def _wrap(
-    keyring: Keyring, dek: bytes, place: _DekPlace, blob_kind: int = _KIND_WRAPPED_DEK
+    keyring: Keyring, dek: bytes, place: _DekPlace, blob_kind: int = _blob.WRAPPED_DEK
 ) -> bytes:
     key_kind, suffix = _WRAP_KINDS[blob_kind]
     version = keyring.primary(key_kind)
     kek = keyring.material(key_kind, version)
-    header = bytes([FORMAT_VERSION, blob_kind]) + version.to_bytes(4, "big")
+    header = _blob.header(blob_kind) + version.to_bytes(4, "big")
     nonce = os.urandom(_NONCE_SIZE)
     # Whoever holds this KEK (or draft-epoch key) version can unwrap it, for this record
     # only: the server's keyring, and for a draft only until that epoch key is destroyed.
@@ -251,9 +245,9 @@ def _parse_wrapped(wrapped: bytes) -> bytes:
     is_draft = (
         isinstance(wrapped, bytes | bytearray | memoryview)
         and len(wrapped) > 1
-        and wrapped[1] == _KIND_DRAFT_DEK
+        and wrapped[1] == _blob.DRAFT_DEK
     )
-    kind = _KIND_DRAFT_DEK if is_draft else _KIND_WRAPPED_DEK
+    kind = _blob.DRAFT_DEK if is_draft else _blob.WRAPPED_DEK
     return _parse(wrapped, kind, _WRAPPED_SIZE, exact=True)
 
 
@@ -282,7 +276,7 @@ def seal_field(dek: DataKey, plaintext: bytes, binding: Binding) -> bytes:
     salt = os.urandom(_SALT_SIZE)
     field_key, commitment = _field_keys(dek, salt)
     nonce = os.urandom(_NONCE_SIZE)
-    header = bytes([FORMAT_VERSION, _KIND_FIELD]) + _fingerprint(binding) + salt + commitment
+    header = _blob.header(_blob.FIELD) + _fingerprint(binding) + salt + commitment
     # Whoever holds this record's data key can decrypt it, in this record and field only:
     # the server while the DEK is wrapped under its KEK, then the recipients it is sealed to.
     ciphertext = AESGCM(field_key).encrypt(nonce, plaintext, binding.associated_data())
@@ -301,7 +295,7 @@ def open_field(dek: DataKey, blob: bytes, binding: Binding) -> bytes:
         Tampered: authentication failed (nonce, ciphertext or tag modified).
     """
     _check_dek(dek)
-    data = _parse(blob, _KIND_FIELD, _FIELD_MIN_SIZE, exact=False)
+    data = _parse(blob, _blob.FIELD, _FIELD_MIN_SIZE, exact=False)
     if not hmac.compare_digest(data[2:10], _fingerprint(binding)):
         raise Misplaced(binding.as_tuple())
     field_key, commitment = _field_keys(dek, data[10:42])
@@ -336,25 +330,13 @@ def _field_keys(dek: bytes, salt: bytes) -> tuple[bytes, bytes]:
     return okm[:_KEY_SIZE], okm[_KEY_SIZE:]
 
 
-def _parse(blob: bytes, kind: int, min_size: int, *, exact: bool) -> bytes:
-    """Check a blob's format version, kind and size; return it as bytes.
+def _parse(blob: bytes, kind: int, size: int, *, exact: bool) -> bytes:
+    """Check a blob's header (`crypto._blob`) and size; return it as bytes.
 
     Raises:
         UnsupportedFormat: anything wrong, never IndexError.
         TypeError: blob is not bytes-like.
     """
-    what = _KIND_NAMES[kind]
-    if not isinstance(blob, bytes | bytearray | memoryview):
-        raise TypeError(f"a {what} must be bytes, not {type(blob).__name__}")
-    data = bytes(blob)
-    if not data:
-        raise UnsupportedFormat(what, None, "malformed: empty")
-    if data[0] != FORMAT_VERSION:
-        raise UnsupportedFormat(what, data[0], f"unsupported format version {data[0]}")
-    if len(data) < 2 or data[1] != kind:
-        found = _KIND_NAMES.get(data[1], "unknown kind") if len(data) >= 2 else "truncated"
-        raise UnsupportedFormat(what, data[0], f"malformed: not a {what} ({found})")
-    if len(data) < min_size or (exact and len(data) != min_size):
-        expected = f"{min_size}" if exact else f"at least {min_size}"
-        raise UnsupportedFormat(what, data[0], f"malformed: {len(data)} bytes, expected {expected}")
+    data = _blob.read_header(blob, kind)
+    _blob.check_size(data, kind, size, exact=exact)
     return data

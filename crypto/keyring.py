@@ -16,22 +16,23 @@ canonical JSON of the header (format, version, kdf) as associated data: editing
 the KDF parameters, salt or version in the file makes opening fail. A fresh salt
 and nonce are drawn on every save. The KDF parameters read from a file are
 bounded before use, so an edited file cannot make loading exhaust memory.
+The KDF, its parameters and their "kdf" entry are `crypto._kdf`'s, shared with
+`crypto.passphrase_wrap`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from crypto._encoding import b64, from_b64
+from crypto._kdf import DEFAULT_PARAMS, KdfParams, derive_key, kdf_entry, new_salt, read_kdf_entry
 from crypto._keyfile import read_private_file, write_private_file
 from crypto._keyset import KeyEntry, KeyKind, Keyring, KeyVersion, utc
 from crypto.errors import BadPassphrase, KeyringFileError, UnsupportedFormat
@@ -50,46 +51,14 @@ __all__ = [
 
 FILE_FORMAT = "hrd-intake-keyring"
 FILE_VERSION = 1
-_KDF_NAME = "argon2id"
-_SALT_SIZE = 16
 _NONCE_SIZE = 12
 _TAG_SIZE = 16
 _MAX_FILE_SIZE = 4 * 1024 * 1024
-_MAX_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
-_MAX_ITERATIONS = 100
-_MAX_LANES = 64
 _DOCUMENT_KEYS = frozenset({"format", "version", "kdf", "nonce", "ciphertext"})
-_KDF_KEYS = frozenset({"name", "salt", "memory_kib", "iterations", "lanes"})
-
-
-@dataclass(frozen=True)
-class KdfParams:
-    """Argon2id cost parameters for the keyring file's passphrase.
-
-    The defaults (64 MiB, 3 passes, 4 lanes) are for production; tests pass
-    cheaper ones explicitly.
-
-    Raises:
-        ValueError: a parameter is outside the accepted bounds.
-    """
-
-    memory_kib: int = 65536
-    iterations: int = 3
-    lanes: int = 4
-
-    def __post_init__(self) -> None:
-        if not all(type(v) is int for v in (self.memory_kib, self.iterations, self.lanes)):
-            raise ValueError("KDF parameters must be integers")
-        if not 1 <= self.lanes <= _MAX_LANES:
-            raise ValueError(f"KDF lanes must be from 1 to {_MAX_LANES}")
-        if not 1 <= self.iterations <= _MAX_ITERATIONS:
-            raise ValueError(f"KDF iterations must be from 1 to {_MAX_ITERATIONS}")
-        if not 8 * self.lanes <= self.memory_kib <= _MAX_MEMORY_KIB:
-            raise ValueError(f"KDF memory must be from 8 KiB per lane to {_MAX_MEMORY_KIB} KiB")
 
 
 def create_keyring_file(
-    path: Path, passphrase: bytes, now: datetime, params: KdfParams = KdfParams()
+    path: Path, passphrase: bytes, now: datetime, params: KdfParams = DEFAULT_PARAMS
 ) -> Keyring:
     """Generate a new keyring and write it to a new file.
 
@@ -114,7 +83,7 @@ def create_keyring_file(
 
 
 def save_keyring(
-    path: Path, keyring: Keyring, passphrase: bytes, params: KdfParams = KdfParams()
+    path: Path, keyring: Keyring, passphrase: bytes, params: KdfParams = DEFAULT_PARAMS
 ) -> None:
     """Write a keyring to its file, replacing the file atomically.
 
@@ -142,7 +111,7 @@ def load_keyring(path: Path, passphrase: bytes) -> Keyring:
     """
     raw = read_private_file(path, _MAX_FILE_SIZE)
     params, salt, nonce, ciphertext = _parse_file(path, raw)
-    key = _derive(passphrase, salt, params)
+    key = derive_key(passphrase, salt, params)
     try:
         plaintext = AESGCM(key).decrypt(nonce, ciphertext, _header_ad(params, salt))
     except InvalidTag:
@@ -168,37 +137,20 @@ def keyring_file_params(path: Path) -> KdfParams:
 def _seal(keyring: Keyring, passphrase: bytes, params: KdfParams) -> bytes:
     if not passphrase:
         raise ValueError("the keyring passphrase must not be empty")
-    salt = os.urandom(_SALT_SIZE)
+    salt = new_salt()
     nonce = os.urandom(_NONCE_SIZE)
-    key = _derive(passphrase, salt, params)
+    key = derive_key(passphrase, salt, params)
     # Only someone holding the passphrase (and this file) can decrypt the keyset.
     ciphertext = AESGCM(key).encrypt(nonce, _encode_keyset(keyring), _header_ad(params, salt))
-    document = {**_header(params, salt), "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
+    document = {**_header(params, salt), "nonce": b64(nonce), "ciphertext": b64(ciphertext)}
     return json.dumps(document, indent=2, sort_keys=True).encode("ascii") + b"\n"
-
-
-def _derive(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
-    kdf = Argon2id(
-        salt=salt,
-        length=32,
-        iterations=params.iterations,
-        lanes=params.lanes,
-        memory_cost=params.memory_kib,
-    )
-    return kdf.derive(passphrase)
 
 
 def _header(params: KdfParams, salt: bytes) -> dict[str, Any]:
     return {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
-        "kdf": {
-            "name": _KDF_NAME,
-            "salt": _b64(salt),
-            "memory_kib": params.memory_kib,
-            "iterations": params.iterations,
-            "lanes": params.lanes,
-        },
+        "kdf": kdf_entry(params, salt),
     }
 
 
@@ -225,20 +177,11 @@ def _parse_file(path: Path, raw: bytes) -> tuple[KdfParams, bytes, bytes, bytes]
         raise UnsupportedFormat("keyring file", version, f"unsupported format version {version}")
     if set(document) != _DOCUMENT_KEYS:
         raise KeyringFileError(path, "malformed: unexpected or missing entries")
-    kdf = document["kdf"]
-    if not isinstance(kdf, dict) or set(kdf) != _KDF_KEYS:
-        raise KeyringFileError(path, "malformed: bad kdf entry")
-    if kdf["name"] != _KDF_NAME:
-        raise KeyringFileError(path, f"unsupported KDF (only {_KDF_NAME} is accepted)")
-    try:
-        params = KdfParams(kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
-    except ValueError as exc:
-        raise KeyringFileError(path, f"KDF parameters refused: {exc}") from None
-    salt = _unb64(path, kdf["salt"], "salt")
+    params, salt = read_kdf_entry(document["kdf"], lambda reason: KeyringFileError(path, reason))
     nonce = _unb64(path, document["nonce"], "nonce")
     ciphertext = _unb64(path, document["ciphertext"], "ciphertext")
-    if len(salt) != _SALT_SIZE or len(nonce) != _NONCE_SIZE or len(ciphertext) < _TAG_SIZE:
-        raise KeyringFileError(path, "malformed: salt, nonce or ciphertext has the wrong size")
+    if len(nonce) != _NONCE_SIZE or len(ciphertext) < _TAG_SIZE:
+        raise KeyringFileError(path, "malformed: nonce or ciphertext has the wrong size")
     return params, salt, nonce, ciphertext
 
 
@@ -247,7 +190,7 @@ def _encode_keyset(keyring: Keyring) -> bytes:
         return [
             {
                 "version": entry.version,
-                "material": None if entry.retired else _b64(entry.material),
+                "material": None if entry.retired else b64(entry.material),
                 "created_at": entry.created_at.isoformat(),
                 "retired_at": None if entry.retired_at is None else entry.retired_at.isoformat(),
             }
@@ -275,7 +218,7 @@ def _decode_keyset(path: Path, plaintext: bytes) -> Keyring:
             return tuple(
                 KeyEntry(
                     version=KeyVersion(item["version"]),
-                    material=b"" if item["material"] is None else _strict_b64(item["material"]),
+                    material=b"" if item["material"] is None else from_b64(item["material"]),
                     created_at=utc(datetime.fromisoformat(item["created_at"]), "created_at"),
                     retired_at=None
                     if item["retired_at"] is None
@@ -299,19 +242,8 @@ def _decode_keyset(path: Path, plaintext: bytes) -> Keyring:
         raise KeyringFileError(path, "malformed: the decrypted keyset is invalid") from None
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _strict_b64(text: object) -> bytes:
-    """Decode base64 text, refusing anything else (binascii.Error is a ValueError)."""
-    if not isinstance(text, str):
-        raise TypeError("expected base64 text")
-    return base64.b64decode(text.encode("ascii"), validate=True)
-
-
 def _unb64(path: Path, text: object, name: str) -> bytes:
     try:
-        return _strict_b64(text)
-    except (TypeError, ValueError):
+        return from_b64(text)
+    except ValueError:
         raise KeyringFileError(path, f"malformed: {name} is not base64") from None

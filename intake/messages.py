@@ -10,9 +10,7 @@ handled in memory only and stored encrypted or as keyed pseudonyms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NewType
-
-ChannelName = NewType("ChannelName", str)
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -86,3 +84,24 @@ class WipeChat:
 
 
 Outbound = Reply | WipeChat
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """A message an officer (or a notification) queued for a channel to send.
+
+    For an officer's reply, `sender` and `reference` come from the case's sealed
+    return address: once sent, the defender's conversation awaits their answer
+    on that case. `conversation_id` is only set on replies queued before that.
+    """
+
+    id: str
+    channel: str
+    kind: str
+    chat: str = field(repr=False)
+    text: str = field(repr=False)
+    conversation_id: str | None
+    attempts: int = 0  # claims so far, this one included
+    sender: str | None = field(default=None, repr=False)
+    reference: str | None = None
+    language: str | None = None

@@ -18,10 +18,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.core.drafts import Drafts
-from intake.messages import Inbound
+from intake.messages import Inbound, PendingDelivery
 from intake.storage.conversation_record import open_turn
 from intake.storage.deliveries import (
-    PendingDelivery,
     claim_deliveries,
     forget_deliveries,
     release_deliveries,

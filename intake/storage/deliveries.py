@@ -8,38 +8,17 @@ same delivery twice; one that dies while sending leaves its claim to lapse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from intake.messages import PendingDelivery
 from intake.storage.models import Conversation, Delivery
 from intake.storage.records import RecordCipher, new_record_id
 
 # How long a claimed delivery is left to its worker before another may send it.
 CLAIM_HOLD = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    """A delivery claimed for sending.
-
-    For an officer's reply, `sender` and `reference` come from the case's sealed
-    return address: once sent, the defender's conversation awaits their answer
-    on that case. `conversation_id` is only set on replies queued before that.
-    """
-
-    id: str
-    channel: str
-    kind: str
-    chat: str
-    text: str
-    conversation_id: str | None
-    attempts: int = 0  # claims so far, this one included
-    sender: str | None = None
-    reference: str | None = None
-    language: str | None = None
 
 
 def queue_delivery(

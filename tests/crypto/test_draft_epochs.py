@@ -52,7 +52,7 @@ def test_draft_and_kek_wraps_do_not_stand_in_for_each_other() -> None:
     dek = new_data_key()
     kek_wrapped = wrap_data_key(keyring, dek, "conversation", "c1")
     assert wrapped_key_kind(kek_wrapped) == "kek"
-    forged = kek_wrapped[:1] + b"\x03" + kek_wrapped[2:]
+    forged = kek_wrapped[:1] + b"\x06" + kek_wrapped[2:]
     with pytest.raises(Tampered):  # another key, another associated data
         unwrap_data_key(keyring, forged, "conversation", "c1")
     with pytest.raises(Misplaced):
