@@ -16,10 +16,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
@@ -118,7 +119,7 @@ async def _main(
                 EXIT_SETUP,
             )
     shredder = (
-        asyncio.create_task(_shred_draft_epochs(ctx, epochs), name="draft-epochs")
+        asyncio.create_task(shred_periodically(ctx.sessions, epochs), name="draft-epochs")
         if epochs is not None
         else None
     )
@@ -137,8 +138,11 @@ async def _main(
             await server.stop()
 
 
-async def _shred_draft_epochs(
-    ctx: Context, epochs: DraftEpochs, interval: float = SHRED_INTERVAL
+async def shred_periodically(
+    sessions: sessionmaker[Session],
+    epochs: DraftEpochs,
+    interval: float = SHRED_INTERVAL,
+    clock: Callable[[], datetime] = app.utcnow,
 ) -> None:
     """Destroy draft-epoch keys past the window, now and then every `interval` seconds.
 
@@ -149,7 +153,7 @@ async def _shred_draft_epochs(
     """
     while True:
         try:
-            report = await asyncio.to_thread(shred_draft_epochs, ctx.sessions, epochs, app.utcnow())
+            report = await asyncio.to_thread(shred_draft_epochs, sessions, epochs, clock())
         except (OSError, CryptoError, SQLAlchemyError) as exc:
             _log.error("draft epoch keys not destroyed this time: %s", type(exc).__name__)
         else:
