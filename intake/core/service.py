@@ -33,7 +33,7 @@ from intake.runtime.metrics import BatchTally, ServiceMetrics
 from intake.storage import audit
 from intake.storage import conversations as storage
 from intake.storage.conversation_record import Turn
-from intake.storage.engine import checkpoint_wal
+from intake.storage.purge import checkpoint_wal
 from intake.storage.records import RecordCipher
 from intake.triage import actions as triage
 

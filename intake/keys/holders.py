@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -32,7 +31,10 @@ from crypto import (
     seal,
 )
 from intake.errors import NoKeyAtHand
+from intake.storage.cases import events_of_mission, sealed_cases_of_mission
+from intake.storage.mission_keys import active_recovery_key_row, latest_mission_key
 from intake.storage.models import KeySeal, MissionKey, RecoveryKey
+from intake.storage.seals import delete_seals_of_records, seals_of_record
 
 
 def mission_recipient(mission_id: str) -> str:
@@ -96,28 +98,18 @@ def open_seal(private: PrivateKey, row: KeySeal, subject: str) -> bytes:
 
 
 def seals_of(session: Session, record_type: str, record_id: str) -> list[KeySeal]:
-    return list(
-        session.scalars(
-            select(KeySeal).where(
-                KeySeal.record_type == record_type, KeySeal.record_id == record_id
-            )
-        )
-    )
+    return seals_of_record(session, record_type, record_id)
 
 
 def drop_seals(session: Session, record_type: str, record_ids: Iterable[str]) -> None:
-    ids = list(record_ids)
-    if ids:
-        session.execute(
-            delete(KeySeal).where(KeySeal.record_type == record_type, KeySeal.record_id.in_(ids))
-        )
+    delete_seals_of_records(session, record_type, list(record_ids))
 
 
 # -- recovery key ----------------------------------------------------------
 
 
 def active_recovery_key(session: Session) -> tuple[str, PublicKey] | None:
-    row = session.scalar(select(RecoveryKey).where(RecoveryKey.active.is_(True)))
+    row = active_recovery_key_row(session)
     return None if row is None else (row.key_id, PublicKey.from_bytes(row.public_key))
 
 
@@ -132,12 +124,7 @@ def register_recovery_key(session: Session, public: PublicKey, now: datetime) ->
 
 
 def current_mission_key(session: Session, mission_id: str) -> tuple[int, PublicKey] | None:
-    row = session.scalar(
-        select(MissionKey)
-        .where(MissionKey.mission_id == mission_id)
-        .order_by(MissionKey.version.desc())
-        .limit(1)
-    )
+    row = latest_mission_key(session, mission_id)
     return None if row is None else (row.version, PublicKey.from_bytes(row.public_key))
 
 
@@ -308,25 +295,15 @@ def reseal_to_mission(session: Session, keys: KeysAtHand, mission_id: str, now: 
     Raises:
         NoKeyAtHand: the mission has no key, or `keys` cannot open a record.
     """
-    from intake.storage.models import Case, CaseEvent
-
     current = current_mission_key(session, mission_id)
     if current is None:
         raise NoKeyAtHand(f"{mission_id} has no key yet: enrol its first officer")
     version, public = current
     recipient = mission_recipient(mission_id)
     records: list[tuple[str, str, str]] = [
-        ("case", case.id, case.reference)
-        for case in session.scalars(
-            select(Case).where(Case.mission_id == mission_id, Case.dek_wrapped.is_(None))
-        )
+        ("case", case.id, case.reference) for case in sealed_cases_of_mission(session, mission_id)
     ]
-    records += [
-        ("event", event.id, event.id)
-        for event in session.scalars(
-            select(CaseEvent).join(Case).where(Case.mission_id == mission_id)
-        )
-    ]
+    records += [("event", event.id, event.id) for event in events_of_mission(session, mission_id)]
     done = 0
     for record_type, record_id, subject in records:
         if session.get(KeySeal, (record_type, record_id, recipient, version)) is not None:

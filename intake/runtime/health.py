@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.runtime.metrics import Family, family, labels
+from intake.storage.engine import ping
 
 
 class ChannelState(StrEnum):
@@ -71,7 +71,7 @@ class Health:
         """One `SELECT 1` (blocking: call it in a thread)."""
         try:
             with self._sessions() as session:
-                session.execute(text("SELECT 1"))
+                ping(session)
             return True
         except SQLAlchemyError:
             return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,14 +65,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def checkpoint_wal(engine: Engine) -> bool:
-    """Fold SQLite's write-ahead log into the database file and truncate it (no-op elsewhere).
-
-    Old page images (a draft's earlier states, a deleted row) live in the log
-    until then. Returns False when a reader kept part of the log in use (run again later).
-    """
-    if engine.dialect.name != "sqlite":
-        return True
-    with engine.connect() as connection:
-        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-    return not busy
+def ping(session: Session) -> None:
+    """One `SELECT 1`: raises `SQLAlchemyError` when the database does not answer."""
+    session.execute(text("SELECT 1"))
