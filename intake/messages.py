@@ -105,3 +105,21 @@ class PendingDelivery:
     sender: str | None = field(default=None, repr=False)
     reference: str | None = None
     language: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the core answered to one message kept in its inbox (`intake.core.inbox`).
+
+    The channel sends `outbound`, then reports the answer sent.
+    """
+
+    id: str
+    channel: str
+    sender: str = field(repr=False)
+    chat: str = field(repr=False)
+    message_id: str = field(repr=False)
+    language: str | None
+    outbound: tuple[Outbound, ...] = field(repr=False)
+    # The sender's first message on this channel: set the chat up (Signal: the timer).
+    first_contact: bool = False

@@ -47,12 +47,20 @@ class Outbox:
         if not sent:
             return
         with self._sessions.begin() as session:
-            for sender, message_ids in sent.items():
-                turn = self._drafts.open(session, channel, sender)
-                if turn is None:
-                    continue
-                turn.record["trace"].extend(message_ids)
-                self._drafts.save(session, turn)
+            self.record_sent_in(session, channel, sent)
+
+    def record_sent_in(
+        self, session: Session, channel: str, sent: Mapping[str, Sequence[str]]
+    ) -> None:
+        """`record_sent_many` inside the caller's transaction (the inbox's, on Signal)."""
+        for sender, message_ids in sent.items():
+            if not message_ids:
+                continue
+            turn = self._drafts.open(session, channel, sender)
+            if turn is None:
+                continue
+            turn.record["trace"].extend(message_ids)
+            self._drafts.save(session, turn)
 
     def claim_deliveries(
         self, channel: str, limit: int = 50, max_attempts: int | None = None

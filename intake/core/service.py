@@ -39,6 +39,9 @@ from intake.triage import actions as triage
 
 log = logging.getLogger(__name__)
 
+# Runs inside a batch's transaction before it commits: (session, first index, replies).
+BatchHook = Callable[[Session, int, list[list[Outbound]]], None]
+
 # A defender's answer to an officer, like the longest answer of a flow.
 MAX_ANSWER_LENGTH = 4000
 
@@ -106,6 +109,7 @@ class ConversationService(Outbox):
         self._clock = clock
         self._default_language = default_language
         self._draft_epochs = draft_epochs
+        self._draft_idle = draft_idle
         self._drafts = Drafts(
             cipher, engine, catalog, default_language, draft_idle, first_contact_notices or {}
         )
@@ -130,8 +134,14 @@ class ConversationService(Outbox):
     def handle(self, message: Inbound) -> list[Outbound]:
         return self.handle_batch([message])[0]
 
-    def handle_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+    def handle_batch(
+        self, messages: Sequence[Inbound], within: BatchHook | None = None
+    ) -> list[list[Outbound]]:
         """Process messages in order, in one transaction; durable when this returns.
+
+        `within(session, start, replies)`, if given, runs inside each transaction
+        before it commits, with the replies to `messages[start:start + len(replies)]`
+        (the inbox keeps them there, so they survive a crash after the commit).
 
         A message seen before gets the current question again (its first
         answers may have died with the process that gave them).
@@ -151,12 +161,16 @@ class ConversationService(Outbox):
         start = 0
         while start < len(messages):
             try:
-                replies.extend(self._run_batch(messages[start:]))
+                replies.extend(self._run_batch(messages[start:], within, start))
                 break
             except _BrokenMessage as broken:
                 self.metrics.error("message")
-                replies.extend(self._run_batch(messages[start : start + broken.index]))
-                replies.append(self._reject(messages[start + broken.index]))
+                replies.extend(
+                    self._run_batch(messages[start : start + broken.index], within, start)
+                )
+                replies.append(
+                    self._reject(messages[start + broken.index], within, start + broken.index)
+                )
                 start += broken.index + 1
             except SQLAlchemyError:
                 self.metrics.error("database")
@@ -166,7 +180,9 @@ class ConversationService(Outbox):
                 audit.sync_checkpoint(session, self._audit_checkpoint)
         return replies
 
-    def _run_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+    def _run_batch(
+        self, messages: Sequence[Inbound], within: BatchHook | None = None, start: int = 0
+    ) -> list[list[Outbound]]:
         tally = BatchTally()
         if self._draft_epochs is not None:
             self._draft_epochs.ensure_current(self._clock())
@@ -190,6 +206,8 @@ class ConversationService(Outbox):
                         extra={"channel": message.channel},
                     )
                     raise _BrokenMessage(index) from exc
+            if within is not None and replies:
+                within(session, start, replies)
             submitted = bool(session.info.pop(SUBMITTED, False))
             bind = session.get_bind()
         self.metrics.committed(tally)
@@ -198,13 +216,18 @@ class ConversationService(Outbox):
             log.warning("a reader kept the SQLite write-ahead log busy after a submission")
         return replies
 
-    def _reject(self, message: Inbound) -> list[Outbound]:
+    def _reject(
+        self, message: Inbound, within: BatchHook | None = None, index: int = 0
+    ) -> list[Outbound]:
         """Record a message that cannot be processed, and apologise."""
+        replies: list[Outbound] = [Reply(text=self.notice("failed", message.language))]
         with self._sessions.begin() as session:
             digest = self._cipher.pseudonym(f"message:{message.channel}", message.message_id)[1]
             storage.claim_message(session, message.channel, digest, self._clock())
+            if within is not None:
+                within(session, index, [replies])
         self.metrics.committed(BatchTally(messages=Counter({message.channel: 1})))
-        return [Reply(text=self.notice("failed", message.language))]
+        return replies
 
     # -- one message -----------------------------------------------------
 

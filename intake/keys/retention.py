@@ -15,7 +15,8 @@ What goes:
   list of cases, so nothing ties it to one; an officer's later reply reaches
   the defender through the case's sealed return address;
 - digests of processed platform messages older than
-  `[retention] processed_message_days` (only needed against redelivery);
+  `[retention] processed_message_days` (only needed against redelivery),
+  and of messages the inbox kept (Signal) once answered and sent;
 - seals whose case or event no longer exists.
 
 SQLite runs with `secure_delete` (deleted rows are overwritten in the file)
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto import CryptoError, KeyNotFound, KeyRetired
 from intake.config import RetentionSettings
 from intake.keys.draft_epochs import DraftEpochs
+from intake.storage import inbox
 from intake.storage import purge as store
 from intake.storage.cases import event_ids_of_cases
 from intake.storage.conversation_record import open_turn
@@ -66,6 +68,7 @@ class PurgeReport:
     drafts: int = 0
     draft_attachments: int = 0
     processed_messages: int = 0
+    inbox_messages: int = 0  # digests of kept messages (Signal), answered and sent
     orphan_seals: int = 0
     unreadable_conversations: int = 0
     draft_epoch_keys: int = 0
@@ -102,6 +105,7 @@ def purge(
         else:
             report.processed_messages = store.delete_processed_messages_before(session, cutoff)
             report.orphan_seals = delete_orphan_seals(session)
+        report.inbox_messages = inbox.purge_done_before(session, cutoff, dry_run)
     return report
 
 

@@ -1,7 +1,7 @@
 """drafts wrapped under draft-epoch keys; duress marks
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0012
+Revises: 0008
 Create Date: 2026-12-01 12:30:00.000000
 
 A conversation's and a draft file's data key is wrapped under a draft-epoch
@@ -20,8 +20,10 @@ from alembic import op
 
 from intake.storage.types import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0012"
+# main's head when merged (0007 matrix, 0009 web, 0010 key directory and 0011
+# check-ins are numbered by branches not yet on main): chain it after the last.
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
