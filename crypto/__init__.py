@@ -15,6 +15,8 @@ from crypto.envelope import (
     seal_field,
     unwrap_data_key,
     wrap_data_key,
+    wrap_draft_key,
+    wrapped_key_kind,
     wrapped_key_version,
 )
 from crypto.errors import (
@@ -105,6 +107,8 @@ __all__ = [
     "unwrap_private_key",
     "word_matches",
     "wrap_data_key",
+    "wrap_draft_key",
     "wrap_private_key",
+    "wrapped_key_kind",
     "wrapped_key_version",
 ]

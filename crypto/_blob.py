@@ -7,6 +7,7 @@
              0x03 sealed secret      (crypto.sealing)
              0x04 public key         (crypto.hpke_keys)
              0x05 private key        (crypto.hpke_keys)
+             0x06 draft-wrapped data key (crypto.envelope: under a draft-epoch key)
     2      algorithm id, for the HPKE kinds (0x03 to 0x05; see `crypto._hpke`)
 
 The kind byte keeps one kind of blob from ever being read as another (for
@@ -21,6 +22,7 @@ from crypto import _hpke
 from crypto.errors import UnsupportedFormat
 
 __all__ = [
+    "DRAFT_DEK",
     "FIELD",
     "FORMAT_VERSION",
     "PRIVATE_KEY",
@@ -39,12 +41,14 @@ FIELD = 0x02
 SEALED = 0x03
 PUBLIC_KEY = 0x04
 PRIVATE_KEY = 0x05
+DRAFT_DEK = 0x06
 _NAMES = {
     WRAPPED_DEK: "wrapped data key",
     FIELD: "field blob",
     SEALED: "sealed secret",
     PUBLIC_KEY: "public key",
     PRIVATE_KEY: "private key",
+    DRAFT_DEK: "draft-wrapped data key",
 }
 
 

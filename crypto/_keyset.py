@@ -1,8 +1,16 @@
-"""The keyring in memory: versioned key-encryption keys and pseudonym keys.
+"""The keyring in memory: versioned key-encryption keys, pseudonym keys, draft-epoch keys.
 
 Vault-transit / Tink style: each kind of key has numbered versions; one is the
 primary, used for new encryptions and pseudonyms; older versions stay for
-decryption and lookup until retired. Retiring drops a version's material from
+decryption and lookup until retired.
+
+Draft-epoch keys ("draft") wrap only the data keys of drafts (conversations and
+their files before submission). A new version starts each epoch and every step
+of a draft re-wraps it under the newest, so an old epoch key protects nothing
+that is still in use once the draft idle time has passed: it is then destroyed
+outright (`destroy`), number and all, which is what makes a database backup from
+that epoch unreadable even to someone holding today's keyring. A keyring file
+from before draft keys has none (`draft_primary` None) until the first epoch. Retiring drops a version's material from
 this object (b""), and from the keyring file at the next save; copies of older
 files or backups still hold it, and Python cannot wipe the bytes from memory.
 
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, NewType, get_args
@@ -22,7 +31,7 @@ from crypto.errors import KeyNotFound, KeyRetired
 __all__ = ["KEY_SIZE", "KeyEntry", "KeyKind", "KeyVersion", "Keyring", "utc"]
 
 KeyVersion = NewType("KeyVersion", int)
-KeyKind = Literal["kek", "pseudonym"]
+KeyKind = Literal["kek", "pseudonym", "draft"]
 
 KEY_SIZE = 32
 _MAX_VERSION = 0xFFFFFFFF  # versions are written as 4 bytes big-endian in ciphertexts
@@ -90,12 +99,16 @@ class Keyring:
     kek_primary: KeyVersion
     pseudonym_keys: tuple[KeyEntry, ...]
     pseudonym_primary: KeyVersion
+    draft_keys: tuple[KeyEntry, ...] = ()
+    draft_primary: KeyVersion | None = None
 
     def __post_init__(self) -> None:
         for kind in _KINDS:
-            entries, primary = self._of(kind)
+            entries, primary = self._of_optional(kind)
             if not isinstance(entries, tuple) or not all(isinstance(e, KeyEntry) for e in entries):
                 raise TypeError(f"the keyring's {kind} keys must be a tuple of KeyEntry")
+            if kind == "draft" and not entries and primary is None:
+                continue  # no draft epoch yet (a keyring from before draft keys)
             versions = [entry.version for entry in entries]
             if len(set(versions)) != len(versions):
                 raise ValueError(f"the keyring lists a {kind} key version twice")
@@ -121,6 +134,8 @@ class Keyring:
             kek_primary=first,
             pseudonym_keys=(KeyEntry(first, os.urandom(KEY_SIZE), created),),
             pseudonym_primary=first,
+            draft_keys=(KeyEntry(first, os.urandom(KEY_SIZE), created),),
+            draft_primary=first,
         )
 
     def material(self, kind: KeyKind, version: KeyVersion) -> bytes:
@@ -136,12 +151,20 @@ class Keyring:
         return entry.material
 
     def primary(self, kind: KeyKind) -> KeyVersion:
-        """Return the version used for new encryptions or pseudonyms."""
+        """Return the version used for new encryptions or pseudonyms.
+
+        Raises:
+            KeyNotFound: no draft epoch has started yet (kind "draft" only).
+        """
         return self._of(kind)[1]
+
+    def has_primary(self, kind: KeyKind) -> bool:
+        """False only for "draft" in a keyring that has no draft epoch yet."""
+        return self._of_optional(kind)[1] is not None
 
     def versions(self, kind: KeyKind) -> tuple[KeyEntry, ...]:
         """Return every version of a kind, retired ones included, oldest first."""
-        return self._of(kind)[0]
+        return self._of_optional(kind)[0]
 
     def rotate(self, kind: KeyKind, now: datetime) -> Keyring:
         """Add a new version (highest + 1) of a kind and make it the primary.
@@ -151,8 +174,8 @@ class Keyring:
         Raises:
             ValueError: now is naive, or the version numbers are exhausted.
         """
-        entries, _ = self._of(kind)
-        new_version = max(entry.version for entry in entries) + 1
+        entries, _ = self._of_optional(kind)
+        new_version = max((entry.version for entry in entries), default=0) + 1
         if new_version > _MAX_VERSION:
             raise ValueError(f"no {kind} key version is left to rotate to")
         entry = KeyEntry(KeyVersion(new_version), os.urandom(KEY_SIZE), utc(now))
@@ -184,15 +207,43 @@ class Keyring:
             kind, tuple(retired if e.version == version else e for e in entries), primary
         )
 
+    def destroy(self, kind: KeyKind, versions: Iterable[KeyVersion]) -> Keyring:
+        """Remove versions entirely: material, number and dates (draft-epoch keys only).
+
+        Unlike `retire`, nothing is kept: an hourly epoch would otherwise leave
+        thousands of tombstones in the file. Whatever a destroyed version wrapped
+        can no longer be unwrapped (`KeyNotFound`); versions not present are ignored.
+
+        Raises:
+            ValueError: kind is not "draft", or a version is the primary.
+        """
+        if kind != "draft":
+            raise ValueError(f"only draft-epoch keys are destroyed outright; retire {kind} keys")
+        doomed = set(versions)
+        if self.draft_primary in doomed:
+            raise ValueError(f"draft key version {self.draft_primary} is the current epoch")
+        kept = tuple(entry for entry in self.draft_keys if entry.version not in doomed)
+        if len(kept) == len(self.draft_keys):
+            return self
+        return dataclasses.replace(self, draft_keys=kept)
+
     def _of(self, kind: KeyKind) -> tuple[tuple[KeyEntry, ...], KeyVersion]:
+        entries, primary = self._of_optional(kind)
+        if primary is None:
+            raise KeyNotFound(kind, 0)
+        return entries, primary
+
+    def _of_optional(self, kind: KeyKind) -> tuple[tuple[KeyEntry, ...], KeyVersion | None]:
         if kind == "kek":
             return self.keks, self.kek_primary
         if kind == "pseudonym":
             return self.pseudonym_keys, self.pseudonym_primary
+        if kind == "draft":
+            return self.draft_keys, self.draft_primary
         raise ValueError(f"unknown key kind {kind!r}: expected one of {', '.join(_KINDS)}")
 
     def _entry(self, kind: KeyKind, version: KeyVersion) -> KeyEntry:
-        for entry in self._of(kind)[0]:
+        for entry in self._of_optional(kind)[0]:
             if entry.version == version:
                 return entry
         raise KeyNotFound(kind, version)
@@ -200,4 +251,6 @@ class Keyring:
     def _with(self, kind: KeyKind, entries: tuple[KeyEntry, ...], primary: KeyVersion) -> Keyring:
         if kind == "kek":
             return dataclasses.replace(self, keks=entries, kek_primary=primary)
+        if kind == "draft":
+            return dataclasses.replace(self, draft_keys=entries, draft_primary=primary)
         return dataclasses.replace(self, pseudonym_keys=entries, pseudonym_primary=primary)

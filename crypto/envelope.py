@@ -17,6 +17,9 @@ Blob layouts (byte offsets; integers big-endian):
         14..26 nonce
         26..74 AES-256-GCM(KEK, DEK, AD = binding AD || KEK version): 32 + 16 tag
 
+    draft-wrapped DEK (74 bytes): the same layout with blob kind 0x06, bytes 2..6
+        naming a draft-epoch key version, and "draft-epoch" appended to the AD.
+
     field (at least 102 bytes):
         0      format version (1)
         1      blob kind 0x02
@@ -54,7 +57,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from crypto import _blob
 from crypto._blob import FORMAT_VERSION
 from crypto._encoding import length_prefixed
-from crypto._keyset import Keyring, KeyVersion
+from crypto._keyset import KeyKind, Keyring, KeyVersion
 from crypto.errors import Misplaced, Tampered, WrongKey
 
 __all__ = [
@@ -67,10 +70,18 @@ __all__ = [
     "seal_field",
     "unwrap_data_key",
     "wrap_data_key",
+    "wrap_draft_key",
+    "wrapped_key_kind",
     "wrapped_key_version",
 ]
 
 DataKey = NewType("DataKey", bytes)
+
+# Which keyring kind unwraps each kind of wrapped blob, and what its AD ends with.
+_WRAP_KINDS: dict[int, tuple[KeyKind, bytes]] = {
+    _blob.WRAPPED_DEK: ("kek", b""),
+    _blob.DRAFT_DEK: ("draft", b"draft-epoch"),
+}
 
 _DEK_FIELD = "dek"
 _BINDING_LABEL = "hrd-intake/binding"
@@ -136,8 +147,19 @@ def wrap_data_key(keyring: Keyring, dek: DataKey, record_type: str, record_id: s
     return _wrap(keyring, dek, _DekPlace.of(record_type, record_id))
 
 
+def wrap_draft_key(keyring: Keyring, dek: DataKey, record_type: str, record_id: str) -> bytes:
+    """Wrap a draft's data key under the keyring's current draft-epoch key.
+
+    Raises:
+        ValueError: dek is not 32 bytes, or a binding part is invalid.
+        KeyNotFound: the keyring has no draft epoch yet.
+    """
+    _check_dek(dek)
+    return _wrap(keyring, dek, _DekPlace.of(record_type, record_id), _blob.DRAFT_DEK)
+
+
 def unwrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_id: str) -> DataKey:
-    """Unwrap a record's data key with the KEK version named in the blob.
+    """Unwrap a record's data key with the KEK (or draft-epoch) version named in the blob.
 
     Raises:
         UnsupportedFormat: unknown format version, or malformed or truncated blob.
@@ -147,7 +169,7 @@ def unwrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_i
         Tampered: authentication failed.
     """
     place = _DekPlace.of(record_type, record_id)
-    return _unwrap(keyring, _parse(wrapped, _blob.WRAPPED_DEK, _WRAPPED_SIZE, exact=True), place)
+    return _unwrap(keyring, _parse_wrapped(wrapped), place)
 
 
 def wrapped_key_version(wrapped: bytes) -> KeyVersion:
@@ -156,8 +178,17 @@ def wrapped_key_version(wrapped: bytes) -> KeyVersion:
     Raises:
         UnsupportedFormat: unknown format version, or malformed or truncated blob.
     """
-    data = _parse(wrapped, _blob.WRAPPED_DEK, _WRAPPED_SIZE, exact=True)
+    data = _parse_wrapped(wrapped)
     return KeyVersion(int.from_bytes(data[2:6], "big"))
+
+
+def wrapped_key_kind(wrapped: bytes) -> KeyKind:
+    """Which kind of keyring key ("kek" or "draft") a wrapped data key needs.
+
+    Raises:
+        UnsupportedFormat: unknown format version, or malformed or truncated blob.
+    """
+    return _WRAP_KINDS[_parse_wrapped(wrapped)[1]][0]
 
 
 def rewrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_id: str) -> bytes:
@@ -171,11 +202,12 @@ def rewrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_i
         The errors of `unwrap_data_key`.
     """
     place = _DekPlace.of(record_type, record_id)
-    data = _parse(wrapped, _blob.WRAPPED_DEK, _WRAPPED_SIZE, exact=True)
+    data = _parse_wrapped(wrapped)
     dek = _unwrap(keyring, data, place)
-    if int.from_bytes(data[2:6], "big") == keyring.primary("kek"):
+    kind = _WRAP_KINDS[data[1]][0]
+    if int.from_bytes(data[2:6], "big") == keyring.primary(kind):
         return data
-    return _wrap(keyring, dek, place)
+    return _wrap(keyring, dek, place, data[1])
 
 
 @dataclass(frozen=True)
@@ -193,22 +225,39 @@ class _DekPlace:
         return cls(binding, associated_data, _fingerprint_of(associated_data))
 
 
-def _wrap(keyring: Keyring, dek: bytes, place: _DekPlace) -> bytes:
-    version = keyring.primary("kek")
-    kek = keyring.material("kek", version)
-    header = _blob.header(_blob.WRAPPED_DEK) + version.to_bytes(4, "big")
+def _wrap(
+    keyring: Keyring, dek: bytes, place: _DekPlace, blob_kind: int = _blob.WRAPPED_DEK
+) -> bytes:
+    key_kind, suffix = _WRAP_KINDS[blob_kind]
+    version = keyring.primary(key_kind)
+    kek = keyring.material(key_kind, version)
+    header = _blob.header(blob_kind) + version.to_bytes(4, "big")
     nonce = os.urandom(_NONCE_SIZE)
-    # Whoever holds this KEK version (the server's keyring) can unwrap it, for this record only.
-    ciphertext = AESGCM(kek).encrypt(nonce, dek, place.associated_data + version.to_bytes(4, "big"))
+    # Whoever holds this KEK (or draft-epoch key) version can unwrap it, for this record
+    # only: the server's keyring, and for a draft only until that epoch key is destroyed.
+    associated_data = place.associated_data + version.to_bytes(4, "big") + suffix
+    ciphertext = AESGCM(kek).encrypt(nonce, dek, associated_data)
     return header + place.fingerprint + nonce + ciphertext
+
+
+def _parse_wrapped(wrapped: bytes) -> bytes:
+    """A wrapped data key of either kind, checked (`UnsupportedFormat` otherwise)."""
+    is_draft = (
+        isinstance(wrapped, bytes | bytearray | memoryview)
+        and len(wrapped) > 1
+        and wrapped[1] == _blob.DRAFT_DEK
+    )
+    kind = _blob.DRAFT_DEK if is_draft else _blob.WRAPPED_DEK
+    return _parse(wrapped, kind, _WRAPPED_SIZE, exact=True)
 
 
 def _unwrap(keyring: Keyring, data: bytes, place: _DekPlace) -> DataKey:
     version = KeyVersion(int.from_bytes(data[2:6], "big"))
     if not hmac.compare_digest(data[6:14], place.fingerprint):
         raise Misplaced(place.binding.as_tuple())
-    kek = keyring.material("kek", version)
-    associated_data = place.associated_data + version.to_bytes(4, "big")
+    key_kind, suffix = _WRAP_KINDS[data[1]]
+    kek = keyring.material(key_kind, version)
+    associated_data = place.associated_data + version.to_bytes(4, "big") + suffix
     try:
         dek = AESGCM(kek).decrypt(data[14:26], data[26:], associated_data)
     except InvalidTag:

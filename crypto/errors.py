@@ -43,7 +43,7 @@ class KeyNotFound(CryptoError):
     """The keyring has no key of this kind and version.
 
     Attributes:
-        kind: "kek" or "pseudonym".
+        kind: "kek", "pseudonym" or "draft".
         version: the key version asked for.
     """
 
@@ -57,7 +57,7 @@ class KeyRetired(CryptoError):
     """The key version exists but was retired: its material is destroyed.
 
     Attributes:
-        kind: "kek" or "pseudonym".
+        kind: "kek", "pseudonym" or "draft".
         version: the retired key version.
     """
 

@@ -202,6 +202,8 @@ def _encode_keyset(keyring: Keyring) -> bytes:
         "kek_primary": keyring.primary("kek"),
         "pseudonym_keys": entries("pseudonym"),
         "pseudonym_primary": keyring.primary("pseudonym"),
+        "draft_keys": entries("draft"),
+        "draft_primary": keyring.primary("draft") if keyring.has_primary("draft") else None,
     }
     return json.dumps(keyset, sort_keys=True, separators=(",", ":")).encode("ascii")
 
@@ -230,6 +232,11 @@ def _decode_keyset(path: Path, plaintext: bytes) -> Keyring:
             kek_primary=KeyVersion(keyset["kek_primary"]),
             pseudonym_keys=entries(keyset["pseudonym_keys"]),
             pseudonym_primary=KeyVersion(keyset["pseudonym_primary"]),
+            # Files from before draft-epoch keys have none: the first epoch adds them.
+            draft_keys=entries(keyset.get("draft_keys", [])),
+            draft_primary=None
+            if keyset.get("draft_primary") is None
+            else KeyVersion(keyset["draft_primary"]),
         )
     except (KeyError, TypeError, ValueError):  # the message could echo key bytes: drop it
         raise KeyringFileError(path, "malformed: the decrypted keyset is invalid") from None

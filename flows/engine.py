@@ -236,6 +236,8 @@ class Engine:
                 conv.lang, "engine.unknown_command", command=f"/{command.word}"
             )
             return self._out.stay(conv, unknown, self._prompts.text(conv.lang, "engine.help"))
+        if command.command is Command.STATUS:
+            return self._cmd_status(conv, command.argument)
         return self._commands[command.command](conv)
 
     def _cmd_start(self, conv: Conversation) -> Outcome:
@@ -277,5 +279,5 @@ class Engine:
         prompts = (self._prompts.text(conv.lang, "engine.deleted"), self._prompts.menu(conv.lang))
         return Outcome(conv.dump(), prompts, effects)
 
-    def _cmd_status(self, conv: Conversation) -> Outcome:
-        return Outcome(conv.dump(), (self._prompts.current(conv),), (ShowStatus(),))
+    def _cmd_status(self, conv: Conversation, reference: str | None = None) -> Outcome:
+        return Outcome(conv.dump(), (self._prompts.current(conv),), (ShowStatus(reference),))

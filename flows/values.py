@@ -107,7 +107,13 @@ class Wipe:
 
 @dataclass(frozen=True)
 class ShowStatus:
-    """/status: show the states of the defender's submitted cases (no content)."""
+    """/status REF: show the state of the case the defender names (no content).
+
+    The conversation keeps no list of its cases, so the defender gives the
+    reference they kept; `reference` is None for a bare /status (ask for it).
+    """
+
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,9 @@ class KeySettings(_Frozen):
     # transaction begun before it may still wrap under the old primary: a
     # version is only retired this long after it stopped being the primary.
     retire_grace_minutes: int = Field(default=10, ge=0)
+    # Drafts are wrapped under a draft-epoch key that changes this often; a key is
+    # destroyed once older than `draft_idle_hours` plus one epoch.
+    draft_epoch_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
 class RetentionSettings(_Frozen):

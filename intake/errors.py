@@ -6,6 +6,7 @@ branches, which the CLI maps to exit codes in one place (`intake.cli.main`)::
     IntakeError
     ├── Refused                  exit 1: understood, and declined (the message says why)
     │   ├── OfficerRefused           unknown or revoked officer, or another mission's case
+    │   │   └── DuressRefused            the defender typed the duress word in that chat
     │   ├── CaseNotFound             no case with that reference
     │   ├── IllegalTransition        the case's state does not allow this step
     │   ├── ReasonRequired           closing or transferring a case needs a reason
@@ -38,6 +39,7 @@ __all__ = [
     "CaseNotFound",
     "ConfigError",
     "DirectoryError",
+    "DuressRefused",
     "FileRejected",
     "IllegalTransition",
     "IntakeError",
@@ -71,6 +73,21 @@ class SetupError(IntakeError):
 
 class OfficerRefused(Refused):
     """The officer cannot act: unknown, revoked, or the mission is wrong."""
+
+
+class DuressRefused(OfficerRefused):
+    """A reply to a chat where the defender typed the duress word: flagged, not sent.
+
+    Attributes:
+        reference: the case.
+    """
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"case {reference}: the defender typed the duress word in that chat; nothing was"
+            " sent and the case is flagged. Reach them another way."
+        )
+        self.reference = reference
 
 
 class CaseNotFound(Refused):

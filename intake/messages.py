@@ -48,6 +48,9 @@ class Inbound:
     # Set instead of text/choice/attachment for what the core cannot read
     # (a sticker, a voice note, an edit): the defender is told, nothing changes.
     unsupported: Literal["unsupported", "edited"] | None = None
+    # The `Reply.tag` a pressed button carried ("" for a button without one);
+    # None where the channel binds no choices (typed numbers, the console).
+    choice_tag: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,10 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     multi: bool = False
+    # Binds the choices to the question asked (its step and a per-prompt nonce):
+    # a channel that renders buttons puts it in their data and hands it back in
+    # `Inbound.choice_tag`, so a button of a question that has passed changes nothing.
+    tag: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,15 +88,23 @@ Outbound = Reply | WipeChat
 
 @dataclass(frozen=True)
 class PendingDelivery:
-    """A message an officer (or a notification) queued for a channel to send."""
+    """A message an officer (or a notification) queued for a channel to send.
+
+    For an officer's reply, `sender` and `reference` come from the case's sealed
+    return address: once sent, the defender's conversation awaits their answer
+    on that case. `conversation_id` is only set on replies queued before that.
+    """
 
     id: str
     channel: str
     kind: str
-    chat: str
-    text: str
+    chat: str = field(repr=False)
+    text: str = field(repr=False)
     conversation_id: str | None
     attempts: int = 0  # claims so far, this one included
+    sender: str | None = field(default=None, repr=False)
+    reference: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)

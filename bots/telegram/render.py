@@ -59,23 +59,37 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [piece for piece in pieces if piece.strip()]
 
 
-def callback_data(choice: Choice, position: int) -> str:
-    """The button's data: the choice's value, or its 1-based number when too long.
+# Between the prompt's tag and the choice in a button's data.
+TAG_SEPARATOR = "|"
 
-    The engine accepts a choice by value or by its shown number alike.
+
+def callback_data(choice: Choice, position: int, tag: str | None = None) -> str:
+    """The button's data: "<tag>|<value>", or the 1-based number for the value when too long.
+
+    The tag binds the button to the question it answers (`Reply.tag`): the
+    core refuses a press whose tag is not the current question's. The engine
+    accepts a choice by value or by its shown number alike.
     """
-    if 0 < len(choice.value.encode("utf-8")) <= MAX_CALLBACK_DATA:
-        return choice.value
-    return str(position)
+    prefix = f"{tag}{TAG_SEPARATOR}" if tag else ""
+    room = MAX_CALLBACK_DATA - len(prefix.encode("utf-8"))
+    if 0 < len(choice.value.encode("utf-8")) <= room:
+        return prefix + choice.value
+    return prefix + str(position)
 
 
-def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
+def read_callback_data(data: str) -> tuple[str, str]:
+    """(tag, choice) of a button's data; tag "" for data without one (older buttons)."""
+    tag, separator, choice = data.partition(TAG_SEPARATOR)
+    return (tag, choice) if separator else ("", data)
+
+
+def keyboard(choices: Sequence[Choice], tag: str | None = None) -> InlineKeyboardMarkup | None:
     """One button per row (labels in any language stay readable)."""
     if not choices:
         return None
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(choice.label, callback_data=callback_data(choice, number))]
+            [InlineKeyboardButton(choice.label, callback_data=callback_data(choice, number, tag))]
             for number, choice in enumerate(choices, start=1)
         ]
     )
@@ -148,7 +162,8 @@ class Renderer:
         ids: list[int] = []
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
-            sent = await self.send_text(chat_id, piece, keyboard(reply.choices) if last else None)
+            markup = keyboard(reply.choices, reply.tag) if last else None
+            sent = await self.send_text(chat_id, piece, markup)
             if sent is not None:
                 ids.append(sent)
         return ids

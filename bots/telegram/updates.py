@@ -18,6 +18,7 @@ from typing import Any, Literal
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
+from bots.telegram.render import read_callback_data
 from intake.messages import Attachment, Inbound
 
 log = logging.getLogger("bots.telegram.channel")
@@ -58,6 +59,8 @@ class Incoming:
     key: str = field(default="", repr=False)
     text: str | None = field(default=None, repr=False)
     choice: str | None = field(default=None, repr=False)
+    # A pressed button's tag (the question it answers), see `Inbound.choice_tag`.
+    choice_tag: str | None = field(default=None, repr=False)
     file: FileRef | None = None
     unsupported: Literal["unsupported", "edited"] | None = None
     language: str | None = None
@@ -86,6 +89,7 @@ class Incoming:
             language=self.language,
             trace_id=None if self.trace_id is None else str(self.trace_id),
             unsupported=self.unsupported,
+            choice_tag=self.choice_tag,
         )
 
 
@@ -118,6 +122,7 @@ def _read_unparsed(data: Mapping[str, Any]) -> Incoming:
             query.get("data"),
         )
         if isinstance(user_id, int) and isinstance(query_id, str) and isinstance(choice, str):
+            tag, choice = read_callback_data(choice)
             return Incoming(
                 update_id,
                 Route.CORE,
@@ -125,6 +130,7 @@ def _read_unparsed(data: Mapping[str, Any]) -> Incoming:
                 sender=str(user_id),
                 key=f"cb:{query_id}",
                 choice=choice,
+                choice_tag=tag,
                 callback_id=query_id,
             )
         return Incoming(
@@ -258,13 +264,15 @@ def _read_callback(update_id: int, query: CallbackQuery) -> Incoming:
         return Incoming(update_id, Route.IGNORE, callback_id=query.id)
     # Answer in the sender's own private chat (its id is the user id), whatever
     # message the press claims to come from: a forged press reaches no one else.
+    tag, choice = read_callback_data(query.data)
     return Incoming(
         update_id,
         Route.CORE,
         chat_id=user.id,
         sender=str(user.id),
         key=f"cb:{query.id}",
-        choice=query.data,
+        choice=choice,
+        choice_tag=tag,
         language=user.language_code,
         callback_id=query.id,
         pressed_message=(

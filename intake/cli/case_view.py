@@ -21,7 +21,9 @@ from intake.triage.case_file import CaseFile
 
 __all__ = ["print_case"]
 
-
+# What an officer's JSON shows of the sealed payload: what the defender answered
+# and how it was routed. Never the files' data keys, the return address (the
+# defender's platform identity) nor any internal record id.
 def print_case(
     console: Console, file: CaseFile, opened: OpenedCase, folder: Path | None, as_json: bool
 ) -> None:

@@ -17,12 +17,16 @@ _LABELS = {
     "cases": "closed cases destroyed",
     "case_events": "  their notes, replies and answers",
     "case_attachments": "  their files",
-    "conversations": "idle conversations without a case destroyed",
+    "conversations": "idle conversations destroyed",
     "drafts": "idle drafts destroyed (conversation kept for its cases)",
     "draft_attachments": "  draft files",
     "processed_messages": "old processed-message digests",
+    "inbox_messages": "  digests of kept messages (Signal), answered and sent",
     "orphan_seals": "seals of records already gone",
     "unreadable_conversations": "idle conversations that do not decrypt (left; see keys verify)",
+    "draft_epoch_keys": "draft-epoch keys past the window destroyed",
+    "shredded_conversations": "  conversations they wrapped, deleted",
+    "shredded_draft_attachments": "  draft files they wrapped, deleted",
 }
 
 
@@ -43,6 +47,7 @@ def purge_command(ctx: Context, dry_run: bool, as_json: bool) -> None:
         engine.new_state,
         now,
         dry_run=dry_run,
+        draft_epochs=app.build_draft_epochs(settings, ctx.cipher),
     )
     counts = report.as_dict()
     checkpointed = True

@@ -10,18 +10,22 @@ channel talks on stdin/stdout (in a thread: it reads line by line).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
+from crypto import CryptoError
 from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
@@ -29,12 +33,18 @@ from intake.core import app
 from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
+from intake.keys.draft_epochs import DraftEpochs
+from intake.keys.retention import shred_draft_epochs
 from intake.runtime.health import ChannelState, ChannelStatus, Health
 from intake.runtime.http import Counters, StatusServer
 from intake.runtime.metrics import LogCounter, ServiceMetrics
 from intake.storage.channel_items import ChannelItemStore
 from intake.storage.channel_state import ChannelStateStore
 from intake.storage.leases import Leases, matrix_lease_name, new_holder_id, telegram_lease_name
+
+_log = logging.getLogger(__name__)
+# How often a running service destroys draft-epoch keys past the window.
+SHRED_INTERVAL = 3600.0
 
 
 @click.command()
@@ -54,8 +64,9 @@ def serve(ctx: Context) -> None:
         app.utcnow,
     )
     channels = _leased_channels(ctx, service, leases, health)
+    epochs = app.build_draft_epochs(settings, ctx.cipher)
     with refusals(RoutingError):
-        asyncio.run(_main(settings, ctx, health, [metrics, counter], channels, service))
+        asyncio.run(_main(settings, ctx, health, [metrics, counter], channels, service, epochs))
 
 
 def _leased_channels(
@@ -117,6 +128,7 @@ async def _main(
     counters: Sequence[Counters],
     channels: Sequence[Channel],
     service: ConversationService,
+    epochs: DraftEpochs | None = None,
 ) -> None:
     server: StatusServer | None = None
     if settings.http_addr is not None:
@@ -140,6 +152,11 @@ async def _main(
     # Safety check-ins: due prompts go to the delivery queue, missed ones raise their case.
     scheduler = app.build_checkin_scheduler(settings, ctx.sessions, ctx.cipher)
     checkins = asyncio.create_task(run_checkins(scheduler, settings.checkins.poll_seconds))
+    shredder = (
+        asyncio.create_task(shred_periodically(ctx.sessions, epochs), name="draft-epochs")
+        if epochs is not None
+        else None
+    )
     try:
         if channels:
             await run_channels(channels)
@@ -151,8 +168,42 @@ async def _main(
             web.cancel()
         checkins.cancel()
         await asyncio.gather(checkins, return_exceptions=True)
+        if shredder is not None:
+            shredder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shredder
         if server is not None:
             await server.stop()
+
+
+async def shred_periodically(
+    sessions: sessionmaker[Session],
+    epochs: DraftEpochs,
+    interval: float = SHRED_INTERVAL,
+    clock: Callable[[], datetime] = app.utcnow,
+) -> None:
+    """Destroy draft-epoch keys past the window, now and then every `interval` seconds.
+
+    Safe to repeat and to run in several processes at once: the decision is
+    made on the keyring file under its lock, and the row deletion is conditional.
+    A failure (keyring file or database unreachable) is logged and tried again
+    at the next interval, never in a tight loop.
+    """
+    while True:
+        try:
+            report = await asyncio.to_thread(shred_draft_epochs, sessions, epochs, clock())
+        except (OSError, CryptoError, SQLAlchemyError) as exc:
+            _log.error("draft epoch keys not destroyed this time: %s", type(exc).__name__)
+        else:
+            if report.draft_epoch_keys:
+                _log.info(
+                    "draft window passed",
+                    extra={
+                        "draft_epoch_keys": report.draft_epoch_keys,
+                        "count": report.shredded_conversations,
+                    },
+                )
+        await asyncio.sleep(interval)
 
 
 async def _run_console(run: Callable[[], None], status: ChannelStatus) -> None:

@@ -29,7 +29,9 @@ from intake.core.checkin_scheduler import CheckinScheduler
 from intake.core.checkins import CheckinPolicy
 from intake.core.service import ConversationService
 from intake.errors import SetupError
+from intake.keys.draft_epochs import DraftEpochs, DraftWindow
 from intake.keys.holders import active_recovery_key
+from intake.keys.keyring_admin import update_keyring_file
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
 from intake.storage import key_usage, migrate
@@ -61,6 +63,17 @@ class KeyringHolder:
         self._keyring = load_keyring(path, passphrase)
         self._mtime = path.stat().st_mtime_ns
         self._checked = time.monotonic()
+
+    def adopt(self, keyring: Keyring) -> None:
+        """Use a keyring this process just wrote to the file (no reload needed)."""
+        self._keyring = keyring
+        self._mtime = self._path.stat().st_mtime_ns
+
+    def update(self, change: Callable[[Keyring], Keyring]) -> Keyring:
+        """Change the keyring file under its lock, and use the result at once."""
+        keyring = update_keyring_file(self._path, self._passphrase, change)
+        self.adopt(keyring)
+        return keyring
 
     def __call__(self) -> Keyring:
         now = time.monotonic()
@@ -141,6 +154,18 @@ def build_flow_engine(settings: Settings, catalog: Catalog) -> FlowEngine:
     )
 
 
+def build_draft_epochs(settings: Settings, cipher: RecordCipher) -> DraftEpochs | None:
+    """Draft-epoch keys of the keyring file behind `cipher` (None for an in-memory keyring)."""
+    source = cipher.keyring_source
+    if not isinstance(source, KeyringHolder):
+        return None
+    window = DraftWindow(
+        epoch=timedelta(minutes=settings.keys.draft_epoch_minutes),
+        idle=timedelta(hours=settings.draft_idle_hours),
+    )
+    return DraftEpochs(source, source.update, window)
+
+
 def build_service(
     settings: Settings,
     sessions: sessionmaker[Session],
@@ -177,6 +202,7 @@ def build_service(
         audit_checkpoint=settings.audit_checkpoint,
         metrics=metrics,
         checkin_policy=checkin_policy(settings),
+        draft_epochs=build_draft_epochs(settings, cipher),
     )
 
 

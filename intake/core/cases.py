@@ -1,4 +1,4 @@
-"""Creating cases from submissions, and the files of drafts.
+"""Routing a submission, case references, and the files of drafts.
 
 Storage-level helpers of the conversation service, taking a session and the
 record cipher; the service opens and commits the transaction.
@@ -6,24 +6,17 @@ record cipher; the service opens and commits the transaction.
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from flows import split_place
 from intake.config import RoutingSettings
 from intake.core.routing import Router, RoutingFacts
-from intake.errors import NoKeyAtHand
-from intake.keys.holders import seal_record_key
 from intake.messages import Attachment
 from intake.references import new_reference
 from intake.storage import conversations as storage
 from intake.storage.models import Attachment as AttachmentRow
-from intake.storage.models import Case
 from intake.storage.records import RecordCipher, new_record_id
 from intake.triage.missions import mission_exists, missions_serving
 
@@ -53,7 +46,7 @@ def store_draft_attachment(
 ) -> str:
     """Encrypt a file into the draft of a conversation; returns its id."""
     attachment_id = new_record_id()
-    dek, wrapped, version = cipher.new_key("attachment", attachment_id)
+    dek, wrapped, epoch = cipher.new_draft_key("attachment", attachment_id)
     meta = {
         "media_type": attachment.media_type,
         "name": attachment.name,
@@ -64,8 +57,10 @@ def store_draft_attachment(
             id=attachment_id,
             conversation_id=conversation_id,
             dek_wrapped=wrapped,
-            kek_version=version,
-            # Who can decrypt: the service until submission, then whoever opens the case.
+            kek_version=None,
+            draft_epoch=epoch,
+            # Who can decrypt: the service (this draft epoch) until submission; then the
+            # file is re-encrypted for whoever opens the case (intake.core.submission).
             meta_ct=cipher.seal_json(dek, "attachment", attachment_id, "meta", meta),
             data_ct=cipher.seal(dek, "attachment", attachment_id, "data", attachment.data),
             created_at=now,
@@ -75,88 +70,9 @@ def store_draft_attachment(
     return attachment_id
 
 
-def _adopt_attachments(
-    session: Session, cipher: RecordCipher, conversation_id: str, case_id: str
-) -> dict[str, str]:
-    """Move a draft's files to the case: their keys go into the case payload."""
-    files: dict[str, str] = {}
-    for row in storage.draft_attachments(session, conversation_id):
-        assert row.dek_wrapped is not None  # noqa: S101 - drafts always carry their key
-        dek = cipher.open_key("attachment", row.id, row.dek_wrapped)
-        files[row.id] = base64.b64encode(dek).decode("ascii")
-        row.case_id = case_id
-        row.conversation_id = None
-        row.dek_wrapped = None
-        row.kek_version = None
-    return files
-
-
-def _unused_reference(session: Session) -> str:
+def unused_reference(session: Session) -> str:
     for _ in range(_REFERENCE_ATTEMPTS):
         reference = new_reference()
         if not storage.reference_taken(session, reference):
             return reference
     raise RuntimeError("could not draw an unused case reference; the space is exhausted")
-
-
-def create_case(
-    session: Session,
-    cipher: RecordCipher,
-    *,
-    mission_id: str,
-    facts: RoutingFacts,
-    report: Mapping[str, Any],
-    conversation_id: str,
-    channel: str,
-    now: datetime,
-) -> Case:
-    """Create a case in `mission_id`'s queue from a submitted report and the draft's files."""
-    case_id = new_record_id()
-    dek, wrapped, version = cipher.new_key("case", case_id)
-    urgency = facts.urgency or "not_urgent"
-    case = Case(
-        id=case_id,
-        reference=_unused_reference(session),
-        mission_id=mission_id,
-        kind=facts.kind,
-        urgency=urgency,
-        urgency_rank=URGENCY_RANK.get(urgency, len(URGENCY_RANK)),
-        status="new",
-        flagged=False,
-        submitted_at=now,
-        updated_at=now,
-        # The country only (never the region or city typed): what the queue filters by.
-        country=split_place(facts.country)[0],
-        dek_wrapped=wrapped,
-        kek_version=version,
-        payload_ct=b"",  # sealed below, once the files' keys are known
-    )
-    session.add(case)
-    session.flush()  # the case row must exist before its files point to it
-    payload = {
-        **report,
-        "routing": {
-            "kind": facts.kind,
-            "country": facts.country,
-            "category": list(facts.category),
-            "urgency": facts.urgency,
-        },
-        "attachments": _adopt_attachments(session, cipher, conversation_id, case_id),
-        "conversation": conversation_id,
-        "channel": channel,
-    }
-    case.payload_ct = cipher.seal_json(dek, "case", case_id, "payload", payload)
-    try:
-        # Who can decrypt from now on: the mission's officers and the recovery key.
-        seal_record_key(session, "case", case_id, case.reference, mission_id, dek, now)
-    except NoKeyAtHand:
-        # A setup from before officer keys: the case stays under the keyring
-        # until security staff create a recovery key and re-seal.
-        log.warning(
-            "no recovery key: case left under the server keyring", extra={"case": case.reference}
-        )
-        return case
-    # The server's copy of the key is destroyed: the server alone can no longer read the case.
-    case.dek_wrapped = None
-    case.kek_version = None
-    return case

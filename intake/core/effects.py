@@ -2,6 +2,11 @@
 
 Split from the conversation service, which owns the transaction: each handler
 takes the batch's session and the conversation's turn and returns replies.
+
+No handler ties a conversation to a case anywhere the server can read it: a
+submission puts the return address inside the sealed case, /status takes the
+reference the defender kept, and logs name a case or a conversation, never
+both.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from intake.config import RoutingSettings
 from intake.core import cases
 from intake.core.checkins import FLOW as CHECKIN_FLOW
 from intake.core.checkins import CheckinPolicy, Checkins
+from intake.core.drafts import Drafts
+from intake.core.submission import create_case
 from intake.messages import Outbound, Reply, WipeChat
+from intake.references import parse_reference
 from intake.storage import audit
 from intake.storage import conversations as storage
 from intake.storage.conversation_record import Turn
@@ -40,7 +48,7 @@ class EffectHandlers:
         routing: routing rules and fallback.
         notify: channel -> chat where officers are told of new cases (no content).
         clock: returns the current aware UTC time.
-        default_language: when a conversation names none.
+        drafts: the conversation records (fresh keys, destruction).
         audited: called with how many audit entries were appended (the caller
             syncs the checkpoint after its commit).
         checkin_policy: grace period and word-hash cost of safety check-ins.
@@ -53,7 +61,7 @@ class EffectHandlers:
         routing: RoutingSettings,
         notify: Mapping[str, str],
         clock: Callable[[], datetime],
-        default_language: str,
+        drafts: Drafts,
         audited: Callable[[int], None],
         checkin_policy: CheckinPolicy | None = None,
     ) -> None:
@@ -62,7 +70,7 @@ class EffectHandlers:
         self._routing = routing
         self._notify = dict(notify)
         self._clock = clock
-        self._default_language = default_language
+        self._drafts = drafts
         self._audited = audited
         self.checkins = Checkins(
             cipher,
@@ -83,14 +91,19 @@ class EffectHandlers:
         }
 
     def language(self, turn: Turn) -> str:
-        return str(turn.record["flow"].get("lang", self._default_language))
+        return self._drafts.language(turn)
 
     def _on_submit(self, session: Session, turn: Turn, effect: Submit) -> list[Outbound]:
+        """Raises NoKeyAtHand (nothing written) when there is no recovery key to seal to."""
         if effect.flow == CHECKIN_FLOW:  # starts a check-in; a case only if it is missed
             return self.checkins.start(session, turn, effect)
         now = self._clock()
         mission_id = cases.route(session, self._routing, effect.routing)
-        case = cases.create_case(
+        conversation = turn.conversation
+        chat = self._cipher.open(
+            turn.dek, "conversation", conversation.id, "chat", conversation.chat_ct
+        ).decode("utf-8")
+        case = create_case(
             session,
             self._cipher,
             mission_id=mission_id,
@@ -100,11 +113,16 @@ class EffectHandlers:
                 "language": effect.language,
                 "answers": dict(effect.answers),
             },
-            conversation_id=turn.conversation.id,
-            channel=turn.conversation.channel,
+            conversation_id=conversation.id,
+            # Where an officer's reply goes; sealed inside the case, for its officers only.
+            return_address={
+                "channel": conversation.channel,
+                "chat": chat,
+                "sender": turn.sender or chat,
+            },
             now=now,
         )
-        turn.record["cases"].append(case.reference)
+        self._drafts.fresh_key(turn)
         session.info[TALLY].cases[(mission_id, case.kind)] += 1
         if turn.record.get("device_changed"):
             kind = str(turn.record.get("device_change_kind", "new_device"))
@@ -123,7 +141,7 @@ class EffectHandlers:
             kind=case.kind,
         )
         self._audited(1)
-        for channel, chat in self._notify.items():
+        for channel, chat_id in self._notify.items():
             # Officers learn that a case arrived, never what it says.
             notice = f"New {case.kind.replace('_', ' ')} {case.reference} for {mission_id}, urgency {case.urgency}."
             queue_delivery(
@@ -131,7 +149,7 @@ class EffectHandlers:
                 self._cipher,
                 channel=channel,
                 kind="notify",
-                chat=chat,
+                chat=chat_id,
                 text=notice,
                 conversation_id=None,
                 now=now,
@@ -144,9 +162,11 @@ class EffectHandlers:
         return []
 
     def _on_wipe(self, session: Session, turn: Turn, effect: Wipe) -> list[Outbound]:
-        storage.delete_draft_attachments(session, turn.conversation.id)
+        """/delete: the chat is wiped and the conversation record destroyed."""
         self.checkins.end(session, turn, duress=False)
-        return [self._wipe(turn)]
+        wipe = self._wipe(turn)
+        self._drafts.destroy(session, turn)
+        return [wipe]
 
     def _wipe(self, turn: Turn) -> WipeChat:
         """Hand the remembered message ids to the channel and forget them."""
@@ -155,18 +175,41 @@ class EffectHandlers:
         return WipeChat(ids)
 
     def _on_duress(self, session: Session, turn: Turn, effect: Duress) -> list[Outbound]:
-        storage.delete_draft_attachments(session, turn.conversation.id)
+        """The duress word: wipe the chat, flag what the service can still tie to it, forget.
+
+        The conversation keeps no list of cases, so the case flagged now is the
+        one whose officer's reply it awaits, if any. The sender is marked (by
+        pseudonym only): an officer's later reply to this chat flags its case
+        and is refused (`intake.triage.actions.reply`), and `/status` here
+        knows nothing from now on. A running safety check-in ends and raises
+        its alert. Then the record is destroyed.
+        """
         now = self._clock()
-        storage.flag_cases(session, turn.record["cases"], now)
-        # On each case's timeline; the entry says only that it happened.
-        for reference in turn.record["cases"]:
-            audit.append(session, now, "service", "case.duress", reference)
-        self._audited(len(turn.record["cases"]))
+        reference = turn.record.get("reply_to")
+        if reference:
+            storage.flag_cases(session, [str(reference)], now)
+            # On the case's timeline; the entry says only that it happened.
+            audit.append(session, now, "service", "case.duress", str(reference))
+            self._audited(1)
+        conversation = turn.conversation
+        storage.mark_duress(session, conversation.channel, conversation.sender_pseudonym, now)
         self.checkins.end(session, turn, duress=True)
-        log.warning("duress word received", extra={"conversation": turn.conversation.id})
-        return [self._wipe(turn)]
+        log.warning("duress word received", extra={"flagged": 1 if reference else 0})
+        wipe = self._wipe(turn)
+        self._drafts.destroy(session, turn)
+        return [wipe]
 
     def _on_status(self, session: Session, turn: Turn, effect: ShowStatus) -> list[Outbound]:
-        cases = storage.cases_by_reference(session, turn.record["cases"])
-        listing = [(case.reference, case.status, case.updated_at.date()) for case in cases]
-        return [Reply(text=render_status(self._catalog, self.language(turn), listing))]
+        language = self.language(turn)
+        if effect.reference is None:
+            return [Reply(text=self._catalog.text(language, "status.ask"))]
+        reference = parse_reference(effect.reference)
+        case = storage.case_by_reference(session, reference) if reference else None
+        conversation = turn.conversation
+        if case is None or storage.duress_marked(
+            session, conversation.channel, [conversation.sender_pseudonym]
+        ):
+            # After the duress word this chat knows nothing, whoever holds the phone.
+            return [Reply(text=self._catalog.text(language, "status.unknown"))]
+        listing = [(case.reference, case.status, case.updated_at.date())]
+        return [Reply(text=render_status(self._catalog, language, listing))]

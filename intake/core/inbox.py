@@ -257,7 +257,9 @@ def _answer_to_json(answer: Answer) -> dict[str, Any]:
             outbound.append({"wipe": list(out.message_ids)})
         else:
             choices = [[c.value, c.label] for c in out.choices]
-            outbound.append({"text": out.text, "choices": choices, "multi": out.multi})
+            outbound.append(
+                {"text": out.text, "choices": choices, "multi": out.multi, "tag": out.tag}
+            )
     return {
         "v": FORMAT,
         "sender": answer.sender,
@@ -276,7 +278,7 @@ def _answer_from_json(row_id: str, channel: str, value: dict[str, Any]) -> Answe
             outbound.append(WipeChat(tuple(out["wipe"])))
         else:
             choices = tuple(Choice(v, label) for v, label in out["choices"])
-            outbound.append(Reply(out["text"], choices, bool(out["multi"])))
+            outbound.append(Reply(out["text"], choices, bool(out["multi"]), out.get("tag")))
     return Answer(
         row_id,
         channel,

@@ -20,23 +20,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import Answer, Catalog, Engine, Outcome, Prompt, Rejection, check_text
 from intake.config import RoutingSettings
-from intake.core import cases
+from intake.core import cases, prompt_tags
 from intake.core.checkins import CheckinPolicy
+from intake.core.drafts import Drafts
 from intake.core.effects import TALLY, EffectHandlers
 from intake.core.files import DEFAULT_MAX_BYTES, clean_file
-from intake.errors import FileRejected
-from intake.messages import Attachment, Choice, Inbound, Outbound, PendingDelivery, Reply
+from intake.core.outbox import Outbox
+from intake.core.submission import SUBMITTED
+from intake.errors import FileRejected, NoKeyAtHand
+from intake.keys.draft_epochs import DraftEpochs
+from intake.messages import Attachment, Choice, Inbound, Outbound, Reply
 from intake.runtime.metrics import BatchTally, ServiceMetrics
 from intake.storage import audit
 from intake.storage import conversations as storage
-from intake.storage.conversation_record import Turn, new_record, open_turn, save_turn
-from intake.storage.deliveries import (
-    claim_deliveries,
-    forget_deliveries,
-    release_deliveries,
-)
-from intake.storage.models import Conversation
-from intake.storage.records import RecordCipher, new_record_id
+from intake.storage.conversation_record import Turn
+from intake.storage.purge import checkpoint_wal
+from intake.storage.records import RecordCipher
 from intake.triage import actions as triage
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ def prompt_to_reply(prompt: Prompt) -> Reply:
     )
 
 
-class ConversationService:
+class ConversationService(Outbox):
     """Answers defenders' messages.
 
     Args:
@@ -83,6 +82,8 @@ class ConversationService:
         audit_checkpoint: the audit head file to update after commits that audit.
         metrics: the counters `/metrics` shows (messages, cases, errors).
         checkin_policy: safety check-ins' grace period and word-hash cost.
+        draft_epochs: starts draft-epoch keys as time passes (None: the keyring
+            is in memory and already has its epoch).
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class ConversationService:
         audit_checkpoint: Path | None = None,
         metrics: ServiceMetrics | None = None,
         checkin_policy: CheckinPolicy | None = None,
+        draft_epochs: DraftEpochs | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
@@ -109,8 +111,11 @@ class ConversationService:
         self._routing = routing
         self._clock = clock
         self._default_language = default_language
+        self._draft_epochs = draft_epochs
         self._draft_idle = draft_idle
-        self._first_contact = dict(first_contact_notices or {})
+        self._drafts = Drafts(
+            cipher, engine, catalog, default_language, draft_idle, first_contact_notices or {}
+        )
         self._max_attachment_bytes = max_attachment_bytes
         self._notify = dict(notify or {})
         self._audited = 0  # audit entries this instance appended: checkpoint after commit
@@ -122,7 +127,7 @@ class ConversationService:
             routing,
             self._notify,
             clock,
-            default_language,
+            self._drafts,
             audited=self._count_audited,
             checkin_policy=checkin_policy,
         )
@@ -183,6 +188,9 @@ class ConversationService:
         self, messages: Sequence[Inbound], within: BatchHook | None = None, start: int = 0
     ) -> list[list[Outbound]]:
         tally = BatchTally()
+        if self._draft_epochs is not None:
+            self._draft_epochs.ensure_current(self._clock())
+        submitted = False
         with self._sessions.begin() as session, session.no_autoflush:
             # No autoflush: updates to conversations wait for the commit and go
             # out together. Rows that later queries of the batch must see are
@@ -204,7 +212,12 @@ class ConversationService:
                     raise _BrokenMessage(index) from exc
             if within is not None and replies:
                 within(session, start, replies)
+            submitted = bool(session.info.pop(SUBMITTED, False))
+            bind = session.get_bind()
         self.metrics.committed(tally)
+        if submitted and not checkpoint_wal(bind.engine):
+            # Best effort: the next submission or purge truncates it.
+            log.warning("a reader kept the SQLite write-ahead log busy after a submission")
         return replies
 
     def _reject(
@@ -241,11 +254,16 @@ class ConversationService:
             session.info[TALLY].duplicates[message.channel] += 1
             return self._repeat_prompt(session, message)
 
-        turn = self._load_turn(session, message, now)
+        turn = self._drafts.load(session, message, now)
         if message.trace_id is not None:
             turn.record["trace"].append(message.trace_id)
         replies = list(turn.notices)
-        if message.unsupported is not None:
+        renew = True  # a new question is asked, unless nothing moved
+        if prompt_tags.is_stale(turn.record, message):
+            # A button of a question that has passed: nothing changes.
+            replies.extend(self._tell(turn, "engine.stale_choice"))
+            renew = False
+        elif message.unsupported is not None:
             replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
         elif message.attachment is not None:
             replies.extend(self._take_attachment(session, turn, message.attachment, now))
@@ -259,26 +277,19 @@ class ConversationService:
             replies.extend(
                 self._apply(session, turn, self._engine.handle(turn.record["flow"], answer))
             )
-        self._save_turn(turn, now)
+        replies = prompt_tags.bind(turn.record, replies, renew)
+        self._drafts.save(session, turn, now)
         session.info[TALLY].messages[message.channel] += 1
-        log.info(
-            "message processed",
-            extra={"channel": message.channel, "conversation": turn.conversation.id},
-        )
+        # No conversation id here: a log line beside "case submitted" would link them.
+        log.info("message processed", extra={"channel": message.channel})
         return replies
 
     def _repeat_prompt(self, session: Session, message: Inbound) -> list[Outbound]:
-        conversation = self._find_conversation(session, message.channel, message.sender)
-        if conversation is None:
+        turn = self._drafts.open(session, message.channel, message.sender)
+        if turn is None:
             return []
-        turn = open_turn(self._cipher, conversation)
-        return [prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
-
-    def _find_conversation(
-        self, session: Session, channel: str, sender: str
-    ) -> Conversation | None:
-        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
-        return storage.find_conversation(session, channel, [digest for _, digest in candidates])
+        prompt = prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))
+        return prompt_tags.bind(turn.record, [prompt], renew=False)
 
     @staticmethod
     def _answers_officer(turn: Turn, message: Inbound) -> bool:
@@ -299,15 +310,16 @@ class ConversationService:
         if isinstance(checked, Rejection):
             params = {key: str(value) for key, value in checked.params.items()}
             return self._tell(turn, checked.key, **params)
+        # Answered (or closed): the conversation forgets which case it was.
+        turn.record["reply_to"] = None
         if not triage.defender_answer(session, self._cipher, reference, checked, now):
-            turn.record["reply_to"] = None
             return self._tell(turn, "reply.case_closed", reference=reference)
         self._audited += 1
         return self._tell(turn, "reply.sent_to_officer", reference=reference)
 
     def _tell(self, turn: Turn, key: str, **params: str) -> list[Outbound]:
         """A notice, then the question the conversation is waiting for."""
-        text = self._catalog.text(self._effects.language(turn), key, **params)
+        text = self._catalog.text(self._drafts.language(turn), key, **params)
         return [Reply(text=text), prompt_to_reply(self._engine.current_prompt(turn.record["flow"]))]
 
     def _take_attachment(
@@ -327,63 +339,6 @@ class ConversationService:
         outcome = self._engine.handle(turn.record["flow"], Answer(attachment=attachment_id))
         return self._apply(session, turn, outcome)
 
-    def record_sent(self, channel: str, sender: str, message_ids: Sequence[str]) -> None:
-        """Remember (encrypted) the ids of messages the bot sent, to delete them later."""
-        self.record_sent_many(channel, {sender: message_ids})
-
-    def record_sent_many(self, channel: str, sent: Mapping[str, Sequence[str]]) -> None:
-        """`record_sent` for several senders in one transaction (a channel's whole batch)."""
-        sent = {sender: ids for sender, ids in sent.items() if ids}
-        if not sent:
-            return
-        with self._sessions.begin() as session:
-            self.record_sent_in(session, channel, sent)
-
-    def record_sent_in(
-        self, session: Session, channel: str, sent: Mapping[str, Sequence[str]]
-    ) -> None:
-        """`record_sent_many` inside the caller's transaction (the inbox's, on Signal)."""
-        for sender, message_ids in sent.items():
-            if not message_ids:
-                continue
-            conversation = self._find_conversation(session, channel, sender)
-            if conversation is None:
-                continue
-            turn = open_turn(self._cipher, conversation)
-            turn.record["trace"].extend(message_ids)
-            self._save_turn(turn, conversation.last_seen_at)
-
-    def claim_deliveries(
-        self, channel: str, limit: int = 50, max_attempts: int | None = None
-    ) -> list[PendingDelivery]:
-        """Messages for this channel to send (officer replies, notifications).
-
-        Call `delivered` for each once sent, `release` for those not sent;
-        a claim lapses after `intake.storage.deliveries.CLAIM_HOLD` (at least once: a
-        crash between sending and `delivered` repeats one, after the hold).
-        Deliveries claimed `max_attempts` times already are left alone (kept).
-        """
-        with self._sessions.begin() as session:
-            return claim_deliveries(
-                session, self._cipher, channel, self._clock(), limit, max_attempts=max_attempts
-            )
-
-    def release(self, deliveries: Sequence[PendingDelivery]) -> None:
-        """Give back claimed deliveries this worker will not send (another may, at once)."""
-        with self._sessions.begin() as session:
-            release_deliveries(session, [delivery.id for delivery in deliveries])
-
-    def delivered(self, delivery: PendingDelivery, sent_message_ids: Sequence[str] = ()) -> None:
-        """Forget a sent delivery, remembering its platform ids to wipe them later."""
-        with self._sessions.begin() as session:
-            forget_deliveries(session, [delivery.id])
-            if delivery.conversation_id and sent_message_ids:
-                conversation = session.get(Conversation, delivery.conversation_id)
-                if conversation is not None:
-                    turn = open_turn(self._cipher, conversation)
-                    turn.record["trace"].extend(sent_message_ids)
-                    save_turn(self._cipher, turn)
-
     def render_reply(self, language: str, reference: str, text: str) -> str:
         """How an officer's reply reads to the defender."""
         return self._catalog.text(language, "reply.from_officer", reference=reference, text=text)
@@ -397,23 +352,23 @@ class ConversationService:
         """A known defender's account shows a device they did not verify ("new_device")
         or a changed identity ("identity_changed"): warn the officers.
 
-        Each open case of the defender gets a warning event (sealed like the
-        case) and an audit entry; a draft carries the warning to its case at
-        submission. Returns how many cases were warned.
+        The case whose reply the conversation awaits (the only one it knows)
+        gets a warning event (sealed like the case) and an audit entry; a draft
+        carries the warning to its case at submission. Returns how many cases
+        were warned.
         """
         now = self._clock()
         with self._sessions.begin() as session:
-            conversation = self._find_conversation(session, channel, sender)
-            if conversation is None:
+            turn = self._drafts.open(session, channel, sender)
+            if turn is None:
                 return 0
-            turn = open_turn(self._cipher, conversation)
             turn.record["device_changed"] = True
             if kind == "identity_changed":
                 turn.record["device_change_kind"] = kind
-            save_turn(self._cipher, turn)
-            warned = triage.warn_device_change(
-                session, self._cipher, turn.record["cases"], now, kind
-            )
+            # No case list: the case it knows is the one whose reply it awaits.
+            awaited = [str(turn.record["reply_to"])] if turn.record.get("reply_to") else []
+            self._drafts.save(session, turn)
+            warned = triage.warn_device_change(session, self._cipher, awaited, now, kind)
         self._audited += warned
         if warned:
             with self._sessions() as session:
@@ -428,71 +383,17 @@ class ConversationService:
         )
 
     def _apply(self, session: Session, turn: Turn, outcome: Outcome) -> list[Outbound]:
+        before = turn.record["flow"]
         turn.record["flow"] = dict(outcome.state)
         replies: list[Outbound] = []
         for effect in outcome.effects:
-            replies.extend(self._effects.table[type(effect)](session, turn, effect))
+            try:
+                replies.extend(self._effects.table[type(effect)](session, turn, effect))
+            except NoKeyAtHand:
+                # No recovery key to seal to: nothing was written; the draft stays
+                # at its confirmation and the defender is told it will go shortly.
+                log.error("submission deferred: no recovery key to seal the case to")
+                turn.record["flow"] = before
+                return self._tell(turn, "submit.deferred")
         replies.extend(prompt_to_reply(prompt) for prompt in outcome.prompts)
         return replies
-
-    # -- conversation records ---------------------------------------------
-
-    def _load_turn(self, session: Session, message: Inbound, now: datetime) -> Turn:
-        candidates = self._cipher.pseudonym_candidates(f"sender:{message.channel}", message.sender)
-        conversation = storage.find_conversation(
-            session, message.channel, [digest for _, digest in candidates]
-        )
-        if conversation is None:
-            return self._new_turn(session, message, candidates[0], now)
-        turn = open_turn(self._cipher, conversation)
-        primary_version, primary_digest = candidates[0]
-        if conversation.sender_pseudonym != primary_digest:
-            # Pseudonym key rotated: move this sender to the primary version.
-            conversation.sender_pseudonym = primary_digest
-            conversation.pseudonym_version = primary_version
-        if now - conversation.last_seen_at > self._draft_idle:
-            self._expire_draft(session, turn)
-        return turn
-
-    def _new_turn(
-        self, session: Session, message: Inbound, pseudonym: tuple[int, str], now: datetime
-    ) -> Turn:
-        conversation_id = new_record_id()
-        dek, wrapped, version = self._cipher.new_key("conversation", conversation_id)
-        # Platforms send tags like "fr-FR"; the engine falls back to English if unknown.
-        language = (message.language or self._default_language).split("-")[0].lower()
-        record = new_record(self._engine.new_state(language))
-        conversation = Conversation(
-            id=conversation_id,
-            channel=message.channel,
-            sender_pseudonym=pseudonym[1],
-            pseudonym_version=pseudonym[0],
-            dek_wrapped=wrapped,
-            kek_version=version,
-            # Who can decrypt: the service (keyring); needed to deliver replies.
-            chat_ct=self._cipher.seal(
-                dek, "conversation", conversation_id, "chat", message.chat.encode("utf-8")
-            ),
-            state_ct=b"",
-            created_at=now,
-            last_seen_at=now,
-        )
-        session.add(conversation)
-        session.flush()
-        turn = Turn(conversation, dek, record)
-        notice = self._first_contact.get(message.channel)
-        if notice is not None:
-            turn.notices.append(
-                Reply(text=self._catalog.text(self._effects.language(turn), notice))
-            )
-        return turn
-
-    def _save_turn(self, turn: Turn, now: datetime) -> None:
-        save_turn(self._cipher, turn)
-        turn.conversation.last_seen_at = now
-
-    def _expire_draft(self, session: Session, turn: Turn) -> None:
-        language = str(turn.record["flow"].get("lang", self._default_language))
-        storage.delete_draft_attachments(session, turn.conversation.id)
-        turn.record["flow"] = self._engine.new_state(language)
-        log.info("idle draft destroyed", extra={"conversation": turn.conversation.id})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -59,6 +59,25 @@ def keyring_lock(path: Path) -> Iterator[None]:
 def save_keyring(path: Path, keyring: Keyring, passphrase: bytes) -> None:
     """Replace the keyring file atomically, keeping its Argon2id cost."""
     _save(path, keyring, passphrase, keyring_file_params(path))
+
+
+def update_keyring_file(
+    path: Path, passphrase: bytes, change: Callable[[Keyring], Keyring]
+) -> Keyring:
+    """Read, change and write back the keyring file under the lock; returns the result.
+
+    `change` sees the file as it is now (another process may have changed it);
+    when it returns the same keyring, nothing is written.
+
+    Raises:
+        crypto.CryptoError: the file does not open.
+    """
+    with keyring_lock(path):
+        keyring = load_keyring(path, passphrase)
+        changed = change(keyring)
+        if changed is not keyring:
+            save_keyring(path, changed, passphrase)
+    return changed
 
 
 def rotate_keyring(path: Path, passphrase: bytes, kind: KeyKind, now: datetime) -> KeyVersion:

@@ -7,9 +7,13 @@ What goes:
   every seal of its data keys. Sealed keys were the only way in; with the
   seals and ciphertexts deleted, not even the recovery key or the mission's
   officers can open it again;
-- conversations idle longer than `draft_idle_hours`: with no case left, the
-  whole conversation (draft, files, chat id, message ids); with cases, only
-  the draft (its files, and the flow state reset to the menu);
+- draft-epoch keys older than `draft_idle_hours` plus one epoch
+  (`intake.keys.draft_epochs`), then the rows still wrapped under them
+  (conversations and draft files nobody can open any more);
+- conversations idle longer than `draft_idle_hours`: the whole conversation
+  (draft, files, chat id, message ids, the reply it awaited). It keeps no
+  list of cases, so nothing ties it to one; an officer's later reply reaches
+  the defender through the case's sealed return address;
 - digests of processed platform messages older than
   `[retention] processed_message_days` (only needed against redelivery),
   and of messages the inbox kept (Signal) once answered and sent;
@@ -18,8 +22,9 @@ What goes:
 SQLite runs with `secure_delete` (deleted rows are overwritten in the file)
 and the write-ahead log is checkpointed and truncated afterwards, so old page
 images go too. On PostgreSQL deleted tuples linger until VACUUM; run it after
-a purge. Database backups still hold everything: that is what the retention
-epochs of issue 6's "going further" are for.
+a purge. Database backups still hold closed cases (that is what the retention
+epochs of issue 6's "going further" are for); drafts in them stop opening
+when their draft-epoch keys are destroyed.
 
 Every step is conditional on what was read (a case reopened, a defender who
 wrote again, between reading and deleting, is left alone), and each batch is
@@ -36,14 +41,15 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import CryptoError
+from crypto import CryptoError, KeyNotFound, KeyRetired
 from intake.config import RetentionSettings
+from intake.keys.draft_epochs import DraftEpochs
 from intake.storage import inbox
 from intake.storage import purge as store
 from intake.storage.cases import event_ids_of_cases
 from intake.storage.checkins import has_checkin
 from intake.storage.conversation_record import open_turn
-from intake.storage.conversations import delete_draft_attachments
+from intake.storage.conversations import delete_drafts_before_epoch
 from intake.storage.counts import count_processed_messages_before
 from intake.storage.models import Conversation
 from intake.storage.records import RecordCipher
@@ -66,6 +72,9 @@ class PurgeReport:
     inbox_messages: int = 0  # digests of kept messages (Signal), answered and sent
     orphan_seals: int = 0
     unreadable_conversations: int = 0
+    draft_epoch_keys: int = 0
+    shredded_conversations: int = 0
+    shredded_draft_attachments: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -79,9 +88,12 @@ def purge(
     new_flow_state: Callable[[str], dict[str, Any]],
     now: datetime,
     dry_run: bool = False,
+    draft_epochs: DraftEpochs | None = None,
 ) -> PurgeReport:
     """Destroy what retention no longer allows; with `dry_run`, only count it."""
     report = PurgeReport()
+    if draft_epochs is not None:
+        shred_draft_epochs(sessions, draft_epochs, now, dry_run, report)
     closed_before = now - timedelta(days=retention.closed_case_days)  # closed earlier: expired
     _purge_cases(sessions, closed_before, dry_run, report)
     _purge_conversations(
@@ -104,6 +116,34 @@ def checkpoint_sqlite(engine: Engine) -> bool:
     Returns False when a reader kept part of the log in use (run again later).
     """
     return store.checkpoint_wal(engine)
+
+
+def shred_draft_epochs(
+    sessions: sessionmaker[Session],
+    draft_epochs: DraftEpochs,
+    now: datetime,
+    dry_run: bool = False,
+    report: PurgeReport | None = None,
+) -> PurgeReport:
+    """Destroy draft-epoch keys past the window, then the rows they wrapped.
+
+    The keys go first: that is what makes every copy of those rows (backups,
+    WAL, dead tuples) unreadable; the rows are only clutter afterwards. The
+    running service calls this hourly, `hrd-intake purge` too.
+    """
+    report = report or PurgeReport()
+    if dry_run:
+        doomed = draft_epochs.window.doomed(draft_epochs.current(), now)
+        report.draft_epoch_keys += len(doomed)
+        return report
+    report.draft_epoch_keys += len(draft_epochs.destroy_expired(now))
+    oldest = draft_epochs.oldest_kept()
+    if oldest is not None:
+        with sessions.begin() as session:
+            conversations, files = delete_drafts_before_epoch(session, oldest)
+        report.shredded_conversations += conversations
+        report.shredded_draft_attachments += files
+    return report
 
 
 def _batches(
@@ -189,40 +229,24 @@ def _expire_conversation(
     seen = conversation.last_seen_at
     files = store.count_draft_attachments(session, conversation.id)
     try:
-        turn = open_turn(cipher, conversation)
+        open_turn(cipher, conversation)
+    except (KeyNotFound, KeyRetired):
+        pass  # its draft epoch is gone: nothing left to read, destroy the row
     except CryptoError:
         # Not ours to destroy blindly: keys verify names it.
         report.unreadable_conversations += 1
         return
-    references = [str(r) for r in turn.record.get("cases", [])]
-    # Cases this purge destroys do not count (a dry run still sees them).
-    has_cases = bool(references) and (
-        store.count_unexpired_cases(session, references, closed_before) > 0
-    )
     # A running safety check-in needs its conversation to ask and to be answered.
-    has_cases = has_cases or has_checkin(session, conversation.id)
-    flow = turn.record.get("flow", {})
-    has_draft = flow.get("flow") is not None or files > 0
-    if not has_cases:
-        report.conversations += 1
-        report.draft_attachments += files
-        if not dry_run:
-            session.expunge(conversation)
-            # Its draft files and queued messages go with it (ON DELETE CASCADE).
-            store.delete_conversation_if_unchanged(session, conversation.id, seen)
+    if has_checkin(session, conversation.id):
         return
-    if not has_draft:
-        return
-    report.drafts += 1
+    # No case list: an idle conversation goes whole (cases reach the defender
+    # through their sealed return address).
+    report.conversations += 1
     report.draft_attachments += files
-    if dry_run:
-        return
-    turn.record["flow"] = new_flow_state(str(flow.get("lang", "en")))
-    # Who can decrypt: the service (keyring), as before; only the menu is left in it.
-    state_ct = cipher.seal_json(turn.dek, "conversation", conversation.id, "state", turn.record)
-    session.expunge(conversation)
-    if store.replace_state_if_unchanged(session, conversation.id, seen, state_ct):
-        delete_draft_attachments(session, conversation.id)
+    if not dry_run:
+        session.expunge(conversation)
+        # Its draft files and queued messages go with it (ON DELETE CASCADE).
+        store.delete_conversation_if_unchanged(session, conversation.id, seen)
 
 
 def _drop_seals(session: Session, record_type: str, ids: list[str]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import CryptoError, wrapped_key_version
+from crypto import CryptoError, wrapped_key_kind, wrapped_key_version
 from intake.storage.pages import PAGE, AnyRow, keyring_record_pages
 from intake.storage.records import RecordCipher
 from intake.storage.wrapped_keys import WRAPPED_TABLES, WrappedTable
@@ -96,11 +96,13 @@ def _check_row(cipher: RecordCipher, spec: WrappedTable, row: AnyRow, report: Ve
     wrapped = row.dek_wrapped
     try:
         named = wrapped_key_version(wrapped)
-        if named != row.kek_version:
+        column = "draft_epoch" if wrapped_key_kind(wrapped) == "draft" else "kek_version"
+        says = getattr(row, column, None)
+        if named != says:
             report.fail(
                 spec.record_type,
                 record_id,
-                f"kek_version column says {row.kek_version}, the key is wrapped under {named}",
+                f"{column} column says {says}, the key is wrapped under {named}",
             )
             return
         dek = cipher.open_key(spec.record_type, record_id, wrapped)

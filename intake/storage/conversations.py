@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Attachment, Case, Conversation, ProcessedMessage
+from intake.storage.models import Attachment, Case, Conversation, DuressMark, ProcessedMessage
 
 
 def message_seen(session: Session, channel: str, digests: Sequence[str]) -> bool:
@@ -98,14 +98,60 @@ def delete_draft_attachments(
     return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
 
 
-def cases_by_reference(session: Session, references: Sequence[str]) -> list[Case]:
-    if not references:
-        return []
+def draft_files_off_epoch(session: Session, conversation_id: str, epoch: int) -> list[Attachment]:
+    """A draft's files whose key is not wrapped under `epoch` (to re-wrap them)."""
     return list(
         session.scalars(
-            select(Case).where(Case.reference.in_(references)).order_by(Case.submitted_at)
+            select(Attachment).where(
+                Attachment.conversation_id == conversation_id,
+                Attachment.case_id.is_(None),
+                Attachment.draft_epoch.is_distinct_from(epoch),
+            )
         )
     )
+
+
+def delete_conversation(session: Session, conversation_id: str) -> None:
+    """Destroy a conversation record and its draft files (the keys are in these rows)."""
+    delete_draft_attachments(session, conversation_id)
+    session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+
+
+def case_by_reference(session: Session, reference: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.reference == reference))
+
+
+def overwrite_and_delete_attachment(session: Session, attachment_id: str) -> None:
+    """Zero a file's ciphertexts in place, then delete the row.
+
+    SQLite (secure_delete) zeroes deleted cells anyway; the UPDATE first means
+    no committed page of this transaction holds the old bytes either.
+    PostgreSQL keeps the old tuple until VACUUM whatever we do (README).
+    """
+    session.execute(
+        update(Attachment)
+        .where(Attachment.id == attachment_id)
+        .values(
+            meta_ct=func.zeroblob(func.length(Attachment.meta_ct))
+            if session.get_bind().dialect.name == "sqlite"
+            else b"",
+            data_ct=func.zeroblob(func.length(Attachment.data_ct))
+            if session.get_bind().dialect.name == "sqlite"
+            else b"",
+            dek_wrapped=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(Attachment).where(Attachment.id == attachment_id))
+
+
+def delete_drafts_before_epoch(session: Session, epoch: int) -> tuple[int, int]:
+    """Rows wrapped under draft epochs older than `epoch` (keys destroyed): (conversations, files)."""
+    files = session.execute(
+        delete(Attachment).where(Attachment.case_id.is_(None), Attachment.draft_epoch < epoch)
+    )
+    conversations = session.execute(delete(Conversation).where(Conversation.draft_epoch < epoch))
+    return int(conversations.rowcount or 0), int(files.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def reference_taken(session: Session, reference: str) -> bool:
@@ -117,3 +163,20 @@ def flag_cases(session: Session, references: Sequence[str], now: datetime) -> No
         session.execute(
             update(Case).where(Case.reference.in_(references)).values(flagged=True, updated_at=now)
         )
+
+
+def mark_duress(session: Session, channel: str, pseudonym: str, now: datetime) -> None:
+    """Remember (by pseudonym only) that this sender typed the duress word."""
+    if session.get(DuressMark, (channel, pseudonym)) is None:
+        session.add(DuressMark(channel=channel, sender_pseudonym=pseudonym, marked_at=now))
+        session.flush()
+
+
+def duress_marked(session: Session, channel: str, pseudonyms: Sequence[str]) -> bool:
+    """Whether a sender (any pseudonym version) typed the duress word."""
+    found = session.scalar(
+        select(DuressMark.channel)
+        .where(DuressMark.channel == channel, DuressMark.sender_pseudonym.in_(list(pseudonyms)))
+        .limit(1)
+    )
+    return found is not None

@@ -31,8 +31,13 @@ def queue_delivery(
     text: str,
     conversation_id: str | None,
     now: datetime,
+    reply_to: tuple[str, str, str] | None = None,
 ) -> str:
+    """Queue a message; `reply_to` is (sender, case reference, language) for an officer's reply."""
     delivery_id = new_record_id()
+    body: dict[str, str] = {"chat": chat, "text": text}
+    if reply_to is not None:
+        body.update(sender=reply_to[0], reference=reply_to[1], language=reply_to[2])
     dek, wrapped, version = cipher.new_key("delivery", delivery_id)
     session.add(
         Delivery(
@@ -43,9 +48,7 @@ def queue_delivery(
             dek_wrapped=wrapped,
             kek_version=version,
             # Who can decrypt: the service (keyring), until it is delivered and deleted.
-            body_ct=cipher.seal_json(
-                dek, "delivery", delivery_id, "body", {"chat": chat, "text": text}
-            ),
+            body_ct=cipher.seal_json(dek, "delivery", delivery_id, "body", body),
             attempts=0,
             created_at=now,
         )
@@ -115,6 +118,9 @@ def claim_deliveries(
                 body["text"],
                 row.conversation_id,
                 row.attempts,
+                sender=body.get("sender"),
+                reference=body.get("reference"),
+                language=body.get("language"),
             )
         )
     return pending

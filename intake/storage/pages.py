@@ -89,13 +89,16 @@ def keyring_record_pages(
 ) -> Iterator[list[AnyRow]]:
     """Pages of a keyring-wrapped table's rows that carry a wrapped key.
 
-    Each row has the key columns, `kek_version`, `dek_wrapped` and the
-    ciphertext columns of `spec.fields`, as attributes.
+    Each row has the key columns, `kek_version` (and `draft_epoch` where the
+    table has drafts), `dek_wrapped` and the ciphertext columns of
+    `spec.fields`, as attributes.
     """
     table = spec.table
     keys = [table.c[c] for c in spec.key_columns]
     fields = [table.c[column] for column in spec.fields.values()]
-    query = select(*keys, table.c.kek_version, table.c.dek_wrapped, *fields).where(
+    # Drafts name their draft epoch instead of a KEK version.
+    epoch = [table.c.draft_epoch] if "draft_epoch" in table.c else []
+    query = select(*keys, table.c.kek_version, *epoch, table.c.dek_wrapped, *fields).where(
         table.c.dek_wrapped.is_not(None)
     )
     for _, rows in _pages(sessions, query, keys, sample, page):

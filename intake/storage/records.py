@@ -28,6 +28,7 @@ from crypto import (
     seal_field,
     unwrap_data_key,
     wrap_data_key,
+    wrap_draft_key,
     wrapped_key_version,
 )
 from intake.storage.key_usage import UsageCounter
@@ -56,6 +57,11 @@ class RecordCipher:
         """The keyring in use now."""
         return self._keyring()
 
+    @property
+    def keyring_source(self) -> Callable[[], Keyring]:
+        """What this cipher gets its keyring from (the composition root inspects it)."""
+        return self._keyring
+
     def new_key(self, record_type: str, record_id: str) -> tuple[DataKey, bytes, KeyVersion]:
         """A fresh data key, its wrapped form and the KEK version that wraps it."""
         dek = new_data_key()
@@ -64,6 +70,25 @@ class RecordCipher:
         version = wrapped_key_version(wrapped)
         self.usage.note(version)
         return dek, wrapped, version
+
+    def new_draft_key(self, record_type: str, record_id: str) -> tuple[DataKey, bytes, KeyVersion]:
+        """A fresh data key for a draft, wrapped under the current draft epoch (and that epoch)."""
+        dek = new_data_key()
+        wrapped, epoch = self.wrap_draft(dek, record_type, record_id)
+        return dek, wrapped, epoch
+
+    def wrap_draft(
+        self, dek: DataKey, record_type: str, record_id: str
+    ) -> tuple[bytes, KeyVersion]:
+        """A draft's data key wrapped under the current draft epoch, and that epoch.
+
+        Raises:
+            crypto.KeyNotFound: the keyring has no draft epoch yet.
+        """
+        keyring = self._keyring()
+        # Who can decrypt: whoever holds the keyring, until this epoch's key is
+        # destroyed (draft idle time plus one epoch after the epoch ends).
+        return wrap_draft_key(keyring, dek, record_type, record_id), keyring.primary("draft")
 
     def rewrap_key(
         self, record_type: str, record_id: str, wrapped: bytes

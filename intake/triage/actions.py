@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from crypto import DataKey, new_data_key
 from intake.errors import (
     CaseNotFound,
+    DuressRefused,
     IllegalTransition,
     NoKeyAtHand,
     OfficerRefused,
@@ -27,6 +28,7 @@ from intake.keys.holders import KeysAtHand, drop_seals, seal_record_key
 from intake.storage import audit
 from intake.storage.cases import attachments_of_case, case_by_reference, claim_case, events_of_case
 from intake.storage.conversation_record import open_turn, save_turn
+from intake.storage.conversations import duress_marked
 from intake.storage.deliveries import conversation_chat, queue_delivery
 from intake.storage.models import Case, CaseEvent, Conversation, Officer
 from intake.storage.records import RecordCipher, new_record_id
@@ -254,27 +256,47 @@ def reply(
     render: Callable[[str, str, str], str],
     now: datetime,
 ) -> None:
-    """Queue a reply for the defender on the channel and conversation they used.
+    """Queue a reply for the defender, to the return address sealed inside the case.
+
+    Only whoever opens the case (this officer, with the mission's key) reads
+    where the defender is; the delivery carries it, sealed under the keyring,
+    until it is sent and deleted. No conversation is looked up or touched.
 
     Args:
         render: (language, reference, text) -> the message the defender sees.
 
     Raises:
         IllegalTransition: the case is closed (reopen it first).
-        LookupError: the defender's conversation is gone.
+        DuressRefused: the defender's chat saw the duress word (the case is flagged).
+        LookupError: the case has no way back to the defender.
     """
     if case.status == "closed":
         raise IllegalTransition(case.status, "reply", ["reopen"])
     opened_key = case_key(session, cipher, case, keys)
     payload = cipher.open_json(opened_key, "case", case.id, "payload", case.payload_ct)
-    conversation = session.get(Conversation, payload["conversation"])
-    if conversation is None:
-        raise LookupError("the defender's conversation no longer exists (deleted or purged)")
-    channel, chat = conversation_chat(session, cipher, conversation.id)
-    turn = open_turn(cipher, conversation)
-    turn.record["reply_to"] = case.reference
-    save_turn(cipher, turn)
-    language = str(turn.record["flow"].get("lang", payload.get("language", "en")))
+    language = str(payload.get("language", "en"))
+    address = payload.get("return")
+    if isinstance(address, dict):
+        channel, chat = str(address["channel"]), str(address["chat"])
+        sender = str(address["sender"])
+        pseudonyms = [d for _, d in cipher.pseudonym_candidates(f"sender:{channel}", sender)]
+        if duress_marked(session, channel, pseudonyms):
+            # Whoever holds the defender's phone now must not read an officer's message.
+            # The desk rolls this back, flags the case and audits the refusal.
+            raise DuressRefused(case.reference)
+        reply_to: tuple[str, str, str] | None = (sender, case.reference, language)
+        conversation_id = None
+    else:
+        # A case submitted before return addresses: addressed through its conversation.
+        conversation = session.get(Conversation, payload.get("conversation"))
+        if conversation is None:
+            raise LookupError("the defender's conversation no longer exists (deleted or purged)")
+        channel, chat = conversation_chat(session, cipher, conversation.id)
+        turn = open_turn(cipher, conversation)
+        turn.record["reply_to"] = case.reference
+        save_turn(cipher, turn)
+        language = str(turn.record["flow"].get("lang", language))
+        reply_to, conversation_id = None, conversation.id
     add_event(session, cipher, case, "reply", actor, text, now)
     queue_delivery(
         session,
@@ -283,8 +305,9 @@ def reply(
         kind="reply",
         chat=chat,
         text=render(language, case.reference, text),
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         now=now,
+        reply_to=reply_to,
     )
     audit.append(session, now, actor, "case.reply", case.reference)
     # Answered: the defender's last answer has had its reply.

@@ -86,11 +86,13 @@ class CaseFile:
             "kind_label": self.kind_label,
             "country_name": self.country,
             "language": self.language,
-            "report": dict(payload),
+            # Never the files' data keys, the sealed return address or internal ids.
+            "report": report_view(payload),
             "answers": [{"step": a.step, "label": a.label, "value": a.value} for a in self.answers],
+            # Files by their number in this case (as --save-attachments names them).
             "attachments": [
-                {"id": f.id, "media_type": f.media_type, "name": f.name, "size": f.size}
-                for f in self.files
+                {"n": n, "media_type": f.media_type, "name": f.name, "size": f.size}
+                for n, f in enumerate(self.files, start=1)
             ],
             "timeline": [
                 {
@@ -103,6 +105,14 @@ class CaseFile:
                 for t in self.timeline
             ],
         }
+
+
+_REPORT_FIELDS = ("flow", "language", "answers", "routing")
+
+
+def report_view(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a case payload an officer's script may read."""
+    return {key: payload[key] for key in _REPORT_FIELDS if key in payload}
 
 
 # Audit actions shown as they are, in words; (kind, what). {from}/{to} come from the entry.

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto import BadPassphrase, CryptoError
 from intake.errors import (
     CaseNotFound,
+    DuressRefused,
     IllegalTransition,
     NoKeyAtHand,
     OfficerRefused,
@@ -31,6 +32,7 @@ from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import CaseRef, MissionId, OfficerId
 from intake.storage.audit import AuditTrail
+from intake.storage.conversations import flag_cases
 from intake.storage.models import Case, Officer
 from intake.storage.queue_pages import QueueFilter, case_audit_entries, queue_count, stat_rows
 from intake.storage.records import RecordCipher
@@ -347,6 +349,10 @@ class CaseDesk:
             case = self._case(session, reference, acting, action)
             try:
                 message = step(session, case, acting, self._clock())
+            except DuressRefused as exc:
+                session.rollback()
+                self._flag(exc.reference)
+                self._refuse(acting.actor, action, reference, exc)
             except (
                 IllegalTransition,
                 OfficerRefused,
@@ -358,6 +364,11 @@ class CaseDesk:
                 self._refuse(acting.actor, action, reference, exc)
         self._trail.synced()
         return message
+
+    def _flag(self, reference: str) -> None:
+        """Flag a case for its officers in a transaction of its own (the action rolled back)."""
+        with self._sessions.begin() as session:
+            flag_cases(session, [reference], self._clock())
 
     def _case(self, session: Session, reference: CaseRef, acting: Acting, action: str) -> Case:
         try:

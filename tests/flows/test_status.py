@@ -30,3 +30,15 @@ def test_every_state_has_a_name(catalog: Catalog, lang: str) -> None:
 def test_unknown_state_is_a_bug(catalog: Catalog) -> None:
     with pytest.raises(KeyError):
         render_status(catalog, "en", [("REF", "lost", date(2026, 1, 1))])
+
+
+def test_status_takes_the_reference_the_defender_kept() -> None:
+    from flows.commands import Command, parse_command
+
+    parsed = parse_command("/status  hrd-7kq2-m9xd ")
+    assert parsed is not None and parsed.command is Command.STATUS
+    assert parsed.argument == "hrd-7kq2-m9xd"
+    bare = parse_command("/status@HrdBot")
+    assert bare is not None and bare.argument is None
+    # Only /status takes an argument: anything else with one is an ordinary answer.
+    assert parse_command("/start deep-link") is None

@@ -405,7 +405,10 @@ class FakeTelegram:
         for msg in reversed(self.sent_messages(chat_id)):
             for row in (msg.get("reply_markup") or {}).get("inline_keyboard", []):
                 for button in row:
-                    if label in (button.get("text"), button.get("callback_data")):
+                    data = button.get("callback_data")
+                    # The bot's data is "<question tag>|<value>": match the value too.
+                    value = data.partition("|")[2] if isinstance(data, str) else None
+                    if label in (button.get("text"), data, value):
                         return self.inject_callback(
                             chat_id, user_id, button["callback_data"], msg["message_id"]
                         )

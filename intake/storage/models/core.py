@@ -79,12 +79,29 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20))
     sender_pseudonym: Mapped[str] = mapped_column(String(64))
     pseudonym_version: Mapped[int] = mapped_column(Integer)
+    # Wrapped under a draft-epoch key (`draft_epoch`), re-wrapped at every step;
+    # rows from before migration 0012 carry a KEK wrap until their next step.
     dek_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    kek_version: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    draft_epoch: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     chat_ct: Mapped[bytes] = mapped_column(LargeBinary)
     state_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class DuressMark(Base):
+    """A sender (by keyed pseudonym) who typed the duress word, and when.
+
+    Names no case and holds no conversation: it only lets the service refuse
+    `/status` in that chat and flag a case whose officer is about to reply there.
+    """
+
+    __tablename__ = "duress_marks"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    sender_pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class Case(Base):
@@ -126,9 +143,10 @@ class Case(Base):
 class Attachment(Base):
     """A file a defender sent.
 
-    While the draft is open its data key is wrapped under the keyring; at
-    submission the key moves into the case payload (so whoever can open the
-    case can open its files) and `dek_wrapped` is cleared.
+    While the draft is open its data key is wrapped under the current draft-epoch
+    key (`draft_epoch`); at submission the file is re-encrypted under a fresh key
+    that goes into the case payload (so whoever can open the case can open its
+    files), as a new row with no wrapped key, and the draft row is deleted.
     """
 
     __tablename__ = "attachments"
@@ -142,6 +160,7 @@ class Attachment(Base):
     )
     dek_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     kek_version: Mapped[int | None] = mapped_column(Integer, index=True)
+    draft_epoch: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     meta_ct: Mapped[bytes] = mapped_column(LargeBinary)
     data_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bots.telegram.ratelimit import RateLimiter, Verdict
-from bots.telegram.render import callback_data, keyboard, split_text
+from bots.telegram.render import callback_data, keyboard, read_callback_data, split_text
 from bots.telegram.retry import Backoff, call, retry_after_seconds
 from bots.telegram.updates import Route, read_raw, read_update
 from intake.messages import Choice
@@ -194,6 +194,11 @@ def test_splitting_counts_utf16_and_never_cuts_a_character() -> None:
 def test_buttons_carry_values_or_their_number_when_too_long() -> None:
     assert callback_data(Choice("yes", "Yes"), 1) == "yes"
     assert callback_data(Choice("é" * 40, "Long"), 3) == "3"  # 80 bytes > 64
+    # Bound to the question: "<tag>|<value>", still within Telegram's 64 bytes.
+    assert callback_data(Choice("yes", "Yes"), 1, "ab12.c0ffee00") == "ab12.c0ffee00|yes"
+    assert callback_data(Choice("x" * 55, "Long"), 2, "ab12.c0ffee00") == "ab12.c0ffee00|2"
+    assert read_callback_data("ab12.c0ffee00|yes") == ("ab12.c0ffee00", "yes")
+    assert read_callback_data("yes") == ("", "yes")  # a button from before tags
     markup = keyboard([Choice("a", "A"), Choice("b", "B")])
     assert markup is not None
     assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [["a"], ["b"]]

@@ -63,10 +63,18 @@ def test_status_rotate_retire_rewrap_verify(world: dict[str, str]) -> None:
         ("pseudonym", 1, True),
     ]
     assert "recovery-key.txt" in status.stderr and "move it offline" in status.stderr
+    # An officer's reply waits in the outbox, wrapped under KEK version 1 (drafts are
+    # under draft-epoch keys and the case is sealed: neither needs a KEK).
+    ana = {
+        **world,
+        "HRD_INTAKE_OFFICER": world["ID_ana"],
+        "HRD_INTAKE_PASSPHRASE_FILE": world["PASS_ana"],
+    }
+    run(ana, "queue", "reply", world["REF"], stdin="Are you safe?")
     assert "version 2 is now the primary" in run(world, "keys", "rotate").stdout
 
     refused = run(world, "keys", "retire", "1", code=1)
-    assert "records still need it (conversations: 1)" in refused.stderr
+    assert "records still need it (deliveries: 1)" in refused.stderr
     assert "keys rewrap" in refused.stderr
     done = run(world, "keys", "rewrap", "--batch", "1", "--json")
     assert json.loads(done.stdout)["rewrapped"] == 1 and "records/s" in done.stderr
@@ -109,7 +117,8 @@ def test_officer_rotation_revocation_and_mission_rotation(world: dict[str, str])
         world, "officers", "revoke", world["ID_ben"], "--compromised",
         "--by", world["ID_ana"], "--by-passphrase-file", world["PASS_ana"],
     )  # fmt: skip
-    assert "key version 3 started" in revoked.stdout and "1 records" in revoked.stdout
+    # The case and the officer's reply on it (test_status_rotate_retire_rewrap_verify).
+    assert "key version 3 started" in revoked.stdout and "2 records" in revoked.stdout
     again = json.loads(run(ana, "queue", "show", world["REF"], "--json").stdout)
     assert again["reference"] == world["REF"]
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from intake.messages import Attachment, Inbound, Reply, WipeChat
 from intake.storage import conversations as storage
 from intake.storage.models import Attachment as AttachmentRow
-from intake.storage.models import Case, ProcessedMessage
+from intake.storage.models import Case, Conversation, ProcessedMessage
 from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, assistance_request, play, threat_report
 from tests.support.setup import Setup
@@ -143,14 +143,19 @@ def test_a_redelivered_answer_does_not_answer_the_next_question(setup: Setup) ->
     defender.choose("me")
 
 
-def test_status_lists_references_without_content(setup: Setup) -> None:
+def test_status_takes_the_kept_reference_and_shows_no_content(setup: Setup) -> None:
     defender = Defender(setup.service())
     defender.send("/start")
     play(defender, threat_report(details="secret-detail"))
     reference = defender.reference()
+    # The conversation keeps no list of cases: a bare /status asks for the reference.
     defender.send("/status")
-    assert reference in defender.text
+    assert reference not in defender.text and "/status HRD-" in defender.text
+    defender.send(f"/status {reference.lower()}")
+    assert reference in defender.text and "Received" in defender.text
     assert "secret-detail" not in defender.text
+    defender.send("/status HRD-0000-0000")
+    assert "no report or request with that reference" in defender.text
 
 
 def exif_photo() -> bytes:
@@ -228,15 +233,22 @@ def test_idle_draft_is_destroyed_at_next_contact(setup: Setup) -> None:
     assert "threat_report" in defender.choices  # back at the menu
 
 
-def test_duress_word_wipes_and_flags_the_defenders_cases(setup: Setup) -> None:
+def test_duress_word_wipes_forgets_and_status_knows_nothing(setup: Setup) -> None:
     setup.settings = setup.settings.model_copy(update={"duress_words": ("bluebird",)})
     defender = Defender(setup.service())
     defender.send("/start")
     play(defender, threat_report())
+    reference = defender.reference()
     defender.send("Bluebird")
     assert defender.wiped
+    # The conversation record is destroyed (crypto-shredded with its row)...
     with setup.sessions() as session:
-        assert [c.flagged for c in list_cases(session)] == [True]
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+    # ...and whoever holds the phone learns nothing from /status, even with the reference.
+    defender.send("/status")
+    assert reference not in defender.text
+    defender.send(f"/status {reference}")
+    assert reference not in defender.text and "Received" not in defender.text
 
 
 def test_first_contact_notice_is_shown_once_per_channel(setup: Setup) -> None:

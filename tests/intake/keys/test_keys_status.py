@@ -33,18 +33,18 @@ def status_of(setup: Setup, **key_settings: int) -> KeyStatus:
 
 def test_status_counts_records_and_encryptions_per_version(setup: Setup) -> None:
     enrol(setup, "eu-del-ke", "Ana")
-    submit(setup, threat_report("Kenya"))  # wraps a conversation key and a case key
+    # The conversation's key is under a draft epoch; the case key is sealed, never wrapped.
+    submit(setup, threat_report("Kenya"))
     insert_records(setup.sessions, setup.cipher, 20, setup.clock())
     status = status_of(setup)
     [kek] = [v for v in status.keyring if v.kind == "kek"]
-    # The case key was wrapped, then sealed and its wrap cleared: counted, not protected.
     assert kek.records == {
-        "conversations": 15,
+        "conversations": 14,
         "deliveries": 4,
         "attachments": 2,
         "channel_state": 3,
     }
-    assert kek.encryptions == 2 + 20 + 3 and kek.primary and not kek.due
+    assert kek.encryptions == 20 + 3 and kek.primary and not kek.due
     [pseudonym] = [v for v in status.keyring if v.kind == "pseudonym"]
     assert pseudonym.records == {"conversations": 15} and pseudonym.encryptions is None
     [officer] = status.officers

@@ -106,13 +106,18 @@ def test_purge_shreds_expired_cases_and_drafts_only(setup: Setup) -> None:
         "cases": 1,
         "case_events": 1,
         "case_attachments": 1,
-        "conversations": 2,  # "alone" (a draft and its file) and "old" (its case goes now)
-        "drafts": 1,  # "open" keeps its conversation for its case; only the draft goes
+        # Every idle conversation goes whole ("old", "open", "recent", "alone" with its
+        # draft file): none keeps a list of cases, replies use the sealed return address.
+        "conversations": 4,
+        "drafts": 0,
         "draft_attachments": 1,
         "processed_messages": len(digests),  # every message but the fresh draft's
         "inbox_messages": 0,
         "orphan_seals": 0,
         "unreadable_conversations": 0,
+        "draft_epoch_keys": 0,
+        "shredded_conversations": 0,
+        "shredded_draft_attachments": 0,
     }
     assert run_purge(setup, dry_run=True) == expected
     before = sqlite_bytes(setup)
@@ -131,10 +136,10 @@ def test_purge_shreds_expired_cases_and_drafts_only(setup: Setup) -> None:
         # Everything else opens as before.
         for reference in (still_open, recent):
             assert open_case(session, setup.cipher, reference, officer_keys).case.reference
-        assert len(session.scalars(select(Conversation)).all()) == 3  # open, recent, fresh
+        assert len(session.scalars(select(Conversation)).all()) == 1  # fresh
     assert verify(setup, setup.cipher, setup.recovery).ok
     # The idle draft restarts at the menu; the fresh one carries on where it was.
-    idle_with_case.send("/status")
+    idle_with_case.send(f"/status {still_open}")
     assert still_open in idle_with_case.text
     fresh.choose("yes")
 

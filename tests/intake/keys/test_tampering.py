@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from crypto import KeyNotFound, KeyRetired, Misplaced, Tampered, load_keyring, save_keyring
+from crypto import KeyNotFound, Misplaced, Tampered, load_keyring, save_keyring
 from intake.core.app import keyring_passphrase
 from intake.storage.conversation_record import open_turn
 from intake.storage.models import Case, Conversation, KeySeal
@@ -106,13 +106,13 @@ def test_unknown_key_version_is_reported(setup: Setup) -> None:
     assert error.value.version == 77
 
 
-def test_retired_key_version_is_reported(setup: Setup) -> None:
+def test_destroyed_draft_epoch_is_reported(setup: Setup) -> None:
     two_cases(setup)
     path, passphrase = setup.settings.keyring.path, keyring_passphrase(setup.settings)
     keyring = load_keyring(path, passphrase)
     later = setup.clock.now + timedelta(days=1)
-    rotated = keyring.rotate("kek", later).retire("kek", keyring.primary("kek"), later)
+    rotated = keyring.rotate("draft", later).destroy("draft", [keyring.primary("draft")])
     save_keyring(path, rotated, passphrase, CHEAP_KDF)
     cipher = RecordCipher(lambda: load_keyring(path, passphrase))
-    with pytest.raises(KeyRetired):
+    with pytest.raises(KeyNotFound):
         opening_conversation(setup, cipher, conversations(setup)[0].id)

@@ -89,8 +89,8 @@ def test_probes_and_metrics_say_what_runs_and_nothing_of_who(setup: Setup) -> No
             assert samples[key] == 1
             key = 'hrd_intake_queue_cases{kind="threat_report",mission="eu-del-ke",status="new"}'
             assert samples[key] == 1
-            assert samples['hrd_intake_keyring_records{table="conversations",version="1"}'] == 1
-            assert samples['hrd_intake_kek_encryptions{version="1"}'] >= 2
+            # Conversations are wrapped under draft-epoch keys, not a KEK version.
+            assert 'hrd_intake_keyring_records{table="conversations",version="1"}' not in samples
             assert samples['hrd_intake_channel_lease_held{channel="telegram"}'] == 1
             assert samples['hrd_intake_channel_running{channel="telegram"}'] == 1
             assert samples["hrd_intake_database_up"] == 1

@@ -45,11 +45,9 @@ def test_conversations_drafts_and_their_cases(sessions: sessionmaker[Session]) -
             "f2",
             "f3",
         ]
-        assert [c.id for c in conversations.cases_by_reference(session, ["R-1", "R-2"])] == [
-            "c2",
-            "c1",
-        ]
-        assert conversations.cases_by_reference(session, []) == []
+        found_case = conversations.case_by_reference(session, "R-1")
+        assert found_case is not None and found_case.id == "c1"
+        assert conversations.case_by_reference(session, "R-9") is None
         assert conversations.reference_taken(session, "R-1")
         assert not conversations.reference_taken(session, "R-9")
     with sessions.begin() as session:
@@ -65,6 +63,57 @@ def test_conversations_drafts_and_their_cases(sessions: sessionmaker[Session]) -
         assert flagged.updated_at == T0 + timedelta(days=1)
         unflagged = session.get(Case, "c1")
         assert unflagged is not None and not unflagged.flagged
+
+
+def test_drafts_under_epochs_are_rewrapped_shredded_and_destroyed(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        rows.mission(session, "m-a")
+        rows.case(session, "c1", "m-a", reference="R-1")
+        for conversation_id, epoch in (("v-old", 1), ("v-new", 2), ("v-legacy", None)):
+            rows.conversation(session, conversation_id, pseudonym=f"p-{conversation_id}")
+            row = session.get(Conversation, conversation_id)
+            assert row is not None
+            row.kek_version, row.draft_epoch = (None, epoch) if epoch else (1, None)
+        for attachment_id, conversation_id, epoch in (
+            ("f-old", "v-old", 1),
+            ("f-new", "v-new", 2),
+            ("f-new-stale", "v-new", 1),
+        ):
+            rows.attachment(session, attachment_id, conversation_id=conversation_id)
+            file_row = session.get(Attachment, attachment_id)
+            assert file_row is not None
+            file_row.dek_wrapped, file_row.draft_epoch = b"wrapped", epoch
+        rows.attachment(session, "f-case", case_id="c1")
+    with sessions() as session:
+        # The draft files of v-new not yet under epoch 2 (to re-wrap at its next save).
+        off = conversations.draft_files_off_epoch(session, "v-new", 2)
+        assert [a.id for a in off] == ["f-new-stale"]
+    with sessions.begin() as session:
+        # Epoch 1's key destroyed: what it wrapped goes (the legacy KEK row and cases stay).
+        assert conversations.delete_drafts_before_epoch(session, 2) == (1, 2)
+    with sessions() as session:
+        assert session.get(Conversation, "v-old") is None
+        assert session.get(Conversation, "v-legacy") is not None
+        assert session.get(Attachment, "f-case") is not None
+    with sessions.begin() as session:
+        conversations.overwrite_and_delete_attachment(session, "f-new")
+        conversations.delete_conversation(session, "v-legacy")
+    with sessions() as session:
+        assert session.get(Attachment, "f-new") is None
+        assert session.get(Conversation, "v-legacy") is None
+        assert session.get(Conversation, "v-new") is not None
+
+
+def test_duress_marks_name_a_pseudonym_only(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        conversations.mark_duress(session, "telegram", "p-1", T0)
+        conversations.mark_duress(session, "telegram", "p-1", T0 + timedelta(hours=1))  # once
+    with sessions() as session:
+        assert conversations.duress_marked(session, "telegram", ["p-0", "p-1"])
+        assert not conversations.duress_marked(session, "matrix", ["p-1"])
+        assert not conversations.duress_marked(session, "telegram", ["p-2"])
 
 
 def _sealed_conversation(session: Session, cipher: RecordCipher, chat: str) -> None:

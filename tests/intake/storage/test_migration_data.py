@@ -118,4 +118,40 @@ def test_0011_adds_checkins_beside_existing_conversations(database_url: str) -> 
         assert connection.execute(text("SELECT count(*) FROM checkins")).scalar() == 1
         connection.execute(text("DELETE FROM conversations WHERE id = 'conv1'"))
         assert connection.execute(text("SELECT count(*) FROM checkins")).scalar() == 0
+def test_conversations_from_0006_upgrade_open_and_move_to_a_draft_epoch(database_url: str) -> None:
+    from intake.storage.conversation_record import new_record, open_turn, save_turn
+    from intake.storage.models import Conversation
+
+    engine = make_engine(database_url)
+    migrate.upgrade(engine, "0006")
+    keyring = Keyring.generate(datetime(2026, 1, 1, tzinfo=UTC))
+    cipher = RecordCipher(lambda: keyring)
+    dek, wrapped, version = cipher.new_key("conversation", "v1")
+    state = cipher.seal_json(dek, "conversation", "v1", "state", {**new_record({}), "cases": ["R"]})
+    chat = cipher.seal(dek, "conversation", "v1", "chat", b"chat-1")
+    now = datetime(2026, 1, 2, tzinfo=UTC).replace(tzinfo=None)
+    # Given a conversation written by the 0006 code, its key under a KEK, a case list in it...
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, channel, sender_pseudonym, pseudonym_version, "
+                "dek_wrapped, kek_version, chat_ct, state_ct, created_at, last_seen_at) VALUES "
+                "('v1', 'telegram', 'p1', 1, :wrapped, :version, :chat, :state, :now, :now)"
+            ),
+            {"wrapped": wrapped, "version": version, "chat": chat, "state": state, "now": now},
+        )
+    # ...when the schema reaches head, it still opens (the case list is dropped on reading)...
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        conversation = session.get(Conversation, "v1")
+        assert conversation is not None and conversation.draft_epoch is None
+        turn = open_turn(cipher, conversation)
+        assert "cases" not in turn.record
+        # ...and its next save moves it under the current draft epoch, off the KEK.
+        save_turn(cipher, turn)
+    with sessions() as session:
+        moved = session.get(Conversation, "v1")
+        assert moved is not None and (moved.kek_version, moved.draft_epoch) == (None, 1)
+        assert open_turn(cipher, moved).record["flow"] == {}
     engine.dispose()

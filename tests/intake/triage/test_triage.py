@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crypto import CryptoError, DataKey, Keyring, load_keyring, unwrap_data_key
+from intake.core import app
 from intake.core.app import keyring_passphrase
-from intake.errors import IllegalTransition, NoKeyAtHand, OfficerRefused
+from intake.errors import DuressRefused, IllegalTransition, NoKeyAtHand, OfficerRefused
+from intake.keys.holders import KeysAtHand
+from intake.references import CaseRef
 from intake.storage.models import Attachment, Case, ChannelState, Conversation, Delivery
 from intake.storage.records import RecordCipher
 from intake.triage import actions as triage
 from intake.triage import officers
+from intake.triage.desk import Acting
 from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, assistance_request, play, threat_report
 from tests.support.officers import enrol
@@ -191,9 +195,94 @@ def test_full_workflow_reply_answer_transfer_close(setup: Setup) -> None:
         case = triage.find_case(session, reference, officers.active_officer(session, ua_id))
         assert (case.status, case.claimed_by) == ("transferred", None)
         triage.change_status(session, case, "close", f"officer:{ua_id}", now())
-    # A closed case takes no more answers.
+    # Once answered, the conversation forgot the case: more text is not passed on.
     defender.send("one more thing")
+    assert "passed on" not in defender.text and reference not in defender.text
+
+
+def reply_and_deliver(setup: Setup, reference: str, keys: KeysAtHand, text: str) -> None:
+    service = setup.service()
+    with setup.sessions.begin() as session:
+        case = triage.find_case(session, reference, None)
+        triage.reply(
+            session,
+            setup.cipher,
+            case,
+            keys,
+            "officer:x",
+            text,
+            service.render_reply,
+            setup.clock(),
+        )
+    [delivery] = service.claim_deliveries("console")
+    service.delivered(delivery, ["bot-msg-1"])
+
+
+def test_the_reply_finds_the_defender_through_the_sealed_return_address(setup: Setup) -> None:
+    _, keys = enrol(setup, "eu-del-ke", "Ana")
+    defender, reference = submit(setup, threat_report("Kenya"))
+    # Given the defender's conversation is gone (/delete destroys it)...
+    defender.send("/delete")
+    with setup.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+        # ...the case alone knows where they are, sealed: the delivery holds no conversation.
+        opened = open_case(session, setup.cipher, reference, keys)
+        assert opened.payload["return"]["chat"] == defender.chat
+        assert "conversation" not in opened.payload
+    service = setup.service()
+    with setup.sessions.begin() as session:
+        triage.reply(
+            session,
+            setup.cipher,
+            triage.find_case(session, reference, None),
+            keys,
+            "officer:x",
+            "Still there?",
+            service.render_reply,
+            setup.clock(),
+        )
+    with setup.sessions() as session:
+        assert session.scalar(select(Delivery.conversation_id)) is None
+    [delivery] = service.claim_deliveries("console")
+    assert delivery.chat == defender.chat and "Still there?" in delivery.text
+    service.delivered(delivery, ["bot-msg-2"])
+    # The answer still reaches the officer; then the conversation forgets the case.
+    defender.send("Yes, moved to a safe place.")
+    assert "passed on" in defender.text
+    defender.send("and another thing")
+    assert "passed on" not in defender.text
+    with setup.sessions() as session:
+        events = open_case(session, setup.cipher, reference, keys).events
+    assert [e.kind for e in events] == ["reply", "defender"]
+
+
+def test_an_answer_to_a_case_closed_meanwhile_is_not_passed_on(setup: Setup) -> None:
+    _, keys = enrol(setup, "eu-del-ke", "Ana")
+    defender, reference = submit(setup, threat_report("Kenya"))
+    reply_and_deliver(setup, reference, keys, "Are you safe?")
+    with setup.sessions.begin() as session:
+        case = triage.find_case(session, reference, None)
+        triage.change_status(session, case, "close", "officer:x", setup.clock())
+    defender.send("yes")
     assert "closed" in defender.text
+    defender.send("hello again")
+    assert "closed" not in defender.text  # forgotten
+
+
+def test_after_duress_a_reply_is_refused_and_the_case_flagged(setup: Setup) -> None:
+    setup.settings = setup.settings.model_copy(update={"duress_words": ("bluebird",)})
+    ana, keys = enrol(setup, "eu-del-ke", "Ana")
+    defender, reference = submit(setup, threat_report("Kenya"))
+    defender.send("Bluebird")
+    assert defender.wiped
+    desk = app.build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    with setup.sessions() as session:
+        acting = Acting(officers.active_officer(session, ana), keys)
+    with pytest.raises(DuressRefused):
+        desk.reply(CaseRef(reference), acting, "Are you safe?")
+    assert setup.service().claim_deliveries("console") == []
+    with setup.sessions() as session:
+        assert [c.flagged for c in list_cases(session)] == [True]
 
 
 def test_claims_are_exclusive(setup: Setup) -> None:
@@ -241,14 +330,17 @@ def test_officers_are_notified_without_content(setup: Setup) -> None:
     assert "CANARY" not in notice.text
 
 
-def test_a_device_change_warns_the_officers_on_open_cases(setup: Setup) -> None:
+def test_a_device_change_warns_the_officers_on_the_awaited_case(setup: Setup) -> None:
     _, keys = enrol(setup, "eu-del-ke", "Ana")
     defender, reference = submit(setup, threat_report("Kenya"))
     service = setup.service()
+    # No case list: the case it can warn is the one whose reply awaits an answer.
+    assert service.warn_device_change("console", defender.sender) == 0
+    reply_and_deliver(setup, reference, keys, "Are you safe?")
     assert service.warn_device_change("console", defender.sender) == 1
     assert service.warn_device_change("console", "nobody") == 0
     with setup.sessions() as session:
-        [event] = open_case(session, setup.cipher, reference, keys).events
+        [_, event] = open_case(session, setup.cipher, reference, keys).events
     assert event.kind == "warning" and "new device that they have not verified" in event.text
     # A report still being drafted gets the warning when it is submitted.
     play(defender, threat_report("Kenya"))
