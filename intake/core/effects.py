@@ -32,7 +32,7 @@ from intake.storage import conversations as storage
 from intake.storage.conversation_record import Turn
 from intake.storage.deliveries import queue_delivery
 from intake.storage.records import RecordCipher
-from intake.triage import actions as triage
+from intake.triage import defender_side
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class EffectHandlers:
         session.info[TALLY].cases[(mission_id, case.kind)] += 1
         if turn.record.get("device_changed"):
             kind = str(turn.record.get("device_change_kind", "new_device"))
-            triage.warn_device_change(session, self._cipher, [case.reference], now, kind)
+            defender_side.warn_device_change(session, self._cipher, [case.reference], now, kind)
         log.info(
             "case submitted",
             extra={"case": case.reference, "mission": mission_id, "kind": case.kind},

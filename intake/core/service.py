@@ -36,7 +36,7 @@ from intake.storage import conversations as storage
 from intake.storage.conversation_record import Turn
 from intake.storage.purge import checkpoint_wal
 from intake.storage.records import RecordCipher
-from intake.triage import actions as triage
+from intake.triage import defender_side
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class ConversationService(Outbox):
             return self._tell(turn, checked.key, **params)
         # Answered (or closed): the conversation forgets which case it was.
         turn.record["reply_to"] = None
-        if not triage.defender_answer(session, self._cipher, reference, checked, now):
+        if not defender_side.defender_answer(session, self._cipher, reference, checked, now):
             return self._tell(turn, "reply.case_closed", reference=reference)
         self._audited += 1
         return self._tell(turn, "reply.sent_to_officer", reference=reference)
@@ -368,7 +368,7 @@ class ConversationService(Outbox):
             # No case list: the case it knows is the one whose reply it awaits.
             awaited = [str(turn.record["reply_to"])] if turn.record.get("reply_to") else []
             self._drafts.save(session, turn)
-            warned = triage.warn_device_change(session, self._cipher, awaited, now, kind)
+            warned = defender_side.warn_device_change(session, self._cipher, awaited, now, kind)
         self._audited += warned
         if warned:
             with self._sessions() as session:
