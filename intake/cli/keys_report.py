@@ -14,19 +14,15 @@ from intake.cli.common import (
     fail,
     pass_context,
     recovery_key_option,
-    sync_audit,
 )
 from intake.cli.progress import progress_bar
-from intake.core.app import utcnow
-from intake.errors import WrongRecoveryKey
+from intake.core.app import build_key_desk, utcnow
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
-from intake.keys.rewrap import DEFAULT_BATCH, rewrap_all
+from intake.keys.rewrap import DEFAULT_BATCH
 from intake.keys.seal_verify import verify_sealed_records
 from intake.keys.status import KeyStatus, key_status
 from intake.keys.verify import VerifyReport, verify_keyring_records
-from intake.storage import audit
-from intake.storage.wrapped_keys import records_not_on
 
 
 @click.command("status")
@@ -91,36 +87,11 @@ def _print_status(ctx: Context, status: KeyStatus) -> None:
 def keys_rewrap(ctx: Context, batch: int, as_json: bool) -> None:
     """Re-wrap data keys under the primary KEK (resumable; safe beside the service)."""
     cipher = ctx.cipher
+    desk = build_key_desk(ctx.settings, ctx.sessions)
     primary = cipher.keyring().primary("kek")
-    with ctx.sessions() as session:
-        pending = records_not_on(session, primary)
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            now,
-            "operator",
-            "key.kek.rewrap",
-            f"kek:{primary}",
-            phase="start",
-            pending=pending,
-        )
-    sync_audit(ctx)
+    pending = desk.pending_rewrap(cipher)
     with progress_bar(ctx.errors, f"rewrap to kek {primary}", pending) as advance:
-        report = rewrap_all(ctx.sessions, cipher, batch, advance)
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            utcnow(),
-            "operator",
-            "key.kek.rewrap",
-            f"kek:{primary}",
-            phase="end",
-            rewrapped=report.rewrapped,
-            failures=len(report.failures),
-            remaining=report.remaining,
-        )
-    sync_audit(ctx)
+        report = desk.rewrap(cipher, batch, advance, pending)
     if as_json:
         emit_json(
             {
@@ -162,22 +133,10 @@ def keys_verify(ctx: Context, sample: int | None, recovery_key: Path | None, as_
     report = VerifyReport()
     with progress_bar(ctx.errors, "verify", None) as advance:
         verify_keyring_records(ctx.sessions, ctx.cipher, report, sample, advance)
-        try:
-            verify_sealed_records(ctx.sessions, ctx.cipher, report, recovery, sample, advance)
-        except WrongRecoveryKey as exc:
-            fail(str(exc))
-    actor = recovery.recipient if recovery else "operator"
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            utcnow(),
-            actor,
-            "key.verify",
-            "all" if sample is None else f"sample:{sample}",
-            checked=sum(report.checked.values()),
-            failures=len(report.failures),
-        )
-    sync_audit(ctx)
+        verify_sealed_records(ctx.sessions, ctx.cipher, report, recovery, sample, advance)
+    build_key_desk(ctx.settings, ctx.sessions).record_verify(
+        recovery, sample, sum(report.checked.values()), len(report.failures)
+    )
     if as_json:
         emit_json(report.as_json())
     else:

@@ -26,6 +26,7 @@ from flows import Engine as FlowEngine
 from intake.config import Settings
 from intake.core.service import ConversationService
 from intake.errors import SetupError
+from intake.keys.admin import KeyDesk
 from intake.keys.holders import active_recovery_key
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
@@ -35,6 +36,7 @@ from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
 from intake.triage.desk import CaseDesk
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
+from intake.triage.staff import StaffDesk
 
 log = logging.getLogger(__name__)
 
@@ -238,3 +240,28 @@ def build_desk(
         return catalog.text(language, "reply.from_officer", reference=reference, text=text)
 
     return CaseDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply)
+
+
+def build_staff_desk(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+    kdf: KdfParams | None = None,
+) -> StaffDesk:
+    """Security staff's officer desk (enrol, revoke, rotate, passphrase)."""
+    del cipher  # the key directory's MACs will need it
+    return StaffDesk(sessions, AuditTrail(sessions, settings.audit_checkpoint), clock, kdf)
+
+
+def build_key_desk(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+) -> KeyDesk:
+    """Security staff's key desk (keyring, recovery and mission keys, rewrap, verify, purge)."""
+    return KeyDesk(
+        sessions,
+        AuditTrail(sessions, settings.audit_checkpoint),
+        clock,
+        settings.keyring.path,
+        lambda: keyring_passphrase(settings),
+    )
