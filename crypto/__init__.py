@@ -36,17 +36,24 @@ from crypto.hpke_keys import (
     generate_keypair,
 )
 from crypto.keyring import (
+    PRODUCTION_MEMORY_FLOOR_KIB,
     KdfParams,
     KeyEntry,
     KeyKind,
     Keyring,
     KeyVersion,
+    check_kdf_params,
     create_keyring_file,
     keyring_file_params,
     load_keyring,
     save_keyring,
 )
-from crypto.passphrase_wrap import rewrap_private_key, unwrap_private_key, wrap_private_key
+from crypto.passphrase_wrap import (
+    rewrap_private_key,
+    unwrap_private_key,
+    wrap_private_key,
+    wrapped_key_params,
+)
 from crypto.pseudonym import pseudonym, pseudonym_candidates
 from crypto.recovery_file import export_recovery_key, load_recovery_key
 from crypto.sealing import SealContext, open_sealed, seal
@@ -55,6 +62,7 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "FORMAT_VERSION",
     "HPKE_ALGORITHMS",
+    "PRODUCTION_MEMORY_FLOOR_KIB",
     "BadPassphrase",
     "Binding",
     "CryptoError",
@@ -74,6 +82,7 @@ __all__ = [
     "Tampered",
     "UnsupportedFormat",
     "WrongKey",
+    "check_kdf_params",
     "create_keyring_file",
     "export_recovery_key",
     "generate_keypair",
@@ -94,5 +103,6 @@ __all__ = [
     "unwrap_private_key",
     "wrap_data_key",
     "wrap_private_key",
+    "wrapped_key_params",
     "wrapped_key_version",
 ]

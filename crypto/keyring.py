@@ -37,11 +37,16 @@ from crypto._keyset import KeyEntry, KeyKind, Keyring, KeyVersion, utc
 from crypto.errors import BadPassphrase, KeyringFileError, UnsupportedFormat
 
 __all__ = [
+    "MAX_ITERATIONS",
+    "MAX_LANES",
+    "MAX_MEMORY_KIB",
+    "PRODUCTION_MEMORY_FLOOR_KIB",
     "KdfParams",
     "KeyEntry",
     "KeyKind",
     "KeyVersion",
     "Keyring",
+    "check_kdf_params",
     "create_keyring_file",
     "keyring_file_params",
     "load_keyring",
@@ -55,9 +60,13 @@ _SALT_SIZE = 16
 _NONCE_SIZE = 12
 _TAG_SIZE = 16
 _MAX_FILE_SIZE = 4 * 1024 * 1024
-_MAX_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
-_MAX_ITERATIONS = 100
-_MAX_LANES = 64
+# Bounds on Argon2id costs read from a file or a row, checked before any derivation:
+# one edited header must not make an unlock burn minutes or exhaust memory.
+MAX_MEMORY_KIB = 1024 * 1024  # 1 GiB
+MAX_ITERATIONS = 10
+MAX_LANES = 8
+# Below this, a passphrase-derived key is for tests only (production: 64 MiB and up).
+PRODUCTION_MEMORY_FLOOR_KIB = 64 * 1024
 _DOCUMENT_KEYS = frozenset({"format", "version", "kdf", "nonce", "ciphertext"})
 _KDF_KEYS = frozenset({"name", "salt", "memory_kib", "iterations", "lanes"})
 
@@ -78,14 +87,38 @@ class KdfParams:
     lanes: int = 4
 
     def __post_init__(self) -> None:
-        if not all(type(v) is int for v in (self.memory_kib, self.iterations, self.lanes)):
-            raise ValueError("KDF parameters must be integers")
-        if not 1 <= self.lanes <= _MAX_LANES:
-            raise ValueError(f"KDF lanes must be from 1 to {_MAX_LANES}")
-        if not 1 <= self.iterations <= _MAX_ITERATIONS:
-            raise ValueError(f"KDF iterations must be from 1 to {_MAX_ITERATIONS}")
-        if not 8 * self.lanes <= self.memory_kib <= _MAX_MEMORY_KIB:
-            raise ValueError(f"KDF memory must be from 8 KiB per lane to {_MAX_MEMORY_KIB} KiB")
+        check_kdf_params(self)
+
+    @property
+    def meets_production_floor(self) -> bool:
+        """At least `PRODUCTION_MEMORY_FLOOR_KIB` of memory (64 MiB)."""
+        return self.memory_kib >= PRODUCTION_MEMORY_FLOOR_KIB
+
+
+def check_kdf_params(params: KdfParams, *, floor_kib: int = 0) -> KdfParams:
+    """Bound Argon2id costs before any derivation; returns them unchanged.
+
+    At most 1 GiB of memory, 10 passes and 8 lanes (and at least 8 KiB per
+    lane, as Argon2 requires); with `floor_kib` (production:
+    `PRODUCTION_MEMORY_FLOOR_KIB`), at least that much memory.
+
+    Raises:
+        ValueError: a parameter is not an integer or is out of bounds.
+    """
+    values = (params.memory_kib, params.iterations, params.lanes)
+    if not all(type(v) is int for v in values):
+        raise ValueError("KDF parameters must be integers")
+    if not 1 <= params.lanes <= MAX_LANES:
+        raise ValueError(f"KDF lanes must be from 1 to {MAX_LANES}")
+    if not 1 <= params.iterations <= MAX_ITERATIONS:
+        raise ValueError(f"KDF iterations must be from 1 to {MAX_ITERATIONS}")
+    if not 8 * params.lanes <= params.memory_kib <= MAX_MEMORY_KIB:
+        raise ValueError(f"KDF memory must be from 8 KiB per lane to {MAX_MEMORY_KIB} KiB")
+    if params.memory_kib < floor_kib:
+        raise ValueError(
+            f"KDF memory {params.memory_kib} KiB is below the floor of {floor_kib} KiB"
+        )
+    return params
 
 
 def create_keyring_file(
@@ -178,6 +211,7 @@ def _seal(keyring: Keyring, passphrase: bytes, params: KdfParams) -> bytes:
 
 
 def _derive(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
+    check_kdf_params(params)  # again: a KdfParams may have been built around its checks
     kdf = Argon2id(
         salt=salt,
         length=32,
@@ -254,7 +288,7 @@ def _encode_keyset(keyring: Keyring) -> bytes:
             for entry in keyring.versions(kind)
         ]
 
-    keyset = {
+    keyset: dict[str, Any] = {
         "keks": entries("kek"),
         "kek_primary": keyring.primary("kek"),
         "pseudonym_keys": entries("pseudonym"),

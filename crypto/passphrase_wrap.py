@@ -33,9 +33,14 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from crypto._encoding import length_prefixed
 from crypto.errors import BadPassphrase, Misplaced, UnsupportedFormat
 from crypto.hpke_keys import PrivateKey
-from crypto.keyring import KdfParams
+from crypto.keyring import KdfParams, check_kdf_params
 
-__all__ = ["rewrap_private_key", "unwrap_private_key", "wrap_private_key"]
+__all__ = [
+    "rewrap_private_key",
+    "unwrap_private_key",
+    "wrap_private_key",
+    "wrapped_key_params",
+]
 
 WRAP_FORMAT = "hrd-intake-wrapped-private-key"
 WRAP_VERSION = 1
@@ -156,6 +161,15 @@ def rewrap_private_key(
     return wrap_private_key(private, new_passphrase, owner, params)
 
 
+def wrapped_key_params(blob: bytes) -> KdfParams:
+    """The Argon2id cost a wrapped key was made with (from its plaintext header; no passphrase).
+
+    Raises:
+        UnsupportedFormat: malformed, or parameters out of bounds.
+    """
+    return _parse(blob)[1]
+
+
 def _check_passphrase(passphrase: bytes) -> None:
     if not isinstance(passphrase, bytes):
         raise TypeError("the passphrase must be bytes")
@@ -170,6 +184,7 @@ def _check_owner(owner: str) -> None:
 
 
 def _derive(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
+    check_kdf_params(params)  # bounded before any derivation (see the module docstring)
     kdf = Argon2id(
         salt=salt,
         length=_KEY_SIZE,

@@ -173,3 +173,12 @@ def test_key_and_retention_settings_come_from_the_config_file(tmp_path: Path) ->
     config.write_text("[keys]\nencryption_warn = 8589934592\n")  # past AES-GCM's limit
     with pytest.raises(ConfigError, match=r"keys\.encryption_warn"):
         load_settings({"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_CONFIG": str(config)})
+
+
+def test_status_warns_of_a_passphrase_wrap_below_the_production_floor(setup: Setup) -> None:
+    ana, _ = enrol(setup, "eu-del-ke", "Ana")  # the tests' cheap Argon2id (1 MiB)
+    warnings = status_of(setup).warnings
+    assert any(
+        f"officer {ana}'s passphrase" in w and "below the production floor of 65536 KiB" in w
+        for w in warnings
+    )
