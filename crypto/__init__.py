@@ -5,6 +5,7 @@ standard library. Public names are listed here; modules starting with "_" are
 private to the package.
 """
 
+from crypto.authenticator import Authenticator, fingerprint
 from crypto.envelope import (
     FORMAT_VERSION,
     Binding,
@@ -63,6 +64,7 @@ __all__ = [
     "FORMAT_VERSION",
     "HPKE_ALGORITHMS",
     "PRODUCTION_MEMORY_FLOOR_KIB",
+    "Authenticator",
     "BadPassphrase",
     "Binding",
     "CryptoError",
@@ -85,6 +87,7 @@ __all__ = [
     "check_kdf_params",
     "create_keyring_file",
     "export_recovery_key",
+    "fingerprint",
     "generate_keypair",
     "keyring_file_params",
     "load_keyring",

@@ -294,6 +294,11 @@ def _encode_keyset(keyring: Keyring) -> bytes:
         "pseudonym_keys": entries("pseudonym"),
         "pseudonym_primary": keyring.primary("pseudonym"),
     }
+    # Written only when present, so a keyring without them reads back the same.
+    if keyring.auth_key:
+        keyset["auth_key"] = _b64(keyring.auth_key)
+    if keyring.recovery_pin is not None:
+        keyset["recovery_pin"] = keyring.recovery_pin
     return json.dumps(keyset, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
@@ -321,6 +326,8 @@ def _decode_keyset(path: Path, plaintext: bytes) -> Keyring:
             kek_primary=KeyVersion(keyset["kek_primary"]),
             pseudonym_keys=entries(keyset["pseudonym_keys"]),
             pseudonym_primary=KeyVersion(keyset["pseudonym_primary"]),
+            auth_key=_strict_b64(keyset["auth_key"]) if "auth_key" in keyset else b"",
+            recovery_pin=keyset.get("recovery_pin"),
         )
     except (KeyError, TypeError, ValueError):  # the message could echo key bytes: drop it
         raise KeyringFileError(path, "malformed: the decrypted keyset is invalid") from None

@@ -49,9 +49,10 @@ class Context:
     def database(self) -> tuple[Engine, sessionmaker[Session]]:
         """The database, which must exist at the current schema (`init`, `db upgrade` make it so)."""
         try:
-            return app.open_database(self.settings, require_schema=not self.setting_up)
+            engine, sessions = app.open_database(self.settings, require_schema=not self.setting_up)
         except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
+        return engine, sessions
 
     setting_up = False  # init and db upgrade may find no schema yet
 

@@ -27,6 +27,7 @@ from intake.config import Settings, parse_http_addr
 from intake.core import app
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
+from intake.keys.directory import directory_problems
 from intake.runtime.health import ChannelState, ChannelStatus, Health
 from intake.runtime.http import Counters, StatusServer
 from intake.runtime.metrics import LogCounter, ServiceMetrics
@@ -41,7 +42,8 @@ def serve(ctx: Context) -> None:
     settings = ctx.settings
     metrics = ServiceMetrics()
     service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics)
-    health = Health(ctx.sessions)
+    cipher = ctx.cipher
+    health = Health(ctx.sessions, lambda: directory_problems(ctx.sessions, cipher.keyring()))
     counter = LogCounter()
     logging.getLogger().addHandler(counter)
     leases = Leases(

@@ -27,7 +27,9 @@ from intake.config import Settings
 from intake.core.service import ConversationService
 from intake.errors import SetupError
 from intake.keys.admin import KeyDesk
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import active_recovery_key
+from intake.keys.keyring_admin import pin_recovery_key
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
 from intake.storage import key_usage, migrate
@@ -62,12 +64,17 @@ class KeyringHolder:
     def __call__(self) -> Keyring:
         now = time.monotonic()
         if now - self._checked >= self._interval:
-            self._checked = now
-            mtime = self._path.stat().st_mtime_ns
-            if mtime != self._mtime:
-                self._keyring = load_keyring(self._path, self._passphrase)
-                self._mtime = mtime
-                log.info("keyring reloaded")
+            self.refresh()
+        return self._keyring
+
+    def refresh(self) -> Keyring:
+        """Check the file now (a key the keyring may just have pinned, say), reloading if it changed."""
+        self._checked = time.monotonic()
+        mtime = self._path.stat().st_mtime_ns
+        if mtime != self._mtime:
+            self._keyring = load_keyring(self._path, self._passphrase)
+            self._mtime = mtime
+            log.info("keyring reloaded")
         return self._keyring
 
 
@@ -196,6 +203,7 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = False
     generated: Path | None = None
+    secret: bytes | None = None
     if not settings.keyring.path.exists():
         passphrase = (
             settings.keyring.passphrase.get_secret_value()
@@ -206,9 +214,8 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
             generated = settings.home / "keyring.passphrase"
             passphrase = secrets.token_urlsafe(32)
             _write_secret(generated, passphrase)
-        create_keyring_file(
-            settings.keyring.path, passphrase.encode("utf-8"), utcnow(), kdf or KdfParams()
-        )
+        secret = passphrase.encode("utf-8")
+        create_keyring_file(settings.keyring.path, secret, utcnow(), kdf or KdfParams())
         created = True
     engine = make_engine(settings.database_url)
     try:
@@ -220,7 +227,13 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
                 added, _ = import_directory(session, read_directory(DEMO_DIRECTORY), utcnow())
             if active_recovery_key(session) is None:
                 recovery_file = settings.home / RECOVERY_FILE_NAME
-                create_recovery_key(session, recovery_file, utcnow())
+                secret = secret or keyring_passphrase(settings)
+
+                def pin(public_key: bytes) -> None:
+                    # The keyring pins it: sealing will use no other recovery key.
+                    pin_recovery_key(settings.keyring.path, secret, public_key)
+
+                create_recovery_key(session, recovery_file, utcnow(), pin)
         revision = migrate.current_revision(engine)
     finally:
         engine.dispose()
@@ -239,7 +252,9 @@ def build_desk(
     def render_reply(language: str, reference: str, text: str) -> str:
         return catalog.text(language, "reply.from_officer", reference=reference, text=text)
 
-    return CaseDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply)
+    return CaseDesk(
+        sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock, render_reply
+    )
 
 
 def build_staff_desk(
@@ -250,8 +265,13 @@ def build_staff_desk(
     kdf: KdfParams | None = None,
 ) -> StaffDesk:
     """Security staff's officer desk (enrol, revoke, rotate, passphrase)."""
-    del cipher  # the key directory's MACs will need it
-    return StaffDesk(sessions, AuditTrail(sessions, settings.audit_checkpoint), clock, kdf)
+    return StaffDesk(
+        sessions,
+        lambda: KeyDirectory(cipher.keyring()),
+        AuditTrail(sessions, settings.audit_checkpoint),
+        clock,
+        kdf,
+    )
 
 
 def build_key_desk(

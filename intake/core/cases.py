@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from intake.config import RoutingSettings
 from intake.core.routing import Router, RoutingFacts
-from intake.errors import NoKeyAtHand
+from intake.errors import NoKeyAtHand, UntrustedKey
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import seal_record_key
 from intake.messages import Attachment
 from intake.references import new_reference
@@ -145,7 +146,30 @@ def create_case(
     case.payload_ct = cipher.seal_json(dek, "case", case_id, "payload", payload)
     try:
         # Who can decrypt from now on: the mission's officers and the recovery key.
-        seal_record_key(session, "case", case_id, case.reference, mission_id, dek, now)
+        try:
+            seal_record_key(
+                session,
+                KeyDirectory(cipher.keyring()),
+                "case",
+                case_id,
+                case.reference,
+                mission_id,
+                dek,
+                now,
+            )
+        except UntrustedKey:
+            # The keyring may have pinned a new key this very second (a rotation): look
+            # at the file once more before holding the submission.
+            seal_record_key(
+                session,
+                KeyDirectory(cipher.fresh_keyring()),
+                "case",
+                case_id,
+                case.reference,
+                mission_id,
+                dek,
+                now,
+            )
     except NoKeyAtHand:
         # A setup from before officer keys: the case stays under the keyring
         # until security staff create a recovery key and re-seal.

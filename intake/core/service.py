@@ -220,6 +220,8 @@ class ConversationService:
         if message.trace_id is not None:
             turn.record["trace"].append(message.trace_id)
         replies = list(turn.notices)
+        # A submission held for an untrusted key goes first, if the keys verify now.
+        replies.extend(self._effects.retry_held(session, turn))
         if message.unsupported is not None:
             replies.extend(self._tell(turn, f"notice.{message.unsupported}"))
         elif message.attachment is not None:

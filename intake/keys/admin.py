@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import CryptoError, KeyKind, KeyNotFound
+from crypto import CryptoError, KeyKind, KeyNotFound, load_keyring
 from intake.errors import (
     NoKeyAtHand,
     OfficerRefused,
@@ -37,8 +38,14 @@ from intake.errors import (
     Refused,
     RetireRefused,
 )
+from intake.keys.directory import DirectoryReport, KeyDirectory, authenticate_rows
 from intake.keys.holders import KeysAtHand, active_recovery_key, reseal_to_mission
-from intake.keys.keyring_admin import retire_version, rotate_keyring
+from intake.keys.keyring_admin import (
+    pin_recovery_key,
+    retire_version,
+    rotate_keyring,
+    update_keyring,
+)
 from intake.keys.mission_keys import rotate_mission_key
 from intake.keys.recovery import (
     create_recovery_key,
@@ -48,7 +55,7 @@ from intake.keys.recovery import (
 )
 from intake.keys.rewrap import RewrapReport, rewrap_all
 from intake.storage.audit import AuditTrail
-from intake.storage.models import Mission
+from intake.storage.models import Mission, RecoveryKey
 from intake.storage.records import RecordCipher
 from intake.storage.wrapped_keys import records_not_on
 
@@ -140,7 +147,7 @@ class KeyDesk:
         now = self._clock()
         with self._sessions.begin() as session:
             try:
-                key_id = create_recovery_key(session, out, now)
+                key_id = create_recovery_key(session, out, now, self.pin)
             except RecoveryKeyExists as exc:
                 raise RecoveryKeyExists(f"{exc}; rotating it is `keys recovery rotate`") from exc
             except FileExistsError:
@@ -166,7 +173,7 @@ class KeyDesk:
                         "starting a rotation needs --out NEWFILE for the new private half"
                     )
                 try:
-                    new_id = start_recovery_rotation(session, old, out, now)
+                    new_id = start_recovery_rotation(session, old, out, now, self.pin)
                 except FileExistsError:
                     raise RecoveryRotationRefused(
                         f"{out} exists: refusing to overwrite a key file (left by an attempt"
@@ -197,10 +204,11 @@ class KeyDesk:
             RecoveryRotationRefused: a batch failed (the message says after how many).
         """
         moved = 0
+        directory = self.directory()
         while True:
             with self._sessions.begin() as session:
                 try:
-                    count = reseal_recovery_batch(session, old, self._clock())
+                    count = reseal_recovery_batch(session, directory, old, self._clock())
                 except (RecoveryRotationRefused, CryptoError) as exc:
                     session.rollback()
                     raise RecoveryRotationRefused(
@@ -219,6 +227,46 @@ class KeyDesk:
         )
         return moved
 
+    # -- the key directory --------------------------------------------------
+
+    def directory(self) -> KeyDirectory:
+        """The key directory on the keyring file as it is now (this process may have just pinned)."""
+        return KeyDirectory(load_keyring(self._keyring_path, self._passphrase()))
+
+    def authenticate(self) -> DirectoryReport:
+        """Authenticate the key directory as the database holds it now (trust on first use).
+
+        Gives the keyring an authentication key if it has none, pins the active
+        recovery key, and tags every mission and officer key row. Run it with
+        the keyring once after upgrading to the key directory (migration
+        0010), having checked `keys status`: whatever the database holds at that
+        moment becomes trusted. Audited as `key.directory.authenticate`.
+        """
+        now = self._clock()
+        update_keyring(self._keyring_path, self._passphrase(), lambda k: k.with_auth_key())
+        with self._sessions.begin() as session:
+            active = session.scalar(select(RecoveryKey).where(RecoveryKey.active.is_(True)))
+            if active is not None:
+                self.pin(active.public_key)
+            missions, officers = authenticate_rows(session, self.directory())
+            report = DirectoryReport(missions, officers, active.key_id if active else None)
+            self._trail.append(
+                session,
+                now,
+                OPERATOR,
+                "key.directory.authenticate",
+                "key directory",
+                missions=missions,
+                officers=officers,
+                recovery_pinned=report.pinned,
+            )
+        self._trail.synced()
+        return report
+
+    def pin(self, public_key: bytes) -> None:
+        """Pin this recovery public key in the keyring file (sealing will use no other)."""
+        pin_recovery_key(self._keyring_path, self._passphrase(), public_key)
+
     # -- mission keys -------------------------------------------------------
 
     def rotate_mission(self, mission_id: str) -> tuple[int, int]:
@@ -232,7 +280,7 @@ class KeyDesk:
         with self._sessions.begin() as session:
             if session.get(Mission, mission_id) is None:
                 raise OfficerRefused(f"no mission {mission_id!r} in the directory")
-            version, members = rotate_mission_key(session, mission_id, now)
+            version, members = rotate_mission_key(session, self.directory(), mission_id, now)
             self._trail.append(
                 session,
                 now,
@@ -254,7 +302,7 @@ class KeyDesk:
         now = self._clock()
         with self._sessions.begin() as session:
             try:
-                count = reseal_to_mission(session, keys, mission_id, now)
+                count = reseal_to_mission(session, self.directory(), keys, mission_id, now)
             except (NoKeyAtHand, CryptoError) as exc:
                 session.rollback()
                 self._refuse(keys.recipient, "key.mission.reseal", mission_id, exc)

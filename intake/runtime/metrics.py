@@ -72,6 +72,8 @@ class BatchTally:
     messages: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     cases: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Submissions held because a key did not verify, per kind of key.
+    untrusted: Counter[str] = field(default_factory=Counter)
 
 
 class ServiceMetrics:
@@ -83,6 +85,7 @@ class ServiceMetrics:
         self._duplicates: Counter[Labels] = Counter()
         self._cases: Counter[Labels] = Counter()
         self._errors: Counter[Labels] = Counter()
+        self._untrusted: Counter[Labels] = Counter()
 
     def committed(self, tally: BatchTally) -> None:
         with self._lock:
@@ -92,6 +95,8 @@ class ServiceMetrics:
                 self._duplicates[labels(channel=channel)] += count
             for (mission, kind), count in tally.cases.items():
                 self._cases[labels(mission=mission, kind=kind)] += count
+            for key_kind, count in tally.untrusted.items():
+                self._untrusted[labels(key_kind=key_kind)] += count
 
     def error(self, kind: str) -> None:
         with self._lock:
@@ -108,6 +113,12 @@ class ServiceMetrics:
                     "counter",
                     "Messages seen again (redelivered by the platform) and skipped.",
                     self._duplicates,
+                ),
+                family(
+                    "untrusted_key_refusals_total",
+                    "counter",
+                    "Submissions held because a public key did not verify (keys verify), per kind.",
+                    self._untrusted,
                 ),
                 family(
                     "cases_submitted_total",

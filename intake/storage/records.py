@@ -56,6 +56,11 @@ class RecordCipher:
         """The keyring in use now."""
         return self._keyring()
 
+    def fresh_keyring(self) -> Keyring:
+        """The keyring as its file holds it this instant (when the holder can reload)."""
+        refresh = getattr(self._keyring, "refresh", None)
+        return refresh() if callable(refresh) else self._keyring()
+
     def new_key(self, record_type: str, record_id: str) -> tuple[DataKey, bytes, KeyVersion]:
         """A fresh data key, its wrapped form and the KEK version that wraps it."""
         dek = new_data_key()

@@ -29,7 +29,8 @@ from typing import NoReturn
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import BadPassphrase, CryptoError, KdfParams
-from intake.errors import NoKeyAtHand, OfficerRefused, PassphraseRefused, Refused
+from intake.errors import NoKeyAtHand, OfficerRefused, PassphraseRefused, Refused, UntrustedKey
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import KeysAtHand, current_mission_key
 from intake.keys.mission_keys import reseal_open_cases, rotate_mission_key
 from intake.references import MissionId, OfficerId
@@ -90,11 +91,13 @@ class StaffDesk:
     def __init__(
         self,
         sessions: sessionmaker[Session],
+        directory: Callable[[], KeyDirectory],
         trail: AuditTrail,
         clock: Callable[[], datetime],
         kdf: KdfParams | None = None,
     ) -> None:
         self._sessions = sessions
+        self._directory = directory
         self._trail = trail
         self._clock = clock
         self._kdf = kdf
@@ -156,6 +159,7 @@ class StaffDesk:
             try:
                 officer, created = officers.enrol(
                     session,
+                    self._directory(),
                     mission_id=mission_id,
                     name=name,
                     passphrase=passphrase,
@@ -163,7 +167,7 @@ class StaffDesk:
                     unlock=unlock,
                     kdf=self._kdf,
                 )
-            except (OfficerRefused, NoKeyAtHand, CryptoError) as exc:
+            except (OfficerRefused, NoKeyAtHand, CryptoError, UntrustedKey) as exc:
                 session.rollback()
                 self._refuse(actor, "officer.enrol", mission_id, exc)
             self._trail.append(session, now, actor, "officer.enrol", officer.id, mission=mission_id)
@@ -253,9 +257,10 @@ class StaffDesk:
                 result = Revocation(OfficerId(officer_id), mission_id, removed)
             else:
                 try:
-                    version, members = rotate_mission_key(session, mission_id, now)
-                    moved = reseal_open_cases(session, unlock, mission_id, now)
-                except (NoKeyAtHand, CryptoError) as exc:
+                    directory = self._directory()
+                    version, members = rotate_mission_key(session, directory, mission_id, now)
+                    moved = reseal_open_cases(session, directory, unlock, mission_id, now)
+                except (NoKeyAtHand, CryptoError, UntrustedKey) as exc:
                     session.rollback()
                     self._refuse(
                         actor, "officer.revoke", officer_id, Refused(f"nothing changed: {exc}")
@@ -298,6 +303,7 @@ class StaffDesk:
             try:
                 moved = officers.rotate_key(
                     session,
+                    self._directory(),
                     officer_id,
                     passphrase,
                     now,

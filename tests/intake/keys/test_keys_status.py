@@ -67,7 +67,7 @@ def test_keys_fall_due_after_their_crypto_period(setup: Setup) -> None:
     enrol(setup, "eu-del-ke", "Ana")
     setup.clock.advance(days=400)
     with setup.sessions.begin() as session:
-        rotate_mission_key(session, "eu-del-ke", setup.clock())
+        rotate_mission_key(session, setup.directory, "eu-del-ke", setup.clock())
     status = status_of(setup)
     due = {(v.kind, v.version) for v in status.keyring if v.due}
     assert due == {("kek", 1)}  # 365 days; pseudonym keys last 730
