@@ -21,6 +21,7 @@ from intake.config import Settings, load_settings
 from intake.core import app
 from intake.errors import ConfigError, SetupError
 from intake.runtime.logs import setup_logging
+from intake.storage import audit
 from intake.storage.records import RecordCipher
 
 EXIT_REFUSED = 1
@@ -52,6 +53,10 @@ class Context:
             engine, sessions = app.open_database(self.settings, require_schema=not self.setting_up)
         except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
+        # Every audit entry and checkpoint is keyed: the keyring opens on the first one.
+        audit.authenticate_with(
+            sessions, lambda: self.cipher.keyring(), lambda: self.cipher.fresh_keyring()
+        )
         return engine, sessions
 
     setting_up = False  # init and db upgrade may find no schema yet

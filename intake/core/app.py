@@ -32,7 +32,7 @@ from intake.keys.holders import active_recovery_key
 from intake.keys.keyring_admin import pin_recovery_key
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
-from intake.storage import key_usage, migrate
+from intake.storage import audit, key_usage, migrate
 from intake.storage.audit import AuditTrail
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
@@ -99,6 +99,8 @@ def build_cipher(
     """The record cipher on the keyring file, counting its wraps in these sessions' commits."""
     cipher = RecordCipher(open_keyring(settings))
     key_usage.track(sessions, cipher.usage, clock)
+    # The audit chain and its checkpoint are keyed under this keyring.
+    audit.authenticate_with(sessions, cipher.keyring, cipher.fresh_keyring)
     return cipher
 
 
