@@ -6,18 +6,24 @@
 # audit checkpoint, Matrix encryption store, logs) and in PostgreSQL; secrets come
 # from files mounted at run time (*_FILE variables), never from the image or argv.
 
-FROM python:3.11-slim AS build
+# The base image by digest, so a rebuild takes exactly what was reviewed. Refresh it
+# on purpose (security updates of Debian and Python), e.g. monthly:
+#   docker buildx imagetools inspect python:3.11-slim   -> the new digest, here and below.
+ARG BASE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
+
+FROM ${BASE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY bots ./bots
 COPY crypto ./crypto
 COPY flows ./flows
 COPY intake ./intake
+# Dependencies only from the hash-pinned lock; the project itself without any.
 RUN python -m venv /opt/hrd-intake \
-    && /opt/hrd-intake/bin/pip install --no-cache-dir --upgrade pip \
-    && /opt/hrd-intake/bin/pip install --no-cache-dir .
+    && /opt/hrd-intake/bin/pip install --no-cache-dir --require-hashes -r requirements.lock \
+    && /opt/hrd-intake/bin/pip install --no-cache-dir --no-deps --no-build-isolation .
 
-FROM python:3.11-slim
+FROM ${BASE}
 # A fixed, unprivileged user: secret files mounted into the container must be
 # readable by this uid (chown 10001 on the host).
 RUN groupadd --system --gid 10001 hrd \

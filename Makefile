@@ -4,16 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit unit-sqlite unit-postgresql tools clean
+.PHONY: run test lint typecheck unit unit-sqlite unit-postgresql tools clean lock audit
 
 # Suites that touch a database; the PostgreSQL pass runs these (the others use none).
 DB_SUITES := tests/intake tests/bots tests/test_deploy.py
 
-$(STAMP): pyproject.toml
+# Every package comes from the hash-pinned lock (`make lock` writes it from
+# pyproject.toml); the project itself is installed without its dependencies.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-resolve the locks after changing dependencies in pyproject.toml (needs PyPI).
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra build --generate-hashes \
+		--python-version 3.11 --output-file requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra build --extra dev --generate-hashes \
+		--python-version 3.11 --output-file requirements-dev.lock
+
+# Known vulnerabilities in the locked releases, where an advisory source answers.
+audit: $(STAMP)
+	$(BIN)/python scripts/audit-lock
 
 run: $(STAMP)
 	$(BIN)/hrd-intake init --demo --if-absent
@@ -48,7 +61,7 @@ tools:
 		fi; \
 	fi
 
-test: lint typecheck unit
+test: lint typecheck audit unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,6 +41,7 @@ import nio
 from crypto import KdfParams
 from intake.config import load_settings
 from intake.core import app
+from tests.support.matrix_sync import DecryptingSync, Synced
 from tests.support.synapse import Synapse, default_venv_dir, ensure_synapse_venv
 
 # One random password for the run's accounts; the echo bot process reads it from here.
@@ -114,7 +114,7 @@ class Defender:
         config = nio.AsyncClientConfig(encryption_enabled=True)
         self.client = nio.AsyncClient(homeserver, user, store_path=str(store), config=config)
         self.arrivals: dict[str, list[float]] = {}
-        self._pending: list[tuple[str, Any]] = []
+        self._inbox = DecryptingSync(self.client)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -132,32 +132,13 @@ class Defender:
             await self._sync(30_000)
 
     async def _sync(self, timeout: int, full_state: bool = False) -> None:
-        client = self.client
-        response = await client.sync(timeout=timeout, full_state=full_state)
-        now = time.perf_counter()
-        if not isinstance(response, nio.SyncResponse):
+        synced = await self._inbox.sync(timeout, full_state=full_state)
+        if not isinstance(synced, Synced):
             await asyncio.sleep(0.5)
             return
-        for room_id, info in response.rooms.join.items():
-            self._pending.extend((room_id, event) for event in info.timeline.events)
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-        await client.send_to_device_messages()
-        still = []
-        for room_id, event in self._pending:
-            if isinstance(event, nio.MegolmEvent):
-                try:
-                    event = client.decrypt_event(event)
-                except nio.EncryptionError:
-                    still.append((room_id, event))
-                    continue
-            if event.sender != client.user_id and isinstance(event, nio.RoomMessage):
-                self.arrivals.setdefault(room_id, []).append(now)
-        self._pending = still
+        for room_id, event in synced.events:
+            if isinstance(event, nio.RoomMessage):
+                self.arrivals.setdefault(room_id, []).append(synced.at)
 
     async def open_room(self, bot: str) -> str:
         created = await self.client.room_create(
@@ -193,7 +174,7 @@ class Defender:
             if time.perf_counter() > deadline:
                 raise RuntimeError(
                     f"only {len(self.arrivals.get(room_id, []))}/{count} answers"
-                    f" ({len(self._pending)} undecrypted)"
+                    f" ({self._inbox.undecrypted} undecrypted)"
                 )
             await asyncio.sleep(0.002)
         return self.arrivals[room_id][count - 1]

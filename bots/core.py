@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from intake.messages import Inbound, Outbound
-from intake.storage.deliveries import PendingDelivery
+from intake.messages import Inbound, Outbound, PendingDelivery
 
 __all__ = ["Core"]
 

@@ -45,15 +45,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
 from typing import Protocol, TypeVar
 
+from bots._backoff import Backoff, pause
 from bots.core import Core
-from intake.storage.deliveries import PendingDelivery
+from intake.messages import PendingDelivery
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class DeliveryTiming:
-    """How often to look for deliveries, how many at once, how to back off."""
+    """How often to look for deliveries, how many at once, how to back off (`Backoff`)."""
 
     interval: float = 3.0
     batch: int = 20
@@ -148,7 +148,7 @@ class DeliveryWorker:
         self._sender = sender
         self._timing = timing or DeliveryTiming()
         self._max_attempts = max_attempts
-        self._rng = random.Random()  # noqa: S311 - backoff jitter, not a secret
+        self._backoff = Backoff(self._timing.base_backoff, self._timing.max_backoff)
         self._stop = asyncio.Event()
         self._halt = asyncio.Event()
         self._wake = asyncio.Event()
@@ -191,7 +191,7 @@ class DeliveryWorker:
                     return
             elif outcome is _Outcome.STORAGE:
                 failures += 1
-                await self._pause(self._backoff(failures), wakeable=False)
+                await self._pause(self._backoff.delay(failures), wakeable=False)
             elif outcome is _Outcome.SENT:
                 failures = 0  # more may be waiting: claim again at once
             else:
@@ -331,7 +331,7 @@ class DeliveryWorker:
         attempt = failures
         while not self._stopping:
             if attempt:
-                await self._pause(self._backoff(attempt), wakeable=False)
+                await self._pause(self._backoff.delay(attempt), wakeable=False)
                 if self._stopping:
                     return False
             try:
@@ -346,21 +346,8 @@ class DeliveryWorker:
             attempt += 1
         return False
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential with equal jitter, at most `max_backoff`."""
-        ceiling = min(
-            self._timing.max_backoff, self._timing.base_backoff * float(2 ** min(attempt, 30))
-        )
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
     async def _pause(self, seconds: float, *, wakeable: bool) -> None:
-        events = [self._stop, self._halt] + ([self._wake] if wakeable else [])
-        waiters = [asyncio.ensure_future(event.wait()) for event in events]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await pause(seconds, self._stop, self._halt, *([self._wake] if wakeable else []))
 
 
 def _bound(remembered: dict[str, T]) -> None:

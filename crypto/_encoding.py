@@ -1,12 +1,18 @@
-"""Unambiguous byte encoding of several strings (for associated data and MAC input).
+"""Byte encodings shared by the package's formats.
 
-Each part is its UTF-8 bytes preceded by their length as 4 bytes big-endian, so
-("ab", "c") and ("a", "bc") never encode alike.
+`length_prefixed`: an unambiguous encoding of several strings (for associated
+data and MAC input). Each part is its UTF-8 bytes preceded by their length as 4
+bytes big-endian, so ("ab", "c") and ("a", "bc") never encode alike.
+
+`b64` / `from_b64`: standard base64 with padding, as the JSON formats (keyring
+file, wrapped private key) store bytes; reading accepts nothing else.
 """
 
 from __future__ import annotations
 
-__all__ = ["length_prefixed"]
+import base64
+
+__all__ = ["b64", "from_b64", "length_prefixed"]
 
 
 def length_prefixed(*parts: str) -> bytes:
@@ -30,3 +36,21 @@ def length_prefixed(*parts: str) -> bytes:
         out += len(encoded).to_bytes(4, "big")
         out += encoded
     return bytes(out)
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 of data, with padding, as ASCII text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def from_b64(text: object) -> bytes:
+    """Decode standard base64 text strictly.
+
+    Raises:
+        ValueError: text is not a string, not ASCII, or not strict base64 (no
+            characters outside the alphabet, correct padding).
+    """
+    if not isinstance(text, str):
+        raise ValueError("expected base64 text")
+    # UnicodeEncodeError and binascii.Error are both ValueErrors.
+    return base64.b64decode(text.encode("ascii"), validate=True)

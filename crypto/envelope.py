@@ -51,9 +51,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from crypto import _blob
+from crypto._blob import FORMAT_VERSION
 from crypto._encoding import length_prefixed
 from crypto._keyset import Keyring, KeyVersion
-from crypto.errors import Misplaced, Tampered, UnsupportedFormat, WrongKey
+from crypto.errors import Misplaced, Tampered, WrongKey
 
 __all__ = [
     "FORMAT_VERSION",
@@ -68,12 +70,8 @@ __all__ = [
     "wrapped_key_version",
 ]
 
-FORMAT_VERSION = 1
 DataKey = NewType("DataKey", bytes)
 
-_KIND_WRAPPED_DEK = 0x01
-_KIND_FIELD = 0x02
-_KIND_NAMES = {_KIND_WRAPPED_DEK: "wrapped data key", _KIND_FIELD: "field blob"}
 _DEK_FIELD = "dek"
 _BINDING_LABEL = "hrd-intake/binding"
 _FIELD_KEY_INFO = b"hrd-intake/v1/field-key"
@@ -149,7 +147,7 @@ def unwrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_i
         Tampered: authentication failed.
     """
     place = _DekPlace.of(record_type, record_id)
-    return _unwrap(keyring, _parse(wrapped, _KIND_WRAPPED_DEK, _WRAPPED_SIZE, exact=True), place)
+    return _unwrap(keyring, _parse(wrapped, _blob.WRAPPED_DEK, _WRAPPED_SIZE, exact=True), place)
 
 
 def wrapped_key_version(wrapped: bytes) -> KeyVersion:
@@ -158,7 +156,7 @@ def wrapped_key_version(wrapped: bytes) -> KeyVersion:
     Raises:
         UnsupportedFormat: unknown format version, or malformed or truncated blob.
     """
-    data = _parse(wrapped, _KIND_WRAPPED_DEK, _WRAPPED_SIZE, exact=True)
+    data = _parse(wrapped, _blob.WRAPPED_DEK, _WRAPPED_SIZE, exact=True)
     return KeyVersion(int.from_bytes(data[2:6], "big"))
 
 
@@ -173,7 +171,7 @@ def rewrap_data_key(keyring: Keyring, wrapped: bytes, record_type: str, record_i
         The errors of `unwrap_data_key`.
     """
     place = _DekPlace.of(record_type, record_id)
-    data = _parse(wrapped, _KIND_WRAPPED_DEK, _WRAPPED_SIZE, exact=True)
+    data = _parse(wrapped, _blob.WRAPPED_DEK, _WRAPPED_SIZE, exact=True)
     dek = _unwrap(keyring, data, place)
     if int.from_bytes(data[2:6], "big") == keyring.primary("kek"):
         return data
@@ -198,7 +196,7 @@ class _DekPlace:
 def _wrap(keyring: Keyring, dek: bytes, place: _DekPlace) -> bytes:
     version = keyring.primary("kek")
     kek = keyring.material("kek", version)
-    header = bytes([FORMAT_VERSION, _KIND_WRAPPED_DEK]) + version.to_bytes(4, "big")
+    header = _blob.header(_blob.WRAPPED_DEK) + version.to_bytes(4, "big")
     nonce = os.urandom(_NONCE_SIZE)
     # Whoever holds this KEK version (the server's keyring) can unwrap it, for this record only.
     ciphertext = AESGCM(kek).encrypt(nonce, dek, place.associated_data + version.to_bytes(4, "big"))
@@ -229,7 +227,7 @@ def seal_field(dek: DataKey, plaintext: bytes, binding: Binding) -> bytes:
     salt = os.urandom(_SALT_SIZE)
     field_key, commitment = _field_keys(dek, salt)
     nonce = os.urandom(_NONCE_SIZE)
-    header = bytes([FORMAT_VERSION, _KIND_FIELD]) + _fingerprint(binding) + salt + commitment
+    header = _blob.header(_blob.FIELD) + _fingerprint(binding) + salt + commitment
     # Whoever holds this record's data key can decrypt it, in this record and field only:
     # the server while the DEK is wrapped under its KEK, then the recipients it is sealed to.
     ciphertext = AESGCM(field_key).encrypt(nonce, plaintext, binding.associated_data())
@@ -248,7 +246,7 @@ def open_field(dek: DataKey, blob: bytes, binding: Binding) -> bytes:
         Tampered: authentication failed (nonce, ciphertext or tag modified).
     """
     _check_dek(dek)
-    data = _parse(blob, _KIND_FIELD, _FIELD_MIN_SIZE, exact=False)
+    data = _parse(blob, _blob.FIELD, _FIELD_MIN_SIZE, exact=False)
     if not hmac.compare_digest(data[2:10], _fingerprint(binding)):
         raise Misplaced(binding.as_tuple())
     field_key, commitment = _field_keys(dek, data[10:42])
@@ -283,25 +281,13 @@ def _field_keys(dek: bytes, salt: bytes) -> tuple[bytes, bytes]:
     return okm[:_KEY_SIZE], okm[_KEY_SIZE:]
 
 
-def _parse(blob: bytes, kind: int, min_size: int, *, exact: bool) -> bytes:
-    """Check a blob's format version, kind and size; return it as bytes.
+def _parse(blob: bytes, kind: int, size: int, *, exact: bool) -> bytes:
+    """Check a blob's header (`crypto._blob`) and size; return it as bytes.
 
     Raises:
         UnsupportedFormat: anything wrong, never IndexError.
         TypeError: blob is not bytes-like.
     """
-    what = _KIND_NAMES[kind]
-    if not isinstance(blob, bytes | bytearray | memoryview):
-        raise TypeError(f"a {what} must be bytes, not {type(blob).__name__}")
-    data = bytes(blob)
-    if not data:
-        raise UnsupportedFormat(what, None, "malformed: empty")
-    if data[0] != FORMAT_VERSION:
-        raise UnsupportedFormat(what, data[0], f"unsupported format version {data[0]}")
-    if len(data) < 2 or data[1] != kind:
-        found = _KIND_NAMES.get(data[1], "unknown kind") if len(data) >= 2 else "truncated"
-        raise UnsupportedFormat(what, data[0], f"malformed: not a {what} ({found})")
-    if len(data) < min_size or (exact and len(data) != min_size):
-        expected = f"{min_size}" if exact else f"at least {min_size}"
-        raise UnsupportedFormat(what, data[0], f"malformed: {len(data)} bytes, expected {expected}")
+    data = _blob.read_header(blob, kind)
+    _blob.check_size(data, kind, size, exact=exact)
     return data

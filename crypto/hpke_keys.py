@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 
-from crypto import _hpke
-from crypto.envelope import FORMAT_VERSION
+from crypto import _blob, _hpke
+from crypto._blob import FORMAT_VERSION
 from crypto.errors import UnsupportedFormat
 
 __all__ = [
@@ -51,8 +51,8 @@ DEFAULT_ALGORITHM = _hpke.HYBRID if _hpke.HYBRID_AVAILABLE else _hpke.X25519
 # The algorithms this installation can use.
 HPKE_ALGORITHMS: tuple[str, ...] = tuple(_hpke.ALGORITHMS)
 
-_KIND_PUBLIC = 0x04
-_KIND_PRIVATE = 0x05
+_KIND_PUBLIC = _blob.PUBLIC_KEY
+_KIND_PRIVATE = _blob.PRIVATE_KEY
 _HEADER_SIZE = 3
 _KEY_ID_SIZE = 8
 _WHAT = {_KIND_PUBLIC: "public key", _KIND_PRIVATE: "private key"}
@@ -169,36 +169,18 @@ def generate_keypair(algorithm: str = DEFAULT_ALGORITHM) -> tuple[PrivateKey, Pu
 
 
 def _header(kind: int, algorithm: str) -> bytes:
-    return bytes([FORMAT_VERSION, kind, _hpke.by_name(algorithm).ident])
+    return _blob.header(kind) + bytes([_hpke.by_name(algorithm).ident])
 
 
 def _parse(data: bytes, kind: int) -> tuple[_hpke.Algorithm, bytes]:
-    """Check format version, kind, algorithm and size; return the algorithm and raw bytes.
+    """Check header (`crypto._blob`), algorithm and size; return the algorithm and raw bytes.
 
     Raises:
         UnsupportedFormat: anything wrong, never IndexError.
         TypeError: data is not bytes-like.
     """
-    what = _WHAT[kind]
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"a serialized {what} must be bytes, not {type(data).__name__}")
-    data = bytes(data)
-    if not data:
-        raise UnsupportedFormat(what, None, "malformed: empty")
-    if data[0] != FORMAT_VERSION:
-        raise UnsupportedFormat(what, data[0], f"unsupported format version {data[0]}")
-    if len(data) < _HEADER_SIZE:
-        raise UnsupportedFormat(what, data[0], "malformed: truncated")
-    if data[1] != kind:
-        found = _WHAT.get(data[1], "unknown kind")
-        raise UnsupportedFormat(what, data[0], f"malformed: not a {what} ({found})")
-    try:
-        algorithm = _hpke.by_id(data[2])
-    except ValueError as exc:
-        raise UnsupportedFormat(what, data[0], str(exc)) from None
-    raw = data[_HEADER_SIZE:]
+    data = _blob.read_header(data, kind)
+    algorithm = _blob.read_algorithm(data, kind)
     size = algorithm.public_size if kind == _KIND_PUBLIC else algorithm.private_size
-    if len(raw) != size:
-        expected = _HEADER_SIZE + size
-        raise UnsupportedFormat(what, data[0], f"malformed: {len(data)} bytes, expected {expected}")
-    return algorithm, raw
+    _blob.check_size(data, kind, _HEADER_SIZE + size, exact=True)
+    return algorithm, data[_HEADER_SIZE:]

@@ -14,26 +14,32 @@ under it; the associated data is the length-prefixed encoding of a label, the
 format and version, the owner and every KDF entry (name, parameters, salt): a
 copy moved to another officer, or with weakened parameters, fails to open. The
 parameters read back are bounded (as `KdfParams` bounds them) before use, so an
-edited row cannot make unwrapping exhaust memory. A fresh salt and nonce are
+edited row cannot make unwrapping exhaust memory (the KDF and its "kdf" entry
+are `crypto._kdf`'s, shared with the keyring file). A fresh salt and nonce are
 drawn on every wrap; changing the passphrase rewraps this one row only.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from crypto._encoding import length_prefixed
+from crypto._encoding import b64, from_b64, length_prefixed
+from crypto._kdf import (
+    DEFAULT_PARAMS,
+    KDF_NAME,
+    KdfParams,
+    derive_key,
+    kdf_entry,
+    new_salt,
+    read_kdf_entry,
+)
 from crypto.errors import BadPassphrase, Misplaced, UnsupportedFormat
 from crypto.hpke_keys import PrivateKey
-from crypto.keyring import KdfParams, check_kdf_params
 
 __all__ = [
     "rewrap_private_key",
@@ -46,19 +52,14 @@ WRAP_FORMAT = "hrd-intake-wrapped-private-key"
 WRAP_VERSION = 1
 _WHAT = "wrapped private key"
 _LABEL = "hrd-intake/wrapped-private-key"
-_KDF_NAME = "argon2id"
-_KEY_SIZE = 32
-_SALT_SIZE = 16
 _NONCE_SIZE = 12
 _TAG_SIZE = 16
 _MAX_SIZE = 64 * 1024
-_DEFAULT_PARAMS = KdfParams()  # 64 MiB, 3 passes, 4 lanes: about 150-200 ms
 _DOCUMENT_KEYS = frozenset({"format", "version", "owner", "kdf", "nonce", "ciphertext"})
-_KDF_KEYS = frozenset({"name", "salt", "memory_kib", "iterations", "lanes"})
 
 
 def wrap_private_key(
-    private: PrivateKey, passphrase: bytes, owner: str, params: KdfParams = _DEFAULT_PARAMS
+    private: PrivateKey, passphrase: bytes, owner: str, params: KdfParams = DEFAULT_PARAMS
 ) -> bytes:
     """Wrap a private key under its owner's passphrase.
 
@@ -77,9 +78,9 @@ def wrap_private_key(
     """
     _check_passphrase(passphrase)
     _check_owner(owner)
-    salt = os.urandom(_SALT_SIZE)
+    salt = new_salt()
     nonce = os.urandom(_NONCE_SIZE)
-    key = _derive(passphrase, salt, params)
+    key = derive_key(passphrase, salt, params)
     # Only someone holding the owner's passphrase can unwrap it, and only as this
     # owner's key with these KDF parameters.
     ad = _associated_data(owner, params, salt)
@@ -88,15 +89,9 @@ def wrap_private_key(
         "format": WRAP_FORMAT,
         "version": WRAP_VERSION,
         "owner": owner,
-        "kdf": {
-            "name": _KDF_NAME,
-            "salt": _b64(salt),
-            "memory_kib": params.memory_kib,
-            "iterations": params.iterations,
-            "lanes": params.lanes,
-        },
-        "nonce": _b64(nonce),
-        "ciphertext": _b64(ciphertext),
+        "kdf": kdf_entry(params, salt),
+        "nonce": b64(nonce),
+        "ciphertext": b64(ciphertext),
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
 
@@ -130,7 +125,7 @@ def unwrap_private_key(blob: bytes, passphrase: bytes, owner: str) -> PrivateKey
         raise Misplaced((_WHAT, owner, "private key"))
     if not passphrase:
         raise BadPassphrase(owner=owner)
-    key = _derive(passphrase, salt, params)
+    key = derive_key(passphrase, salt, params)
     try:
         plaintext = AESGCM(key).decrypt(nonce, ciphertext, _associated_data(owner, params, salt))
     except InvalidTag:
@@ -146,7 +141,7 @@ def rewrap_private_key(
     old_passphrase: bytes,
     new_passphrase: bytes,
     owner: str,
-    params: KdfParams = _DEFAULT_PARAMS,
+    params: KdfParams = DEFAULT_PARAMS,
 ) -> bytes:
     """Rewrap a private key under a new passphrase (a passphrase change).
 
@@ -159,15 +154,6 @@ def rewrap_private_key(
     _check_passphrase(new_passphrase)
     private = unwrap_private_key(blob, old_passphrase, owner)
     return wrap_private_key(private, new_passphrase, owner, params)
-
-
-def wrapped_key_params(blob: bytes) -> KdfParams:
-    """The Argon2id cost a wrapped key was made with (from its plaintext header; no passphrase).
-
-    Raises:
-        UnsupportedFormat: malformed, or parameters out of bounds.
-    """
-    return _parse(blob)[1]
 
 
 def _check_passphrase(passphrase: bytes) -> None:
@@ -183,30 +169,27 @@ def _check_owner(owner: str) -> None:
     length_prefixed(owner)  # refuses lone surrogates
 
 
-def _derive(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
-    check_kdf_params(params)  # bounded before any derivation (see the module docstring)
-    kdf = Argon2id(
-        salt=salt,
-        length=_KEY_SIZE,
-        iterations=params.iterations,
-        lanes=params.lanes,
-        memory_cost=params.memory_kib,
-    )
-    return kdf.derive(passphrase)
-
-
 def _associated_data(owner: str, params: KdfParams, salt: bytes) -> bytes:
     return length_prefixed(
         _LABEL,
         WRAP_FORMAT,
         str(WRAP_VERSION),
         owner,
-        _KDF_NAME,
+        KDF_NAME,
         str(params.memory_kib),
         str(params.iterations),
         str(params.lanes),
-        _b64(salt),
+        b64(salt),
     )
+
+
+def wrapped_key_params(blob: bytes) -> KdfParams:
+    """The Argon2id cost a wrapped key was made with (from its plaintext header; no passphrase).
+
+    Raises:
+        UnsupportedFormat: malformed, or parameters out of bounds.
+    """
+    return _parse(blob)[1]
 
 
 def _parse(blob: bytes) -> tuple[str, KdfParams, bytes, bytes, bytes]:
@@ -234,23 +217,16 @@ def _parse(blob: bytes) -> tuple[str, KdfParams, bytes, bytes, bytes]:
         raise UnsupportedFormat(_WHAT, version, f"unsupported format version {version}")
     if set(document) != _DOCUMENT_KEYS:
         raise _malformed("unexpected or missing entries")
-    kdf = document["kdf"]
-    if not isinstance(kdf, dict) or set(kdf) != _KDF_KEYS:
-        raise _malformed("bad kdf entry")
-    if kdf["name"] != _KDF_NAME:
-        raise UnsupportedFormat(_WHAT, version, f"unsupported KDF (only {_KDF_NAME})")
-    try:
-        params = KdfParams(kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
-    except ValueError as exc:
-        raise UnsupportedFormat(_WHAT, version, f"KDF parameters refused: {exc}") from None
+    params, salt = read_kdf_entry(
+        document["kdf"], lambda reason: UnsupportedFormat(_WHAT, version, reason)
+    )
     owner = document["owner"]
     if not isinstance(owner, str) or not owner:
         raise _malformed("bad owner")
-    salt = _unb64(kdf["salt"], "salt")
     nonce = _unb64(document["nonce"], "nonce")
     ciphertext = _unb64(document["ciphertext"], "ciphertext")
-    if len(salt) != _SALT_SIZE or len(nonce) != _NONCE_SIZE or len(ciphertext) < _TAG_SIZE:
-        raise _malformed("salt, nonce or ciphertext has the wrong size")
+    if len(nonce) != _NONCE_SIZE or len(ciphertext) < _TAG_SIZE:
+        raise _malformed("nonce or ciphertext has the wrong size")
     return owner, params, salt, nonce, ciphertext
 
 
@@ -258,14 +234,8 @@ def _malformed(reason: str, version: int | None = WRAP_VERSION) -> UnsupportedFo
     return UnsupportedFormat(_WHAT, version, f"malformed: {reason}")
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _unb64(text: object, name: str) -> bytes:
-    if not isinstance(text, str):
-        raise _malformed(f"{name} is not base64")
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error):
+        return from_b64(text)
+    except ValueError:
         raise _malformed(f"{name} is not base64") from None

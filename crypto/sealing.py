@@ -35,15 +35,14 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 
-from crypto import _hpke
+from crypto import _blob, _hpke
+from crypto._blob import FORMAT_VERSION
 from crypto._encoding import length_prefixed
-from crypto.envelope import FORMAT_VERSION
 from crypto.errors import Misplaced, Tampered, UnsupportedFormat, WrongKey
 from crypto.hpke_keys import PrivateKey, PublicKey
 
 __all__ = ["SealContext", "open_sealed", "seal"]
 
-_KIND_SEALED = 0x03
 _WHAT = "sealed secret"
 _RECORD_TYPE = "seal"
 _LABEL = "hrd-intake/seal"
@@ -126,7 +125,8 @@ def seal(public: PublicKey, secret: bytes, context: SealContext) -> bytes:
         raise ValueError("the secret to seal must not be empty")
     algorithm = _hpke.by_name(public.algorithm)
     header = (
-        bytes([FORMAT_VERSION, _KIND_SEALED, algorithm.ident])
+        _blob.header(_blob.SEALED)
+        + bytes([algorithm.ident])
         + context.fingerprint()
         + bytes.fromhex(public.key_id)
     )
@@ -181,28 +181,15 @@ def open_sealed(private: PrivateKey, blob: bytes, context: SealContext) -> bytes
 
 
 def _parse(blob: bytes) -> tuple[bytes, _hpke.Algorithm]:
-    """Check a sealed blob's format version, kind, algorithm and size.
+    """Check a sealed blob's header (`crypto._blob`), algorithm and size.
 
     Raises:
         UnsupportedFormat: anything wrong, never IndexError.
         TypeError: blob is not bytes-like.
     """
-    if not isinstance(blob, bytes | bytearray | memoryview):
-        raise TypeError(f"a {_WHAT} must be bytes, not {type(blob).__name__}")
-    data = bytes(blob)
-    if not data:
-        raise UnsupportedFormat(_WHAT, None, "malformed: empty")
-    if data[0] != FORMAT_VERSION:
-        raise UnsupportedFormat(_WHAT, data[0], f"unsupported format version {data[0]}")
-    if len(data) < 3 or data[1] != _KIND_SEALED:
-        raise UnsupportedFormat(_WHAT, data[0], f"malformed: not a {_WHAT}")
-    try:
-        algorithm = _hpke.by_id(data[2])
-    except ValueError as exc:
-        raise UnsupportedFormat(_WHAT, data[0], str(exc)) from None
-    min_size = _HEADER_SIZE + algorithm.enc_size + 1 + _TAG_SIZE
-    if len(data) < min_size:
-        raise UnsupportedFormat(
-            _WHAT, data[0], f"malformed: {len(data)} bytes, expected at least {min_size}"
-        )
+    data = _blob.read_header(blob, _blob.SEALED)
+    algorithm = _blob.read_algorithm(data, _blob.SEALED)
+    _blob.check_size(
+        data, _blob.SEALED, _HEADER_SIZE + algorithm.enc_size + 1 + _TAG_SIZE, exact=False
+    )
     return data, algorithm

@@ -10,9 +10,7 @@ handled in memory only and stored encrypted or as keyed pseudonyms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NewType
-
-ChannelName = NewType("ChannelName", str)
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -79,3 +77,16 @@ class WipeChat:
 
 
 Outbound = Reply | WipeChat
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """A message an officer (or a notification) queued for a channel to send."""
+
+    id: str
+    channel: str
+    kind: str
+    chat: str
+    text: str
+    conversation_id: str | None
+    attempts: int = 0  # claims so far, this one included

@@ -3,10 +3,9 @@
 Databases (see `tests.support.databases`): `HRD_TEST_DATABASES` selects the
 databases of a run (default both). `database_url` and `setup` run a test
 once per selected database. The other setups follow the run's first
-database: `sqlite_setup` (the name predates PostgreSQL runs: it is the
-embedded setup of tests not parametrised, SQLite unless the run is
-PostgreSQL-only; tests that read the SQLite file itself are marked
-`sqlite_file` and skip in such a run) and `database_env` /
+database: `primary_setup` (the embedded setup of tests not parametrised:
+SQLite unless the run is PostgreSQL-only; tests that read the SQLite file
+itself are marked `sqlite_file` and skip in such a run) and `database_env` /
 `module_database_env` for command-line tests. `postgres_setup` is for tests
 of PostgreSQL behaviour (concurrent processes, outages): they skip unless
 PostgreSQL is selected.
@@ -85,7 +84,7 @@ def _primary_url(request: pytest.FixtureRequest, home: Path) -> str:
 
 
 @pytest.fixture
-def sqlite_setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+def primary_setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
     """The embedded setup on the run's first database (SQLite unless PostgreSQL-only)."""
     home = tmp_path / "home"
     with embedded_setup(home, _primary_url(request, home), CHEAP_KDF) as built:

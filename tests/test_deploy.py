@@ -104,14 +104,16 @@ def test_the_image_runs_as_an_unprivileged_user_with_its_home_in_a_volume() -> N
         for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
+    # Both stages on the one base image, pinned by digest (tests/test_supply_chain.py).
     assert [line for line in lines if line.startswith("FROM")] == [
-        "FROM python:3.11-slim AS build",
-        "FROM python:3.11-slim",
+        "FROM ${BASE} AS build",
+        "FROM ${BASE}",
     ]
+    assert any(line.startswith("ARG BASE=python:3.11-slim@sha256:") for line in lines)
     users = [line.split()[1] for line in lines if line.startswith("USER")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     text = "\n".join(lines)
-    assert "pip install --no-cache-dir ." in text
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation ." in text
     assert "HRD_INTAKE_HOME=/var/lib/hrd-intake" in text
     assert 'VOLUME ["/var/lib/hrd-intake"]' in text
     ignored = (ROOT / ".dockerignore").read_text().splitlines()

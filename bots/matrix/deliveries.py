@@ -23,7 +23,7 @@ import nio  # type: ignore[import-untyped]
 from bots.deliveries import Refused, Unavailable
 from bots.matrix.events import RoomId, encode_trace
 from bots.matrix.rooms import CHANNEL, NotDelivered, Rooms
-from intake.storage.deliveries import PendingDelivery
+from intake.messages import PendingDelivery
 
 __all__ = ["MatrixSender"]
 

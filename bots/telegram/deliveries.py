@@ -19,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bots.deliveries import Refused, Unavailable
 from bots.telegram.render import Renderer, split_text
 from bots.telegram.updates import CHANNEL
-from intake.storage.deliveries import PendingDelivery
+from intake.messages import PendingDelivery
 
 __all__ = ["TelegramSender", "telegram_chat"]
 

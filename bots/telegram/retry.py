@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
 from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
+
+from bots import _backoff
 
 log = logging.getLogger("bots.telegram.channel")
 
@@ -52,20 +53,9 @@ def retriable(exc: BaseException) -> bool:
 
 
 @dataclass
-class Backoff:
-    """Exponential backoff with jitter: attempt n waits about base * 2**n, at most `cap`.
-
-    Half the delay is fixed and half random ("equal jitter"), so many
-    clients failing together do not retry together, yet none retries at once.
-    """
-
-    base: float = 0.5
-    cap: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.cap, self.base * float(2 ** min(attempt, 30)))
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+class Backoff(_backoff.Backoff):
+    """The bots' backoff (`bots._backoff`: exponential, equal jitter, at most `cap`),
+    and Telegram's own wait when it says how long (429 flood control)."""
 
     def wait_for(self, exc: BaseException, attempt: int) -> float:
         """How long to wait after `exc` on attempt `attempt` (0-based)."""

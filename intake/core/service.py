@@ -24,13 +24,12 @@ from intake.core import cases
 from intake.core.effects import TALLY, EffectHandlers
 from intake.core.files import DEFAULT_MAX_BYTES, clean_file
 from intake.errors import FileRejected
-from intake.messages import Attachment, Choice, Inbound, Outbound, Reply
+from intake.messages import Attachment, Choice, Inbound, Outbound, PendingDelivery, Reply
 from intake.runtime.metrics import BatchTally, ServiceMetrics
 from intake.storage import audit
 from intake.storage import conversations as storage
 from intake.storage.conversation_record import Turn, new_record, open_turn, save_turn
 from intake.storage.deliveries import (
-    PendingDelivery,
     claim_deliveries,
     forget_deliveries,
     release_deliveries,

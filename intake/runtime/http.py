@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.runtime.gauges import database_families
 from intake.runtime.health import Health
-from intake.runtime.metrics import Family, family, labels, render
+from intake.runtime.metrics import CONTENT_TYPE, Family, family, labels, render
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 5.0  # seconds a probe waits for the database
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 
 T = TypeVar("T")
 

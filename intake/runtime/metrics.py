@@ -1,4 +1,4 @@
-"""Counters for `/metrics`, in the Prometheus text format.
+"""Counters for `/metrics`, exposed through prometheus-client.
 
 The service counts in memory what it committed (messages in per channel,
 duplicates, cases submitted per mission and kind, errors): a dict increment
@@ -14,125 +14,122 @@ version) is read at scrape time by `intake.runtime.gauges`.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections import Counter as Tally
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "CONTENT_TYPE",
+    "BatchTally",
+    "Family",
+    "LogCounter",
+    "ServiceMetrics",
+    "family",
+    "labels",
+    "render",
+]
+
 PREFIX = "hrd_intake_"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what generate_latest writes
+# A `_created` series per counter says when a process started counting: noise here.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 Labels = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Family:
-    """One metric: its samples as (labels, value)."""
-
-    name: str
-    kind: str  # "counter" or "gauge"
-    help: str
-    samples: tuple[tuple[Labels, float], ...] = ()
+Family = Metric
 
 
 def family(
     name: str, kind: str, help_text: str, values: Mapping[Labels, float] | None = None
 ) -> Family:
-    return Family(PREFIX + name, kind, help_text, tuple(sorted((values or {}).items())))
+    """A metric computed at scrape time (database gauges, channel states)."""
+    samples = sorted((values or {}).items())
+    names = [key for key, _ in samples[0][0]] if samples else []
+    maker = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    metric = maker(PREFIX + name, help_text, labels=names)
+    for pairs, value in samples:
+        metric.add_metric([val for _, val in pairs], value)
+    return metric
 
 
 def labels(**pairs: object) -> Labels:
     return tuple((key, str(value)) for key, value in pairs.items())
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _Fixed(Collector):
+    def __init__(self, families: Iterable[Family]) -> None:
+        self._families = list(families)
 
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
 
 
 def render(families: Iterable[Family]) -> str:
-    """The Prometheus text exposition format (version 0.0.4)."""
-    lines: list[str] = []
-    for item in families:
-        lines.append(f"# HELP {item.name} {item.help}")
-        lines.append(f"# TYPE {item.name} {item.kind}")
-        for pairs, value in item.samples:
-            text = ",".join(f'{key}="{_escape(val)}"' for key, val in pairs)
-            name = f"{item.name}{{{text}}}" if text else item.name
-            lines.append(f"{name} {_number(value)}")
-    return "\n".join(lines) + "\n"
+    """The Prometheus text exposition format, written by prometheus-client."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(families))
+    return generate_latest(registry).decode("utf-8")
 
 
 @dataclass
 class BatchTally:
     """What one batch did, applied to the counters only once it committed."""
 
-    messages: Counter[str] = field(default_factory=Counter)
-    duplicates: Counter[str] = field(default_factory=Counter)
-    cases: Counter[tuple[str, str]] = field(default_factory=Counter)
+    messages: Tally[str] = field(default_factory=Tally)
+    duplicates: Tally[str] = field(default_factory=Tally)
+    cases: Tally[tuple[str, str]] = field(default_factory=Tally)
     # Submissions held because a key did not verify, per kind of key.
-    untrusted: Counter[str] = field(default_factory=Counter)
+    untrusted: Tally[str] = field(default_factory=Tally)
 
 
 class ServiceMetrics:
-    """The service's counters (thread-safe: channels commit from worker threads)."""
+    """The service's counters (prometheus-client counters are thread-safe)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._messages: Counter[Labels] = Counter()
-        self._duplicates: Counter[Labels] = Counter()
-        self._cases: Counter[Labels] = Counter()
-        self._errors: Counter[Labels] = Counter()
-        self._untrusted: Counter[Labels] = Counter()
+        self._registry = CollectorRegistry(auto_describe=False)
+
+        def counter(name: str, help_text: str, names: list[str]) -> Counter:
+            return Counter(PREFIX + name, help_text, names, registry=self._registry)
+
+        self._messages = counter("messages", "Messages recorded, per channel.", ["channel"])
+        self._duplicates = counter(
+            "duplicate_messages",
+            "Messages seen again (redelivered by the platform) and skipped.",
+            ["channel"],
+        )
+        self._cases = counter(
+            "cases_submitted", "Cases submitted, per mission and kind.", ["mission", "kind"]
+        )
+        self._errors = counter(
+            "errors",
+            "Batches the database refused (database) and messages that broke (message).",
+            ["kind"],
+        )
+        self._untrusted = counter(
+            "untrusted_key_refusals",
+            "Submissions held because a public key did not verify (keys verify), per kind.",
+            ["key_kind"],
+        )
 
     def committed(self, tally: BatchTally) -> None:
-        with self._lock:
-            for channel, count in tally.messages.items():
-                self._messages[labels(channel=channel)] += count
-            for channel, count in tally.duplicates.items():
-                self._duplicates[labels(channel=channel)] += count
-            for (mission, kind), count in tally.cases.items():
-                self._cases[labels(mission=mission, kind=kind)] += count
-            for key_kind, count in tally.untrusted.items():
-                self._untrusted[labels(key_kind=key_kind)] += count
+        for channel, count in tally.messages.items():
+            self._messages.labels(channel=channel).inc(count)
+        for channel, count in tally.duplicates.items():
+            self._duplicates.labels(channel=channel).inc(count)
+        for (mission, kind), count in tally.cases.items():
+            self._cases.labels(mission=mission, kind=kind).inc(count)
+        for key_kind, count in tally.untrusted.items():
+            self._untrusted.labels(key_kind=key_kind).inc(count)
 
     def error(self, kind: str) -> None:
-        with self._lock:
-            self._errors[labels(kind=kind)] += 1
+        self._errors.labels(kind=kind).inc()
 
     def families(self) -> list[Family]:
-        with self._lock:
-            return [
-                family(
-                    "messages_total", "counter", "Messages recorded, per channel.", self._messages
-                ),
-                family(
-                    "duplicate_messages_total",
-                    "counter",
-                    "Messages seen again (redelivered by the platform) and skipped.",
-                    self._duplicates,
-                ),
-                family(
-                    "untrusted_key_refusals_total",
-                    "counter",
-                    "Submissions held because a public key did not verify (keys verify), per kind.",
-                    self._untrusted,
-                ),
-                family(
-                    "cases_submitted_total",
-                    "counter",
-                    "Cases submitted, per mission and kind.",
-                    self._cases,
-                ),
-                family(
-                    "errors_total",
-                    "counter",
-                    "Batches the database refused (database) and messages that broke (message).",
-                    self._errors,
-                ),
-            ]
+        return list(self._registry.collect())
 
 
 class LogCounter(logging.Handler):
@@ -140,20 +137,16 @@ class LogCounter(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self._counts: Counter[Labels] = Counter()
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._records = Counter(
+            PREFIX + "log_records",
+            "Warnings and errors logged, per level and logger.",
+            ["level", "logger"],
+            registry=self._registry,
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
-        # `Handler.handle` holds `self.lock` around emit.
-        self._counts[labels(level=record.levelname.lower(), logger=record.name)] += 1
+        self._records.labels(level=record.levelname.lower(), logger=record.name).inc()
 
     def families(self) -> list[Family]:
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            counts = dict(self._counts)
-        return [
-            family(
-                "log_records_total",
-                "counter",
-                "Warnings and errors logged, per level and logger.",
-                counts,
-            )
-        ]
+        return list(self._registry.collect())

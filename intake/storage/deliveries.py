@@ -8,28 +8,17 @@ same delivery twice; one that dies while sending leaves its claim to lapse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from intake.messages import PendingDelivery
 from intake.storage.models import Conversation, Delivery
 from intake.storage.records import RecordCipher, new_record_id
 
 # How long a claimed delivery is left to its worker before another may send it.
 CLAIM_HOLD = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    id: str
-    channel: str
-    kind: str
-    chat: str
-    text: str
-    conversation_id: str | None
-    attempts: int = 0  # claims so far, this one included
 
 
 def queue_delivery(

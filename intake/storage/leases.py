@@ -48,8 +48,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.errors import LeaseUnavailable
 from intake.storage.models import Lease
 
-NAME_LENGTH = 100
-
 
 @dataclass(frozen=True)
 class LeaseView:

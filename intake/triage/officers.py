@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from crypto import (
     KdfParams,
-    PublicKey,
     generate_keypair,
     rewrap_private_key,
     unwrap_private_key,
@@ -29,7 +28,6 @@ from intake.errors import NoKeyAtHand, OfficerRefused
 from intake.keys.directory import KeyDirectory
 from intake.keys.holders import (
     KeysAtHand,
-    current_mission_key,
     new_mission_key,
     officer_recipient,
     seal_mission_key,
@@ -213,11 +211,3 @@ def list_officers(session: Session, mission_id: str | None = None) -> list[Offic
     if mission_id:
         query = query.where(Officer.mission_id == mission_id)
     return list(session.scalars(query))
-
-
-def officer_public_key(officer: Officer) -> PublicKey:
-    return PublicKey.from_bytes(officer.public_key)
-
-
-def mission_has_key(session: Session, mission_id: str) -> bool:
-    return current_mission_key(session, mission_id) is not None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.errors import CaseNotFound
@@ -26,7 +26,6 @@ __all__ = [
     "STATUSES",
     "CaseNotFound",
     "CaseSummary",
-    "count_cases",
     "list_cases",
     "open_case",
     "summary",
@@ -91,13 +90,6 @@ def list_cases(
         query.order_by(Case.urgency_rank, Case.submitted_at, Case.id).limit(limit).offset(offset)
     )
     return [_summary(case) for case in session.scalars(query)]
-
-
-def count_cases(session: Session, missions: Sequence[str] | None = None) -> int:
-    query = select(func.count()).select_from(Case)
-    if missions:
-        query = query.where(Case.mission_id.in_(missions))
-    return int(session.scalar(query) or 0)
 
 
 def open_case(

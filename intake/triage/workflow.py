@@ -6,6 +6,10 @@
 
 One machine for every case: a case's state is attached only while a
 transition is checked, as the flows engine does with conversations.
+
+The states themselves are defined once, in `flows.CASE_STATES`: the /status
+view renders each of them and its catalog checks a text for each, and flows
+imports nothing of intake. This module adds what is intake's: the transitions.
 """
 
 from __future__ import annotations
@@ -14,17 +18,10 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
+from flows import CASE_STATES
 from intake.errors import IllegalTransition
 
-STATUSES = (
-    "new",
-    "acknowledged",
-    "in_progress",
-    "awaiting_defender",
-    "escalated",
-    "transferred",
-    "closed",
-)
+STATUSES = CASE_STATES
 OPEN = tuple(s for s in STATUSES if s != "closed")
 
 TRANSITIONS: list[dict[str, Any]] = [

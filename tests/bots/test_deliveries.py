@@ -15,8 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from bots.deliveries import DeliveryTiming, DeliveryWorker, Unavailable
 from intake.core.service import ConversationService
+from intake.messages import PendingDelivery
 from intake.storage.conversation_record import open_turn
-from intake.storage.deliveries import PendingDelivery, queue_delivery
+from intake.storage.deliveries import queue_delivery
 from intake.storage.models import Conversation
 from tests.support.defender import Defender
 from tests.support.deliveries import pending_deliveries
@@ -84,8 +85,8 @@ def run_until_delivered(setup: Setup, service: ConversationService, sender: Scri
     asyncio.run(main())
 
 
-def test_pieces_sent_before_an_outage_are_traced_with_the_retry(sqlite_setup: Setup) -> None:
-    setup = sqlite_setup
+def test_pieces_sent_before_an_outage_are_traced_with_the_retry(primary_setup: Setup) -> None:
+    setup = primary_setup
     conversation_id = a_reply(setup)
     before = trace(setup, conversation_id)
     # The first piece of a long reply went out, then the platform stopped answering.
@@ -98,8 +99,8 @@ def test_pieces_sent_before_an_outage_are_traced_with_the_retry(sqlite_setup: Se
     assert trace(setup, conversation_id) == [*before, "101", "102", "103"]
 
 
-def test_a_send_not_recorded_is_recorded_later_not_sent_again(sqlite_setup: Setup) -> None:
-    setup = sqlite_setup
+def test_a_send_not_recorded_is_recorded_later_not_sent_again(primary_setup: Setup) -> None:
+    setup = primary_setup
     conversation_id = a_reply(setup)
     service = setup.service()
     recorded = service.delivered

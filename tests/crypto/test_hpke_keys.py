@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from crypto.envelope import FORMAT_VERSION
-from crypto.errors import CryptoError, UnsupportedFormat
+from crypto.errors import UnsupportedFormat
 from crypto.hpke_keys import (
     DEFAULT_ALGORITHM,
     HPKE_ALGORITHMS,
@@ -138,15 +139,57 @@ def test_invalid_public_key_values_are_refused() -> None:
             PublicKey(HYBRID, b"\xff" * 1184 + public.raw[1184:])
 
 
-def test_random_bytes_only_raise_crypto_errors() -> None:
+def random_serializations() -> Iterator[bytes]:
+    """Random bytes of many sizes, bare or behind a right, wrong or truncated header."""
+    headers = [
+        bytes([version, kind, ident])
+        for version in (FORMAT_VERSION, 2)
+        for kind in (0x04, 0x05)
+        for ident in (*ALGORITHM_IDS.values(), 0x09)
+    ]
     for size in (0, 1, 2, 3, 34, 35, 36, 99, 1219):
-        for _ in range(20):
-            data = os.urandom(size)
-            for parse in (PublicKey.from_bytes, PrivateKey.from_bytes):
-                try:
-                    parse(data)
-                except CryptoError:
-                    pass
+        for _ in range(3):
+            yield os.urandom(size)
+            for header in headers:
+                for cut in (1, 2, 3):
+                    yield header[:cut] + os.urandom(max(0, size - cut))
+
+
+def laid_out_as(data: bytes, kind: int, index: int) -> str | None:
+    """The algorithm whose serialized key of this kind `data` is laid out as, if any."""
+    for name, ident in ALGORITHM_IDS.items():
+        if name not in HPKE_ALGORITHMS or len(data) != SIZES[name][index]:
+            continue
+        if data[:3] == bytes([FORMAT_VERSION, kind, ident]):
+            return name
+    return None
+
+
+@pytest.mark.parametrize(
+    ("parse", "kind", "index", "what"),
+    [
+        (PublicKey.from_bytes, 0x04, 0, "public key"),
+        (PrivateKey.from_bytes, 0x05, 1, "private key"),
+    ],
+)
+def test_random_bytes_parse_only_when_laid_out_right_and_then_round_trip(
+    parse: Callable[[bytes], PublicKey | PrivateKey], kind: int, index: int, what: str
+) -> None:
+    parsed = 0
+    for data in random_serializations():
+        algorithm = laid_out_as(data, kind, index)
+        try:
+            key = parse(data)
+        except UnsupportedFormat as exc:
+            assert exc.what == what
+            # Any bytes of the right size make a private key (an ML-KEM seed and an
+            # X25519 scalar); a public key may fail its validity checks.
+            assert algorithm is None or what == "public key", data[:3]
+            continue
+        assert algorithm is not None, f"a {what} parsed from {data[:3]!r}, {len(data)} bytes"
+        assert (key.algorithm, key.to_bytes()) == (algorithm, data)
+        parsed += 1
+    assert parsed  # the right layouts were among the tries, not only garbage
 
 
 @pytest.mark.parametrize("algorithm_name", ["rsa", "", "X25519", "mlkem1024-p384"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import crypto.keyring
+import crypto._kdf
 import crypto.passphrase_wrap
 from crypto import (
     PRODUCTION_MEMORY_FLOOR_KIB,
@@ -53,8 +53,7 @@ def _no_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("Argon2id was called with parameters that should have been refused")
 
-    monkeypatch.setattr(crypto.passphrase_wrap, "Argon2id", refuse)
-    monkeypatch.setattr(crypto.keyring, "Argon2id", refuse)
+    monkeypatch.setattr(crypto._kdf, "Argon2id", refuse)
 
 
 @pytest.mark.parametrize(

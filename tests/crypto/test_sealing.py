@@ -210,16 +210,28 @@ def test_garbage_is_unsupported(
     assert caught.value.what == "sealed secret"
 
 
-def test_random_blobs_only_raise_crypto_errors(keypair: tuple[PrivateKey, PublicKey]) -> None:
+def test_random_blobs_never_open_and_fail_where_they_should(
+    keypair: tuple[PrivateKey, PublicKey],
+) -> None:
     private, public = keypair
-    header = seal(public, DATA_KEY, CASE)[:19]
+    header = seal(public, DATA_KEY, CASE)[:HEADER]
+    min_size = HEADER + ENC_SIZE[private.algorithm] + 1 + 16
     for size in (0, 1, 3, 19, 67, 68, 100, 1156, 1200):
         for _ in range(10):
-            for blob in (os.urandom(size), header + os.urandom(size)):
-                try:
-                    open_sealed(private, blob, CASE)
-                except CryptoError:
-                    pass
+            # Random bytes: refused by their header, unless they happen to start like a seal.
+            blob = os.urandom(size)
+            with pytest.raises(CryptoError) as caught:
+                open_sealed(private, blob, CASE)
+            if not isinstance(caught.value, UnsupportedFormat):
+                assert blob[:2] == bytes([FORMAT_VERSION, 0x03])
+            # A right header (this context, this key) over random bytes: too short, or
+            # it reaches HPKE decryption and fails there.
+            blob = header + os.urandom(size)
+            expected = UnsupportedFormat if len(blob) < min_size else Tampered
+            with pytest.raises(expected) as refused:
+                open_sealed(private, blob, CASE)
+            if expected is UnsupportedFormat:
+                assert f"expected at least {min_size}" in str(refused.value.reason)
 
 
 def test_empty_or_non_bytes_secrets_are_refused(keypair: tuple[PrivateKey, PublicKey]) -> None:

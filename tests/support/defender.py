@@ -113,6 +113,31 @@ def assistance_request(country: str = "Ukraine") -> list[tuple[str, str]]:
     ]
 
 
+def console_threat_report(details: str = "They followed me.", contact: str = "Signal") -> str:
+    """A threat report from Kenya as typed into the console channel (`hrd-intake chat`).
+
+    The console numbers each choice; every button pressed here is the first one
+    offered, so the answers are those of `threat_report` (with `details` and
+    `contact` as the typed texts), one line each.
+    """
+    lines = [
+        "1",  # the flow: threat_report
+        "1",  # consent_store: yes
+        "Kenya",  # country
+        "1",  # at_risk: me
+        "1,2",  # threat_types: intimidation, harassment
+        "1",  # when: ongoing
+        details,
+        "1",  # evidence: skip
+        "1",  # urgency: immediate
+        contact,
+        "1",  # usage: confidential
+        "1",  # share_un: yes
+        "1",  # confirm
+    ]
+    return "".join(f"{line}\n" for line in lines)
+
+
 def play(defender: Defender, script: list[tuple[str, str]]) -> None:
     for action, value in script:
         if action == "choose":

@@ -31,6 +31,8 @@ from tests.support.synapse import Synapse
 
 try:
     import nio
+
+    from tests.support.matrix_sync import DecryptingSync, Synced
 except ImportError:  # pragma: no cover - depends on the install
     if os.environ.get("CI"):
         raise
@@ -134,7 +136,7 @@ class MatrixDefender:
     client: Any = None
     received: dict[str, list[BotMessage]] = field(default_factory=dict)
     invites: list[str] = field(default_factory=list)
-    _pending: list[tuple[str, Any]] = field(default_factory=list)
+    _inbox: DecryptingSync | None = None
     _first: bool = True
 
     async def login(self, device_name: str = "phone") -> None:
@@ -145,6 +147,7 @@ class MatrixDefender:
         )
         response = await self.client.login(PASSWORD, device_name=device_name)
         assert isinstance(response, nio.LoginResponse), response
+        self._inbox = DecryptingSync(self.client)
         await self.sync()
 
     async def close(self) -> None:
@@ -157,31 +160,13 @@ class MatrixDefender:
 
     async def sync(self, timeout_ms: int = 0) -> None:
         """One sync plus the key traffic it calls for; collects the bot's messages."""
-        client = self.client
-        response = await client.sync(timeout=timeout_ms, full_state=self._first)
-        assert isinstance(response, nio.SyncResponse), response
+        assert self._inbox is not None, "log in first"
+        synced = await self._inbox.sync(timeout_ms, full_state=self._first)
+        assert isinstance(synced, Synced), synced
         self._first = False
-        self.invites.extend(r for r in response.rooms.invite if r not in self.invites)
-        for room_id, info in response.rooms.join.items():
-            for event in info.timeline.events:
-                self._pending.append((room_id, event))
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-        await client.send_to_device_messages()
-        still: list[tuple[str, Any]] = []
-        for room_id, event in self._pending:
-            if isinstance(event, nio.MegolmEvent):
-                try:
-                    event = client.decrypt_event(event)
-                except nio.EncryptionError:
-                    still.append((room_id, event))
-                    continue
-            if event.sender == self.user_id:
-                continue
+        rooms = synced.response.rooms
+        self.invites.extend(r for r in rooms.invite if r not in self.invites)
+        for room_id, event in synced.events:
             content = event.source.get("content", {})
             if event.source.get("type") == "m.room.message" and "body" in content:
                 self.received.setdefault(room_id, []).append(
@@ -189,7 +174,6 @@ class MatrixDefender:
                         event.event_id, str(content["body"]), str(content.get("msgtype", ""))
                     )
                 )
-        self._pending = still
 
     async def wait(
         self, condition: Callable[[], bool], timeout: float = 30, what: str = ""

@@ -39,14 +39,14 @@ def _redacted(events: list[dict[str, Any]], event_id: str) -> bool:
 
 
 def test_reply_reaches_the_defender_and_their_answer_the_officer(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     details = f"CANARY-DETAILS-{secrets.token_hex(6)}"
     contact = f"CANARY-CONTACT-{secrets.token_hex(6)}"
     reply = f"CANARY-REPLY-{secrets.token_hex(6)} Are you safe tonight?"
     answer = f"CANARY-ANSWER-{secrets.token_hex(6)} Yes, I am with my sister."
-    officer_id, keys = enrol(sqlite_setup, "eu-del-ke", "Officer")
+    officer_id, keys = enrol(primary_setup, "eu-del-ke", "Officer")
     bot_id = new_user(synapse, "bot")
 
     async def scenario() -> tuple[str, str, str, str]:
@@ -61,7 +61,7 @@ def test_reply_reaches_the_defender_and_their_answer_the_officer(
             )
             assert isinstance(created, nio.RoomCreateResponse), created
             officers_room = str(created.room_id)
-            setup = notifying(sqlite_setup, matrix_room=officers_room)
+            setup = notifying(primary_setup, matrix_room=officers_room)
             async with running_bot(setup, synapse, bot_id, tmp_path / "bot-store", deliveries=FAST):
                 await officer.wait(
                     lambda: bot_id in officer._members(officers_room), what="the bot to join"
@@ -126,8 +126,8 @@ def test_reply_reaches_the_defender_and_their_answer_the_officer(
     reference, room, officers_room, defender_id = asyncio.run(scenario())
 
     # The officer sees the reply and the defender's answer on the case.
-    with sqlite_setup.sessions() as session:
-        events = open_case(session, sqlite_setup.cipher, reference, keys).events
+    with primary_setup.sessions() as session:
+        events = open_case(session, primary_setup.cipher, reference, keys).events
     assert [(e.kind, e.text) for e in events] == [("reply", reply), ("defender", answer)]
 
     logged = " ".join(
@@ -175,7 +175,7 @@ def test_what_goes_where(kind: str, room: str, sent: str | None) -> None:
     from bots.deliveries import Refused
     from bots.matrix.deliveries import MatrixSender
     from bots.matrix.events import decode_trace
-    from intake.storage.deliveries import PendingDelivery
+    from intake.messages import PendingDelivery
 
     rooms = _Rooms()
     sender = MatrixSender(object(), rooms)  # type: ignore[arg-type]

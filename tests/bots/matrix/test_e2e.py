@@ -68,10 +68,10 @@ def _messages_of(events: list[dict[str, Any]], sender: str) -> list[dict[str, An
 
 
 def test_threat_report_and_assistance_request(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    setup = sqlite_setup
+    setup = primary_setup
     details = f"CANARY-DETAILS-{secrets.token_hex(6)}"
     contact = f"CANARY-CONTACT-{secrets.token_hex(6)}"
     bot_id = new_user(synapse, "bot")
@@ -129,7 +129,7 @@ def test_threat_report_and_assistance_request(
     bot_messages = _messages_of(events, bot_id)
     assert bot_messages and {e["type"] for e in bot_messages} == {"m.room.encrypted"}
     defender_messages = _messages_of(events, defender.user_id)
-    assert len(defender_messages) == 23
+    assert len(defender_messages) == 24  # every answer of both scripts, consent included
     assert all(_is_redacted(e) for e in defender_messages)
     assert all(_is_redacted(e) for e in bot_messages[:-1])
     assert not _is_redacted(bot_messages[-1])
@@ -162,9 +162,9 @@ def test_threat_report_and_assistance_request(
 
 
 def test_unencrypted_room_is_refused_and_an_encrypted_one_offered(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     bot_id = new_user(synapse, "bot")
     secret = f"CANARY-PLAIN-{secrets.token_hex(6)}"
 
@@ -210,7 +210,7 @@ def test_unencrypted_room_is_refused_and_an_encrypted_one_offered(
 
 
 def test_new_device_of_a_known_defender_is_reported_and_can_read(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     bot_id = new_user(synapse, "bot")
@@ -219,7 +219,7 @@ def test_new_device_of_a_known_defender_is_reported_and_can_read(
         phone = await new_defender(synapse, tmp_path / "phone-store")
         laptop = MatrixDefender(synapse, phone.user_id, tmp_path / "laptop-store")
         try:
-            async with running_bot(sqlite_setup, synapse, bot_id, tmp_path / "bot-store"):
+            async with running_bot(primary_setup, synapse, bot_id, tmp_path / "bot-store"):
                 room = await phone.create_dm(bot_id)
                 await phone.say(room, "hello", expect=MENU)
                 assert "trusted on first use" in caplog.text
@@ -240,18 +240,18 @@ def test_new_device_of_a_known_defender_is_reported_and_can_read(
     warnings = [r for r in caplog.records if "new or changed device" in r.getMessage()]
     assert warnings and all(r.levelno == logging.WARNING for r in warnings)
     # The core remembers it for the officers: the draft's case will carry the warning.
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         [conversation] = session.scalars(select(Conversation))
-        assert open_turn(sqlite_setup.cipher, conversation).record["device_changed"] is True
+        assert open_turn(primary_setup.cipher, conversation).record["device_changed"] is True
 
 
 def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     # Given a bot that fetches only 3 timeline events per room and sync, and a
     # defender who writes 8 messages while the bot is stopped,
-    setup = sqlite_setup
+    setup = primary_setup
     bot_id = new_user(synapse, "bot")
     store = tmp_path / "bot-store"
     narrow = Timing(timeline_limit=3)
@@ -282,7 +282,7 @@ def test_restart_resumes_from_the_saved_token_and_fills_timeline_gaps(
 
 
 def test_a_room_with_several_members_is_refused_and_left(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
     bot_id = new_user(synapse, "bot")
     third = new_user(synapse, "someone")
@@ -290,7 +290,7 @@ def test_a_room_with_several_members_is_refused_and_left(
     async def scenario() -> tuple[MatrixDefender, str]:
         defender = await new_defender(synapse, tmp_path / "defender-store")
         try:
-            async with running_bot(sqlite_setup, synapse, bot_id, tmp_path / "bot-store"):
+            async with running_bot(primary_setup, synapse, bot_id, tmp_path / "bot-store"):
                 created = await defender.client.room_create(
                     invite=[bot_id, third],
                     initial_state=[nio.EnableEncryptionBuilder().as_dict()],
@@ -308,5 +308,5 @@ def test_a_room_with_several_members_is_refused_and_left(
             await defender.close()
 
     asyncio.run(scenario())
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 0

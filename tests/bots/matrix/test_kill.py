@@ -63,9 +63,9 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_sigkill_at_random_points_loses_nothing(
-    sqlite_setup: Setup, synapse: Synapse, tmp_path: Path
+    primary_setup: Setup, synapse: Synapse, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     seed = int(os.environ.get("HRD_TEST_SEED", secrets.randbits(32)))
     rng = random.Random(seed)
     details = f"CANARY-DETAILS-{secrets.token_hex(6)}"

@@ -161,8 +161,8 @@ def test_scrub_removes_matrix_identifiers() -> None:
     assert record.getMessage() == "user <id>"
 
 
-def test_state_round_trips_sealed(sqlite_setup: Setup) -> None:
-    setup = sqlite_setup
+def test_state_round_trips_sealed(primary_setup: Setup) -> None:
+    setup = primary_setup
     store = ChannelStateStore("matrix", setup.sessions, setup.cipher, setup.clock)
     state = MatrixState(store)
     assert state.session() is None and state.sync_token() is None
@@ -189,24 +189,24 @@ def test_state_round_trips_sealed(sqlite_setup: Setup) -> None:
     ],
 )
 def test_build_refuses_bad_settings(
-    sqlite_setup: Setup, tmp_path: Path, homeserver: str | None, user: str | None, problem: str
+    primary_setup: Setup, tmp_path: Path, homeserver: str | None, user: str | None, problem: str
 ) -> None:
     matrix = MatrixSettings(
         homeserver=homeserver, user=user, password=SecretStr("pw"), store=tmp_path / "store"
     )
-    settings = sqlite_setup.settings.model_copy(update={"matrix": matrix})
+    settings = primary_setup.settings.model_copy(update={"matrix": matrix})
     store = ChannelStateStore(
-        "matrix", sqlite_setup.sessions, sqlite_setup.cipher, sqlite_setup.clock
+        "matrix", primary_setup.sessions, primary_setup.cipher, primary_setup.clock
     )
     with pytest.raises(MatrixSetupError, match=problem):
-        build_matrix(settings, sqlite_setup.service(), store)
+        build_matrix(settings, primary_setup.service(), store)
 
 
 def test_the_encryption_store_does_not_open_without_its_key(
-    sqlite_setup: Setup, tmp_path: Path
+    primary_setup: Setup, tmp_path: Path
 ) -> None:
     # Given a saved session whose nio store was pickled under another key,
-    setup = sqlite_setup
+    setup = primary_setup
     store_dir = tmp_path / "store"
     store_dir.mkdir()
     other = nio.AsyncClient(

@@ -17,9 +17,9 @@ from tests.support.setup import Setup
 
 
 @pytest.fixture
-def telegram_debug_log(sqlite_setup: Setup) -> Iterator[Path]:
+def telegram_debug_log(primary_setup: Setup) -> Iterator[Path]:
     """Log everything, DEBUG included, to the setup's log file, as `serve` would."""
-    path = sqlite_setup.settings.log_path
+    path = primary_setup.settings.log_path
     setup_logging(path, "text", "DEBUG", stderr_level="CRITICAL")
     try:
         yield path
@@ -31,7 +31,7 @@ def telegram_debug_log(sqlite_setup: Setup) -> Iterator[Path]:
 
 
 def test_text_ids_username_and_phone_are_nowhere_at_rest(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     telegram_run: RunTelegram,
     telegram_fake: FakeTelegram,
     telegram_defender: Callable[..., TelegramDefender],
@@ -47,7 +47,7 @@ def test_text_ids_username_and_phone_are_nowhere_at_rest(
         "token": TELEGRAM_TOKEN,
     }
     me = telegram_defender(int(canaries["user id"]), canaries["username"])
-    with telegram_run(sqlite_setup):
+    with telegram_run(primary_setup):
         me.say("/start")
         me.press("threat_report")
         me.press("yes")
@@ -65,7 +65,7 @@ def test_text_ids_username_and_phone_are_nowhere_at_rest(
         me.press("confirm")
         submitted_reference(me)
 
-    home = sqlite_setup.settings.home
+    home = primary_setup.settings.home
     files = [home / "intake.storage.engine", home / "intake.storage.engine-wal", telegram_debug_log]
     assert telegram_debug_log.stat().st_size > 0
     assert "batch recorded" in telegram_debug_log.read_text()

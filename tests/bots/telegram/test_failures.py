@@ -29,7 +29,7 @@ def recorded(setup: Setup) -> int:
 
 
 def test_429_and_502_on_poll_send_and_delete_lose_and_duplicate_nothing(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     telegram_run: RunTelegram,
     telegram_fake: FakeTelegram,
     telegram_defender: Callable[..., TelegramDefender],
@@ -37,7 +37,7 @@ def test_429_and_502_on_poll_send_and_delete_lose_and_duplicate_nothing(
     tg, me = telegram_fake, telegram_defender(6001)
     injected: list[int] = []
     fast = Backoff(base=0.05, cap=0.2)
-    with telegram_run(sqlite_setup, backoff=fast, send_backoff=fast):
+    with telegram_run(primary_setup, backoff=fast, send_backoff=fast):
         # Given the first contact goes through a flaky getUpdates and sendMessage.
         tg.fail_next("getUpdates", status=502, times=2)
         tg.fail_next("getUpdates", status=429, retry_after=1)
@@ -68,8 +68,8 @@ def test_429_and_502_on_poll_send_and_delete_lose_and_duplicate_nothing(
         reference, reference_message = submitted_reference(me)
 
     # Then every update was recorded once and the case exists once.
-    assert recorded(sqlite_setup) == len(injected)
-    with sqlite_setup.sessions() as session:
+    assert recorded(primary_setup) == len(injected)
+    with primary_setup.sessions() as session:
         assert [case.reference for case in list_cases(session)] == [reference]
     assert_wiped_before(tg, me.chat_id, keep=reference_message)
     # Each failed call was repeated, and nothing was sent twice.
@@ -79,12 +79,12 @@ def test_429_and_502_on_poll_send_and_delete_lose_and_duplicate_nothing(
 
 
 def test_a_failing_core_is_retried_and_defenders_are_told_once(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     telegram_run: RunTelegram,
     telegram_fake: FakeTelegram,
     telegram_defender: Callable[..., TelegramDefender],
 ) -> None:
-    service = sqlite_setup.service()
+    service = primary_setup.service()
     real = service.handle_batch
     failures = {"left": 3}
 
@@ -97,7 +97,7 @@ def test_a_failing_core_is_retried_and_defenders_are_told_once(
     service.handle_batch = flaky  # type: ignore[method-assign]
     me = telegram_defender(6002)
     with telegram_run(
-        sqlite_setup, service=service, backoff=Backoff(base=0.05, cap=0.1), outage_grace=0.0
+        primary_setup, service=service, backoff=Backoff(base=0.05, cap=0.1), outage_grace=0.0
     ):
         # When the core fails three times on the first message.
         uid = me.say("/start", wait=False)
@@ -108,19 +108,19 @@ def test_a_failing_core_is_retried_and_defenders_are_told_once(
         assert any("What would you like to do?" in t for t in me.texts())
         me.say("/delete")
     assert failures["left"] == 0
-    assert recorded(sqlite_setup) == 2
+    assert recorded(primary_setup) == 2
     # The notice sent while the core was down was wiped with the rest.
     assert not any("technical problem" in t for t in me.texts())
 
 
 def test_a_blocked_bot_is_not_retried(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     telegram_run: RunTelegram,
     telegram_fake: FakeTelegram,
     telegram_defender: Callable[..., TelegramDefender],
 ) -> None:
     tg, me, other = telegram_fake, telegram_defender(6003), telegram_defender(6004)
-    with telegram_run(sqlite_setup):
+    with telegram_run(primary_setup):
         me.say("/start")
         tg.block(me.chat_id)
         sends = len(tg.calls_to("sendMessage"))
@@ -128,4 +128,4 @@ def test_a_blocked_bot_is_not_retried(
         assert len(tg.calls_to("sendMessage")) == sends + 2
         other.say("/start")  # others are still served
         assert other.texts()
-    assert recorded(sqlite_setup) == 3
+    assert recorded(primary_setup) == 3

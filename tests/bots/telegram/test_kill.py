@@ -62,10 +62,10 @@ def polls(tg: FakeTelegram) -> int:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
-    sqlite_setup: Setup, telegram_fake: FakeTelegram, tmp_path: Path
+    primary_setup: Setup, telegram_fake: FakeTelegram, tmp_path: Path
 ) -> None:
     tg, rng = telegram_fake, random.Random(1234)
-    env = os.environ | sqlite_setup.env
+    env = os.environ | primary_setup.env
     env |= {"HRD_INTAKE_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "HRD_INTAKE_TELEGRAM_API_URL": tg.api_root}
     stderr = tmp_path / "serve.stderr"
 
@@ -117,7 +117,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0, stderr.read_text()
 
-    with sqlite_setup.sessions() as session:
+    with primary_setup.sessions() as session:
         recorded = session.scalar(
             select(func.count())
             .select_from(ProcessedMessage)
@@ -127,7 +127,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         cases = list_cases(session)
         assert [case.mission for case in cases] == ["eu-del-ke"] * len(DEFENDERS)
         answers = [
-            open_case(session, sqlite_setup.cipher, c.reference, sqlite_setup.recovery).payload
+            open_case(session, primary_setup.cipher, c.reference, primary_setup.recovery).payload
             for c in cases
         ]
     details = sorted(str(payload["answers"]["details"]) for payload in answers)

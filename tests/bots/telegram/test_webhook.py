@@ -39,13 +39,13 @@ def test_webhook_config_listens_on_loopback_at_the_urls_port_and_path() -> None:
 
 
 def test_webhook_answers_200_once_recorded_and_503_when_not(
-    sqlite_setup: Setup,
+    primary_setup: Setup,
     telegram_run: RunTelegram,
     telegram_fake: FakeTelegram,
     telegram_defender: Callable[..., TelegramDefender],
 ) -> None:
     tg, me = telegram_fake, telegram_defender(8101)
-    service = sqlite_setup.service()
+    service = primary_setup.service()
     real, failures = service.handle_batch, {"left": 0}
 
     def flaky(messages: Sequence[Inbound]) -> list[list[Outbound]]:
@@ -56,7 +56,7 @@ def test_webhook_answers_200_once_recorded_and_503_when_not(
 
     service.handle_batch = flaky  # type: ignore[method-assign]
     url = f"http://127.0.0.1:{free_port()}/tg/hook"
-    with telegram_run(sqlite_setup, service=service, webhook_url=url):
+    with telegram_run(primary_setup, service=service, webhook_url=url):
         registered = tg.wait_for(lambda t: t.calls_to("setWebhook"), 10)[-1]
         assert registered["url"] == url
         secret = registered["secret_token"]
@@ -84,4 +84,4 @@ def test_webhook_answers_200_once_recorded_and_503_when_not(
         assert codes == [200] * len(updates)
         assert all(any(MENU in t for t in o.texts()) for o in others)
         assert tg.calls_to("getUpdates") == []  # no polling beside the webhook
-    assert recorded(sqlite_setup) == 1 + len(others)
+    assert recorded(primary_setup) == 1 + len(others)

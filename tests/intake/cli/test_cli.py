@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.defender import console_threat_report
+
 CLI = [sys.executable, "-m", "intake"]
-THREAT_REPORT_KENYA = "1\n1\nKenya\n1\n1,2\n1\nThey followed me.\n1\n1\nSignal\n1\n1\n1\n"
+THREAT_REPORT_KENYA = console_threat_report()
 
 
 def run(

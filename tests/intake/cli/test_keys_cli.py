@@ -13,9 +13,10 @@ from sqlalchemy import text
 
 from intake.config import load_settings
 from intake.storage.engine import make_engine
+from tests.support.defender import console_threat_report
 
 CLI = [sys.executable, "-m", "intake"]
-REPORT = "1\n1\nKenya\n1\n1,2\n1\nCANARY-KEYS-DETAIL\n1\n1\nSignal\n1\n1\n1\n"
+REPORT = console_threat_report("CANARY-KEYS-DETAIL")
 
 
 def run(

@@ -13,13 +13,13 @@ from sqlalchemy import text
 
 from intake.runtime.logs import setup_logging
 from intake.triage.queue import list_cases, open_case
-from tests.support.defender import Defender, play, threat_report
+from tests.support.defender import Defender, console_threat_report, play, threat_report
 from tests.support.scan import files_under, leaks, postgres_files_since
 from tests.support.setup import Setup
 
 
-def test_description_and_sender_never_reach_the_disk(sqlite_setup: Setup) -> None:
-    setup = sqlite_setup
+def test_description_and_sender_never_reach_the_disk(primary_setup: Setup) -> None:
+    setup = primary_setup
     setup_logging(setup.settings.log_path, "json", "DEBUG")
     details = f"CANARY-DETAIL-{secrets.token_hex(8)}"
     sender = f"CANARY-SENDER-{secrets.token_hex(8)}"
@@ -60,7 +60,7 @@ def test_cli_run_leaks_nothing_and_queue_show_displays(
     details = f"CANARY-{secrets.token_hex(8)}"
     sender = f"SENDER-{secrets.token_hex(8)}"
     subprocess.run([*cli, "init", "--demo"], env=env, check=True, capture_output=True)
-    script = "1\n1\nKenya\n1\n1,2\n1\n" + details + "\n1\n1\nSignal\n1\n1\n1\n"
+    script = console_threat_report(details)
     chat = subprocess.run(
         [*cli, "chat", "--as", sender],
         env=env,

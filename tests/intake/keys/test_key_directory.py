@@ -17,7 +17,7 @@ from intake.errors import UntrustedKey
 from intake.keys.directory import directory_problems
 from intake.keys.mission_keys import rotate_mission_key
 from intake.runtime.health import Health
-from intake.runtime.metrics import ServiceMetrics
+from intake.runtime.metrics import ServiceMetrics, render
 from intake.storage.models import Case, KeySeal, MissionKey, Officer, RecoveryKey
 from tests.support.defender import Defender, play, threat_report
 from tests.support.officers import enrol
@@ -86,10 +86,8 @@ def test_a_forged_recovery_key_seals_nothing_and_alarms(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("submission held" in r.getMessage() for r in errors)
     assert all("d1" not in r.getMessage() for r in errors)  # no defender's identity
-    exposed = {f.name: f.samples for f in metrics.families()}
-    assert exposed["hrd_intake_untrusted_key_refusals_total"] == (
-        ((("key_kind", "recovery"),), 1.0),
-    )
+    exposed = render(metrics.families())
+    assert 'hrd_intake_untrusted_key_refusals_total{key_kind="recovery"} 1.0' in exposed
     problems = directory_problems(setup.sessions, setup.cipher.fresh_keyring())
     assert len(problems) == 1 and forged.key_id in problems[0]
     health = Health(setup.sessions, lambda: problems)

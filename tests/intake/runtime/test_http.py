@@ -85,11 +85,11 @@ def test_probes_and_metrics_say_what_runs_and_nothing_of_who(setup: Setup) -> No
             samples = parse(body)
             assert samples['hrd_intake_messages_total{channel="telegram"}'] == 14
             assert samples['hrd_intake_duplicate_messages_total{channel="telegram"}'] == 1
-            key = 'hrd_intake_cases_submitted_total{mission="eu-del-ke",kind="threat_report"}'
+            key = 'hrd_intake_cases_submitted_total{kind="threat_report",mission="eu-del-ke"}'
             assert samples[key] == 1
-            key = 'hrd_intake_queue_cases{mission="eu-del-ke",kind="threat_report",status="new"}'
+            key = 'hrd_intake_queue_cases{kind="threat_report",mission="eu-del-ke",status="new"}'
             assert samples[key] == 1
-            assert samples['hrd_intake_keyring_records{version="1",table="conversations"}'] == 1
+            assert samples['hrd_intake_keyring_records{table="conversations",version="1"}'] == 1
             assert samples['hrd_intake_kek_encryptions{version="1"}'] >= 2
             assert samples['hrd_intake_channel_lease_held{channel="telegram"}'] == 1
             assert samples['hrd_intake_channel_running{channel="telegram"}'] == 1

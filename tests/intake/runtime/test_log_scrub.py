@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.defender import console_threat_report
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.serve import Serve, get
 from tests.support.setup import Setup
@@ -49,9 +50,9 @@ def assert_clean(texts: dict[str, str], canaries: dict[str, str]) -> None:
 
 @pytest.mark.slow
 def test_serve_with_telegram_logs_json_without_content_or_identities(
-    sqlite_setup: Setup, tmp_path: Path
+    primary_setup: Setup, tmp_path: Path
 ) -> None:
-    setup = sqlite_setup
+    setup = primary_setup
     tag = secrets.token_hex(5)
     canaries = {
         "text": f"canary-text-{tag}",
@@ -122,7 +123,7 @@ def test_console_logs_json_without_content_or_identities(
     }
     cli = [sys.executable, "-m", "intake"]
     subprocess.run([*cli, "init", "--demo"], env=env, check=True, capture_output=True)
-    script = f"1\n1\nKenya\n1\n1,2\n1\n{canaries['text']}\n1\n1\n{canaries['contact']}\n1\n1\n1\n"
+    script = console_threat_report(canaries["text"], canaries["contact"])
     chat = subprocess.run(
         [*cli, "chat", "--as", canaries["sender and chat"]],
         env=env,

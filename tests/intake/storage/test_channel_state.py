@@ -17,9 +17,9 @@ def test_values_round_trip_and_are_sealed(setup: Setup) -> None:
     assert store.get("access_token") is None
 
 
-def test_nothing_readable_on_disk(sqlite_setup: Setup) -> None:
+def test_nothing_readable_on_disk(primary_setup: Setup) -> None:
     store = ChannelStateStore(
-        "matrix", sqlite_setup.sessions, sqlite_setup.cipher, sqlite_setup.clock
+        "matrix", primary_setup.sessions, primary_setup.cipher, primary_setup.clock
     )
     store.put("sync_token", b"CANARY-SYNC-789")
-    assert leaks(["CANARY-SYNC-789"], files_under(sqlite_setup.settings.home)) == []
+    assert leaks(["CANARY-SYNC-789"], files_under(primary_setup.settings.home)) == []

@@ -1,0 +1,42 @@
+"""Tests of intake.triage.workflow: the transitions between the states flows defines."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows import CASE_STATES
+from intake.triage.workflow import (
+    STATUSES,
+    TRANSITIONS,
+    TRIGGER_FOR_STATUS,
+    IllegalTransition,
+    allowed_triggers,
+    next_status,
+)
+
+
+def test_the_states_are_those_flows_renders() -> None:
+    assert STATUSES is CASE_STATES
+
+
+def test_every_state_but_new_is_reached_and_every_open_state_left() -> None:
+    destinations = {str(t["dest"]) for t in TRANSITIONS}
+    assert destinations == set(STATUSES) - {"new"}
+    for status in STATUSES:
+        assert allowed_triggers(status), f"{status} is a dead end"
+
+
+@pytest.mark.parametrize(("status", "trigger"), sorted(TRIGGER_FOR_STATUS.items()))
+def test_each_wanted_state_names_the_trigger_leading_to_it(status: str, trigger: str) -> None:
+    sources = [s for s in STATUSES if trigger in allowed_triggers(s)]
+    assert sources
+    assert {next_status(source, trigger) for source in sources} == {status}
+
+
+def test_an_unknown_state_or_trigger_is_illegal() -> None:
+    with pytest.raises(IllegalTransition):
+        next_status("archived", "close")
+    with pytest.raises(IllegalTransition):
+        next_status("new", "archive")
+    with pytest.raises(IllegalTransition, match="cannot reopen"):
+        next_status("new", "reopen")
