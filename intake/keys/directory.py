@@ -27,11 +27,11 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import Authenticator, Keyring, PublicKey, fingerprint
 from intake.errors import UntrustedKey
+from intake.storage.key_rows import active_recovery_row, mission_key_rows, officer_rows
 from intake.storage.models import MissionKey, Officer, RecoveryKey
 
 __all__ = ["DirectoryReport", "KeyDirectory", "authenticate_rows", "directory_problems"]
@@ -118,20 +118,10 @@ class KeyDirectory:
     def problems(self, session: Session) -> list[UntrustedKey]:
         """Every key row sealing would refuse: active officers, mission keys, the active recovery key."""
         found: list[UntrustedKey] = []
-        recovery = session.scalar(select(RecoveryKey).where(RecoveryKey.active.is_(True)))
+        recovery = active_recovery_row(session)
         checks = [
-            *(
-                (self.mission_key, row)
-                for row in session.scalars(
-                    select(MissionKey).order_by(MissionKey.mission_id, MissionKey.version)
-                )
-            ),
-            *(
-                (self.officer_key, row)
-                for row in session.scalars(
-                    select(Officer).where(Officer.status == "active").order_by(Officer.id)
-                )
-            ),
+            *((self.mission_key, row) for row in mission_key_rows(session)),
+            *((self.officer_key, row) for row in officer_rows(session, active_only=True)),
         ]
         if recovery is not None:
             try:
@@ -164,8 +154,8 @@ def authenticate_rows(session: Session, directory: KeyDirectory) -> tuple[int, i
     one else could write the database since (`keys status` lists the keys).
     Returns (mission rows, officer rows).
     """
-    missions = list(session.scalars(select(MissionKey)))
-    officers = list(session.scalars(select(Officer)))
+    missions = mission_key_rows(session)
+    officers = officer_rows(session, active_only=False)
     for mission in missions:
         directory.tag_mission(mission)
     for officer in officers:

@@ -33,6 +33,7 @@ from crypto import (
 )
 from intake.errors import NoKeyAtHand
 from intake.keys.directory import KeyDirectory
+from intake.storage.key_rows import active_recovery_row, newest_mission_key_row
 from intake.storage.models import KeySeal, MissionKey, RecoveryKey
 
 
@@ -129,7 +130,7 @@ def trusted_recovery_key(session: Session, directory: KeyDirectory) -> tuple[str
     Raises:
         UntrustedKey: the database's active recovery key is not the pinned one.
     """
-    row = session.scalar(select(RecoveryKey).where(RecoveryKey.active.is_(True)))
+    row = active_recovery_row(session)
     return None if row is None else (row.key_id, directory.recovery_key(row))
 
 
@@ -143,18 +144,9 @@ def register_recovery_key(session: Session, public: PublicKey, now: datetime) ->
 # -- mission keys ----------------------------------------------------------
 
 
-def _current_mission_row(session: Session, mission_id: str) -> MissionKey | None:
-    return session.scalar(
-        select(MissionKey)
-        .where(MissionKey.mission_id == mission_id)
-        .order_by(MissionKey.version.desc())
-        .limit(1)
-    )
-
-
 def current_mission_key(session: Session, mission_id: str) -> tuple[int, PublicKey] | None:
     """The mission's newest key as the database says (for display; seal with `trusted_mission_key`)."""
-    row = _current_mission_row(session, mission_id)
+    row = newest_mission_key_row(session, mission_id)
     return None if row is None else (row.version, PublicKey.from_bytes(row.public_key))
 
 
@@ -166,7 +158,7 @@ def trusted_mission_key(
     Raises:
         UntrustedKey: the newest row does not verify (nothing is sealed to an older one instead).
     """
-    row = _current_mission_row(session, mission_id)
+    row = newest_mission_key_row(session, mission_id)
     return None if row is None else (row.version, directory.mission_key(row))
 
 
