@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from intake.messages import Inbound, Outbound, PendingDelivery
+from intake.messages import Answer, Inbound, Outbound, PendingDelivery
 
-__all__ = ["Core"]
+__all__ = ["Core", "Inbox"]
 
 
 class Core(Protocol):
@@ -49,3 +49,28 @@ class Core(Protocol):
 
     def notice(self, key: str, language: str | None = None) -> str:
         """A channel-level notice in the best language."""
+
+
+class Inbox(Protocol):
+    """The core's durable inbox, for platforms that do not wait for an acknowledgement.
+
+    See `intake.core.inbox`: `keep` before any other work, then `answer`, send,
+    `sent`; on start, `unsent` first.
+    """
+
+    def keep(self, channel: str, messages: Sequence[Inbound]) -> list[bool]:
+        """Seal each message durably; False for one kept before (a redelivery)."""
+
+    def answer(self, channel: str, limit: int = 100) -> list[Answer]:
+        """Process kept messages in one transaction; the replies, kept until `sent`."""
+
+    def unsent(self, channel: str, limit: int = 500) -> list[Answer]:
+        """Answers an earlier run committed but did not finish sending."""
+
+    def sent(
+        self,
+        ids: Sequence[str],
+        channel: str = "",
+        traces: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """These answers went out: forget them (the digest stays), remember `traces`."""

@@ -74,6 +74,33 @@ class NotificationSettings(_Frozen):
 
     telegram_chat: str | None = None
     matrix_room: str | None = None
+    signal_group: str | None = None  # a Signal group id (base64) the bot's account is in
+
+
+class SignalSettings(_Frozen):
+    """`[signal]`: the bot's account in signal-cli's daemon (see `bots.signal`)."""
+
+    account: str | None = None  # the bot's number, as signal-cli knows it (+E.164)
+    rpc: str | None = None  # unix:/path/to/socket or tcp:127.0.0.1:PORT
+    attachments: Path | None = None  # signal-cli's attachment folder
+    # The disappearing-messages timer set at first contact; 0 leaves the chat's own.
+    disappearing_seconds: int = Field(default=86400, ge=0, le=4 * 7 * 86400)
+
+    @field_validator("rpc")
+    @classmethod
+    def _rpc_on_this_machine(cls, value: str | None) -> str | None:
+        """signal-cli's daemon has no authentication: a socket, or TCP on loopback only."""
+        if value is None or (value.startswith("unix:") and len(value) > 5):
+            return value
+        if value.startswith("tcp:"):
+            host, _, port = value[4:].rpartition(":")
+            if host.strip("[]") in LOOPBACK_HOSTS and port.isdigit():
+                return value
+            raise ValueError(
+                "must be tcp:127.0.0.1:PORT (the daemon has no authentication: anyone who "
+                "reaches it sends as the bot)"
+            )
+        raise ValueError("expected unix:/path/to/socket or tcp:127.0.0.1:PORT")
 
 
 class MatrixSettings(_Frozen):
@@ -166,6 +193,7 @@ class Settings(_Frozen):
     routing: RoutingSettings = RoutingSettings()
     telegram: TelegramSettings = TelegramSettings()
     matrix: MatrixSettings
+    signal: SignalSettings = SignalSettings()
     notifications: NotificationSettings = NotificationSettings()
     keys: KeySettings = KeySettings()
     retention: RetentionSettings = RetentionSettings()
@@ -215,6 +243,9 @@ _ENV_KEYS = {
     "HRD_INTAKE_MATRIX_HOMESERVER": "matrix.homeserver",
     "HRD_INTAKE_MATRIX_USER": "matrix.user",
     "HRD_INTAKE_MATRIX_STORE": "matrix.store",
+    "HRD_INTAKE_SIGNAL_ACCOUNT": "signal.account",
+    "HRD_INTAKE_SIGNAL_RPC": "signal.rpc",
+    "HRD_INTAKE_SIGNAL_ATTACHMENTS": "signal.attachments",
 }
 
 # Secrets: environment variable (or VAR_FILE) -> TOML table and key; the TOML

@@ -90,3 +90,21 @@ class PendingDelivery:
     text: str
     conversation_id: str | None
     attempts: int = 0  # claims so far, this one included
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the core answered to one message kept in its inbox (`intake.core.inbox`).
+
+    The channel sends `outbound`, then reports the answer sent.
+    """
+
+    id: str
+    channel: str
+    sender: str = field(repr=False)
+    chat: str = field(repr=False)
+    message_id: str = field(repr=False)
+    language: str | None
+    outbound: tuple[Outbound, ...] = field(repr=False)
+    # The sender's first message on this channel: set the chat up (Signal: the timer).
+    first_contact: bool = False

@@ -130,7 +130,7 @@ class BatchProcessor:
 
     def _admit(self, update: Incoming) -> Verdict | None:
         if update.route is Route.CORE and update.sender is not None:
-            return self._limiter.admit(update.sender)
+            return self._limiter.admit(update.sender, update.sent_at)
         if update.route is Route.GROUP and update.chat_id is not None:
             return self._limiter.admit(f"group:{update.chat_id}")
         return None

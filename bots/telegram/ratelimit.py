@@ -34,7 +34,7 @@ class RateLimiter:
     Args:
         burst: bucket size (messages accepted back to back).
         per_minute: refill rate.
-        clock: monotonic seconds.
+        clock: wall-clock seconds (Unix time, like Telegram's message dates).
         max_senders: above this many tracked senders, idle (full) buckets are forgotten.
     """
 
@@ -42,7 +42,7 @@ class RateLimiter:
         self,
         burst: int = 10,
         per_minute: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         max_senders: int = 10_000,
     ) -> None:
         if burst < 1 or per_minute <= 0:
@@ -53,14 +53,23 @@ class RateLimiter:
         self._max_senders = max_senders
         self._buckets: dict[str, _Bucket] = {}
 
-    def admit(self, sender: str) -> Verdict:
-        now = self._clock()
+    def admit(self, sender: str, sent_at: float | None = None) -> Verdict:
+        """Whether this message of `sender` goes through.
+
+        `sent_at` is when the platform received it, if known: messages that
+        waited for us (the service was down, or restarting) are counted at
+        the pace they were written, not the pace they reach us, so a
+        defender's backlog is never mistaken for a flood. A time that goes
+        backwards counts as no time.
+        """
+        now = self._clock() if sent_at is None else sent_at
         bucket = self._buckets.get(sender)
         if bucket is None:
             self._forget_idle(now)
             bucket = self._buckets[sender] = _Bucket(self._burst, now)
-        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
-        bucket.updated = now
+        elapsed = max(0.0, now - bucket.updated)
+        bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
+        bucket.updated = max(bucket.updated, now)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             bucket.notified = False

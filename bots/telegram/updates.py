@@ -68,6 +68,9 @@ class Incoming:
     callback_id: str | None = field(default=None, repr=False)
     # The bot message whose button was pressed: its keyboard is removed.
     pressed_message: int | None = field(default=None, repr=False)
+    # When Telegram received the message (Unix seconds; None for a button press):
+    # the rate limit counts by it, so a backlog from our own outage is no flood.
+    sent_at: float | None = None
 
     def inbound(self, attachment: Attachment | None = None) -> Inbound:
         if self.sender is None or self.chat_id is None:
@@ -146,6 +149,7 @@ def _read_unparsed(data: Mapping[str, Any]) -> Incoming:
         key=f"msg:{chat_id}:{message_id}",
         language=_text(user.get("language_code")),
         trace_id=message_id,
+        sent_at=float(message["date"]) if isinstance(message.get("date"), int) else None,
     )
     if edited:
         stamp = message.get("edit_date") if isinstance(message.get("edit_date"), int) else 0
@@ -195,6 +199,7 @@ def _read_message(update_id: int, message: Message, *, edited: bool) -> Incoming
         key=f"msg:{chat.id}:{message.message_id}",
         language=user.language_code,
         trace_id=message.message_id,
+        sent_at=message.date.timestamp(),
     )
     if edited:
         # The original was traced when it came; an edit is told, not applied.

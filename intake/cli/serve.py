@@ -25,6 +25,7 @@ from bots.runner import Channel, run_channels
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
 from intake.core import app
+from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
 from intake.keys.directory import directory_problems
@@ -85,7 +86,27 @@ def _leased_channels(
         matrix()
         name = matrix_lease_name(settings.matrix.homeserver, settings.matrix.user or "")
         channels.append(LeasedChannel("matrix", name, matrix, leases, health.channel("matrix")))
+    if settings.signal.account:
+        channels.append(_signal_channel(ctx, service, leases, health))
     return channels
+
+
+def _signal_channel(
+    ctx: Context, service: ConversationService, leases: Leases, health: Health
+) -> Channel:
+    """signal-cli's daemon; messages kept in the core's inbox before anything else."""
+    from bots.signal.channel import build_signal, signal_lease_name
+
+    settings = ctx.settings
+    inbox = DurableInbox(service, ctx.sessions, ctx.cipher, app.utcnow)
+    status = health.channel("signal")
+
+    def signal() -> Channel:
+        return build_signal(settings, service, inbox, faults=status.set_fault)
+
+    signal()  # a bad setting fails now, not after the lease is taken
+    name = signal_lease_name(settings.signal.account or "")
+    return LeasedChannel("signal", name, signal, leases, status)
 
 
 async def _main(

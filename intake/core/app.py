@@ -164,14 +164,19 @@ def build_service(
         clock,
         default_language=settings.default_language,
         draft_idle=timedelta(hours=settings.draft_idle_hours),
-        # Telegram bot chats are not end-to-end encrypted: say so once.
-        first_contact_notices={"telegram": "notice.telegram_not_e2e"},
+        # Telegram bot chats are not end-to-end encrypted: say so once. On Signal:
+        # the timer the channel sets, and what Signal shows to whom.
+        first_contact_notices={
+            "telegram": "notice.telegram_not_e2e",
+            "signal": "notice.signal_first_contact",
+        },
         max_attachment_bytes=settings.max_attachment_mb * 1024 * 1024,
         notify={
             channel: chat
             for channel, chat in (
                 ("telegram", settings.notifications.telegram_chat),
                 ("matrix", settings.notifications.matrix_room),
+                ("signal", settings.notifications.signal_group),
             )
             if chat
         },

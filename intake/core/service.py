@@ -40,6 +40,9 @@ from intake.triage import actions as triage
 
 log = logging.getLogger(__name__)
 
+# Runs inside a batch's transaction before it commits: (session, first index, replies).
+BatchHook = Callable[[Session, int, list[list[Outbound]]], None]
+
 # A defender's answer to an officer, like the longest answer of a flow.
 MAX_ANSWER_LENGTH = 4000
 
@@ -126,8 +129,14 @@ class ConversationService:
     def handle(self, message: Inbound) -> list[Outbound]:
         return self.handle_batch([message])[0]
 
-    def handle_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+    def handle_batch(
+        self, messages: Sequence[Inbound], within: BatchHook | None = None
+    ) -> list[list[Outbound]]:
         """Process messages in order, in one transaction; durable when this returns.
+
+        `within(session, start, replies)`, if given, runs inside each transaction
+        before it commits, with the replies to `messages[start:start + len(replies)]`
+        (the inbox keeps them there, so they survive a crash after the commit).
 
         A message seen before gets the current question again (its first
         answers may have died with the process that gave them).
@@ -147,12 +156,16 @@ class ConversationService:
         start = 0
         while start < len(messages):
             try:
-                replies.extend(self._run_batch(messages[start:]))
+                replies.extend(self._run_batch(messages[start:], within, start))
                 break
             except _BrokenMessage as broken:
                 self.metrics.error("message")
-                replies.extend(self._run_batch(messages[start : start + broken.index]))
-                replies.append(self._reject(messages[start + broken.index]))
+                replies.extend(
+                    self._run_batch(messages[start : start + broken.index], within, start)
+                )
+                replies.append(
+                    self._reject(messages[start + broken.index], within, start + broken.index)
+                )
                 start += broken.index + 1
             except SQLAlchemyError:
                 self.metrics.error("database")
@@ -162,7 +175,9 @@ class ConversationService:
                 audit.sync_checkpoint(session, self._audit_checkpoint)
         return replies
 
-    def _run_batch(self, messages: Sequence[Inbound]) -> list[list[Outbound]]:
+    def _run_batch(
+        self, messages: Sequence[Inbound], within: BatchHook | None = None, start: int = 0
+    ) -> list[list[Outbound]]:
         tally = BatchTally()
         with self._sessions.begin() as session, session.no_autoflush:
             # No autoflush: updates to conversations wait for the commit and go
@@ -183,16 +198,23 @@ class ConversationService:
                         extra={"channel": message.channel},
                     )
                     raise _BrokenMessage(index) from exc
+            if within is not None and replies:
+                within(session, start, replies)
         self.metrics.committed(tally)
         return replies
 
-    def _reject(self, message: Inbound) -> list[Outbound]:
+    def _reject(
+        self, message: Inbound, within: BatchHook | None = None, index: int = 0
+    ) -> list[Outbound]:
         """Record a message that cannot be processed, and apologise."""
+        replies: list[Outbound] = [Reply(text=self.notice("failed", message.language))]
         with self._sessions.begin() as session:
             digest = self._cipher.pseudonym(f"message:{message.channel}", message.message_id)[1]
             storage.claim_message(session, message.channel, digest, self._clock())
+            if within is not None:
+                within(session, index, [replies])
         self.metrics.committed(BatchTally(messages=Counter({message.channel: 1})))
-        return [Reply(text=self.notice("failed", message.language))]
+        return replies
 
     # -- one message -----------------------------------------------------
 
@@ -310,13 +332,21 @@ class ConversationService:
         if not sent:
             return
         with self._sessions.begin() as session:
-            for sender, message_ids in sent.items():
-                conversation = self._find_conversation(session, channel, sender)
-                if conversation is None:
-                    continue
-                turn = open_turn(self._cipher, conversation)
-                turn.record["trace"].extend(message_ids)
-                self._save_turn(turn, conversation.last_seen_at)
+            self.record_sent_in(session, channel, sent)
+
+    def record_sent_in(
+        self, session: Session, channel: str, sent: Mapping[str, Sequence[str]]
+    ) -> None:
+        """`record_sent_many` inside the caller's transaction (the inbox's, on Signal)."""
+        for sender, message_ids in sent.items():
+            if not message_ids:
+                continue
+            conversation = self._find_conversation(session, channel, sender)
+            if conversation is None:
+                continue
+            turn = open_turn(self._cipher, conversation)
+            turn.record["trace"].extend(message_ids)
+            self._save_turn(turn, conversation.last_seen_at)
 
     def claim_deliveries(
         self, channel: str, limit: int = 50, max_attempts: int | None = None

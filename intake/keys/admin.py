@@ -54,7 +54,7 @@ from intake.keys.recovery import (
 )
 from intake.keys.rewrap import RewrapReport, rewrap_all
 from intake.storage.audit import AuditTrail
-from intake.storage.key_rows import active_recovery_row
+from intake.storage.mission_keys import active_recovery_key_row
 from intake.storage.models import Mission
 from intake.storage.records import RecordCipher
 from intake.storage.wrapped_keys import records_not_on
@@ -245,7 +245,7 @@ class KeyDesk:
         now = self._clock()
         update_keyring(self._keyring_path, self._passphrase(), lambda k: k.with_auth_key())
         with self._sessions.begin() as session:
-            active = active_recovery_row(session)
+            active = active_recovery_key_row(session)
             if active is not None:
                 self.pin(active.public_key)
             missions, officers = authenticate_rows(session, self.directory())

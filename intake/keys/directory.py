@@ -31,8 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import Authenticator, Keyring, PublicKey, fingerprint
 from intake.errors import UntrustedKey
-from intake.storage.key_rows import active_recovery_row, mission_key_rows, officer_rows
+from intake.storage.mission_keys import (
+    active_recovery_key_row,
+    mission_keys_by_mission_and_version,
+)
 from intake.storage.models import MissionKey, Officer, RecoveryKey
+from intake.storage.officers import active_officers, officers_by_mission_and_id
 
 __all__ = ["DirectoryReport", "KeyDirectory", "authenticate_rows", "directory_problems"]
 
@@ -118,10 +122,10 @@ class KeyDirectory:
     def problems(self, session: Session) -> list[UntrustedKey]:
         """Every key row sealing would refuse: active officers, mission keys, the active recovery key."""
         found: list[UntrustedKey] = []
-        recovery = active_recovery_row(session)
+        recovery = active_recovery_key_row(session)
         checks = [
-            *((self.mission_key, row) for row in mission_key_rows(session)),
-            *((self.officer_key, row) for row in officer_rows(session, active_only=True)),
+            *((self.mission_key, row) for row in mission_keys_by_mission_and_version(session)),
+            *((self.officer_key, row) for row in active_officers(session)),
         ]
         if recovery is not None:
             try:
@@ -154,8 +158,8 @@ def authenticate_rows(session: Session, directory: KeyDirectory) -> tuple[int, i
     one else could write the database since (`keys status` lists the keys).
     Returns (mission rows, officer rows).
     """
-    missions = mission_key_rows(session)
-    officers = officer_rows(session, active_only=False)
+    missions = mission_keys_by_mission_and_version(session)
+    officers = officers_by_mission_and_id(session)
     for mission in missions:
         directory.tag_mission(mission)
     for officer in officers:

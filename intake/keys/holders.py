@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -33,8 +32,10 @@ from crypto import (
 )
 from intake.errors import NoKeyAtHand
 from intake.keys.directory import KeyDirectory
-from intake.storage.key_rows import active_recovery_row, newest_mission_key_row
+from intake.storage.cases import events_of_mission, sealed_cases_of_mission
+from intake.storage.mission_keys import active_recovery_key_row, latest_mission_key
 from intake.storage.models import KeySeal, MissionKey, RecoveryKey
+from intake.storage.seals import delete_seals_of_records, seals_of_record
 
 
 def mission_recipient(mission_id: str) -> str:
@@ -98,21 +99,11 @@ def open_seal(private: PrivateKey, row: KeySeal, subject: str) -> bytes:
 
 
 def seals_of(session: Session, record_type: str, record_id: str) -> list[KeySeal]:
-    return list(
-        session.scalars(
-            select(KeySeal).where(
-                KeySeal.record_type == record_type, KeySeal.record_id == record_id
-            )
-        )
-    )
+    return seals_of_record(session, record_type, record_id)
 
 
 def drop_seals(session: Session, record_type: str, record_ids: Iterable[str]) -> None:
-    ids = list(record_ids)
-    if ids:
-        session.execute(
-            delete(KeySeal).where(KeySeal.record_type == record_type, KeySeal.record_id.in_(ids))
-        )
+    delete_seals_of_records(session, record_type, list(record_ids))
 
 
 # -- recovery key ----------------------------------------------------------
@@ -120,7 +111,7 @@ def drop_seals(session: Session, record_type: str, record_ids: Iterable[str]) ->
 
 def active_recovery_key(session: Session) -> tuple[str, PublicKey] | None:
     """The active recovery key as the database says (for display; seal with `trusted_recovery_key`)."""
-    row = session.scalar(select(RecoveryKey).where(RecoveryKey.active.is_(True)))
+    row = active_recovery_key_row(session)
     return None if row is None else (row.key_id, PublicKey.from_bytes(row.public_key))
 
 
@@ -130,7 +121,7 @@ def trusted_recovery_key(session: Session, directory: KeyDirectory) -> tuple[str
     Raises:
         UntrustedKey: the database's active recovery key is not the pinned one.
     """
-    row = active_recovery_row(session)
+    row = active_recovery_key_row(session)
     return None if row is None else (row.key_id, directory.recovery_key(row))
 
 
@@ -146,7 +137,7 @@ def register_recovery_key(session: Session, public: PublicKey, now: datetime) ->
 
 def current_mission_key(session: Session, mission_id: str) -> tuple[int, PublicKey] | None:
     """The mission's newest key as the database says (for display; seal with `trusted_mission_key`)."""
-    row = newest_mission_key_row(session, mission_id)
+    row = latest_mission_key(session, mission_id)
     return None if row is None else (row.version, PublicKey.from_bytes(row.public_key))
 
 
@@ -158,7 +149,7 @@ def trusted_mission_key(
     Raises:
         UntrustedKey: the newest row does not verify (nothing is sealed to an older one instead).
     """
-    row = newest_mission_key_row(session, mission_id)
+    row = latest_mission_key(session, mission_id)
     return None if row is None else (row.version, directory.mission_key(row))
 
 
@@ -342,25 +333,15 @@ def reseal_to_mission(
         NoKeyAtHand: the mission has no key, or `keys` cannot open a record.
         UntrustedKey: the mission's key does not verify.
     """
-    from intake.storage.models import Case, CaseEvent
-
     current = trusted_mission_key(session, directory, mission_id)
     if current is None:
         raise NoKeyAtHand(f"{mission_id} has no key yet: enrol its first officer")
     version, public = current
     recipient = mission_recipient(mission_id)
     records: list[tuple[str, str, str]] = [
-        ("case", case.id, case.reference)
-        for case in session.scalars(
-            select(Case).where(Case.mission_id == mission_id, Case.dek_wrapped.is_(None))
-        )
+        ("case", case.id, case.reference) for case in sealed_cases_of_mission(session, mission_id)
     ]
-    records += [
-        ("event", event.id, event.id)
-        for event in session.scalars(
-            select(CaseEvent).join(Case).where(Case.mission_id == mission_id)
-        )
-    ]
+    records += [("event", event.id, event.id) for event in events_of_mission(session, mission_id)]
     done = 0
     for record_type, record_id, subject in records:
         if session.get(KeySeal, (record_type, record_id, recipient, version)) is not None:

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -37,7 +36,10 @@ from crypto import (
 )
 from crypto import save_keyring as _save
 from intake.errors import RetireRefused
-from intake.storage.models import Conversation, ProcessedMessage
+from intake.storage.counts import (
+    count_conversations_on_pseudonym_version,
+    count_processed_messages_before,
+)
 from intake.storage.wrapped_keys import records_on_version
 
 
@@ -180,18 +182,10 @@ def _pseudonym_users(session: Session, version: int, cutoff: datetime) -> dict[s
     (plus the grace) may be under this one.
     """
     needed = {}
-    conversations = session.scalar(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.pseudonym_version == version)
-    )
+    conversations = count_conversations_on_pseudonym_version(session, version)
     if conversations:
-        needed["conversations"] = int(conversations)
-    digests = session.scalar(
-        select(func.count())
-        .select_from(ProcessedMessage)
-        .where(ProcessedMessage.received_at < cutoff)
-    )
+        needed["conversations"] = conversations
+    digests = count_processed_messages_before(session, cutoff)
     if digests:
-        needed["processed_messages"] = int(digests)
+        needed["processed_messages"] = digests
     return needed

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from intake.errors import NoKeyAtHand
@@ -31,7 +30,9 @@ from intake.keys.holders import (
     seal_mission_key,
     trusted_mission_key,
 )
-from intake.storage.models import Case, CaseEvent, KeySeal, Officer
+from intake.storage.cases import event_ids_of_cases, open_sealed_cases_of_mission
+from intake.storage.officers import active_officers_of_mission
+from intake.storage.seals import delete_seals_to_other_versions
 
 
 def rotate_mission_key(
@@ -44,11 +45,7 @@ def rotate_mission_key(
         UntrustedKey: the recovery key or a member's key does not verify (nothing sealed).
     """
     version, private = new_mission_key(session, directory, mission_id, now)
-    members = list(
-        session.scalars(
-            select(Officer).where(Officer.mission_id == mission_id, Officer.status == "active")
-        )
-    )
+    members = active_officers_of_mission(session, mission_id)
     for officer in members:
         # Who can decrypt: this officer, with their passphrase.
         seal_mission_key(
@@ -81,33 +78,16 @@ def reseal_open_cases(
         raise NoKeyAtHand(f"{mission_id} has no key")
     version, public = current
     recipient = mission_recipient(mission_id)
-    open_cases = list(
-        session.execute(
-            select(Case.id, Case.reference).where(
-                Case.mission_id == mission_id,
-                Case.status != "closed",
-                Case.dek_wrapped.is_(None),
-            )
-        )
-    )
+    open_cases = open_sealed_cases_of_mission(session, mission_id)
     records = [("case", row.id, row.reference) for row in open_cases]
     case_ids = [row.id for row in open_cases]
-    if case_ids:
-        events = session.scalars(select(CaseEvent.id).where(CaseEvent.case_id.in_(case_ids)))
-        records += [("event", event_id, event_id) for event_id in events]
+    records += [("event", event_id, event_id) for event_id in event_ids_of_cases(session, case_ids)]
     moved = 0
     for record_type, record_id, subject in records:
         secret = keys.open_record_key(session, record_type, record_id, subject)
         # Who can decrypt: the mission's officers holding the new version, and recovery.
         put_seal(session, record_type, record_id, subject, recipient, version, public, secret, now)
         session.flush()
-        session.execute(
-            delete(KeySeal).where(
-                KeySeal.record_type == record_type,
-                KeySeal.record_id == record_id,
-                KeySeal.recipient == recipient,
-                KeySeal.recipient_version != version,
-            )
-        )
+        delete_seals_to_other_versions(session, record_type, record_id, recipient, version)
         moved += 1
     return moved

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import PrivateKey, export_recovery_key, generate_keypair, load_recovery_key
@@ -33,7 +32,9 @@ from intake.keys.holders import (
     register_recovery_key,
     trusted_recovery_key,
 )
-from intake.storage.models import Case, KeySeal, RecoveryKey
+from intake.storage.cases import case_references_by_id
+from intake.storage.models import RecoveryKey
+from intake.storage.seals import count_seals_to_recipient, seals_to_recipient
 
 RECOVERY_FILE_NAME = "recovery-key.txt"
 
@@ -113,12 +114,7 @@ def start_recovery_rotation(
 
 
 def seals_to(session: Session, recipient: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(KeySeal).where(KeySeal.recipient == recipient)
-        )
-        or 0
-    )
+    return count_seals_to_recipient(session, recipient)
 
 
 def reseal_recovery_batch(
@@ -144,9 +140,7 @@ def reseal_recovery_batch(
     if active is None or recovery_recipient(active[0]) == old.recipient:
         raise RecoveryRotationRefused("no new recovery key is active: start the rotation first")
     new_recipient, new_public = recovery_recipient(active[0]), active[1]
-    rows = list(
-        session.scalars(select(KeySeal).where(KeySeal.recipient == old.recipient).limit(limit))
-    )
+    rows = seals_to_recipient(session, old.recipient, limit)
     references = _case_references(session, [r.record_id for r in rows if r.record_type == "case"])
     for row in rows:
         subject = references.get(row.record_id, row.record_id)
@@ -169,7 +163,4 @@ def reseal_recovery_batch(
 
 def _case_references(session: Session, case_ids: list[str]) -> dict[str, str]:
     """Sealed case keys are bound to the case reference; other seals to their record id."""
-    if not case_ids:
-        return {}
-    rows = session.execute(select(Case.id, Case.reference).where(Case.id.in_(case_ids)))
-    return {case_id: reference for case_id, reference in rows}
+    return case_references_by_id(session, case_ids)

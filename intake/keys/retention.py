@@ -11,7 +11,8 @@ What goes:
   whole conversation (draft, files, chat id, message ids); with cases, only
   the draft (its files, and the flow state reset to the menu);
 - digests of processed platform messages older than
-  `[retention] processed_message_days` (only needed against redelivery);
+  `[retention] processed_message_days` (only needed against redelivery),
+  and of messages the inbox kept (Signal) once answered and sent;
 - seals whose case or event no longer exists.
 
 SQLite runs with `secure_delete` (deleted rows are overwritten in the file)
@@ -32,21 +33,20 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, delete, exists, func, select, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
 from intake.config import RetentionSettings
+from intake.storage import inbox
+from intake.storage import purge as store
+from intake.storage.cases import event_ids_of_cases
 from intake.storage.conversation_record import open_turn
-from intake.storage.models import (
-    Attachment,
-    Case,
-    CaseEvent,
-    Conversation,
-    KeySeal,
-    ProcessedMessage,
-)
+from intake.storage.conversations import delete_draft_attachments
+from intake.storage.counts import count_processed_messages_before
+from intake.storage.models import Conversation
 from intake.storage.records import RecordCipher
+from intake.storage.seals import delete_orphan_seals, delete_seals_of_records
 
 BATCH = 500
 
@@ -62,6 +62,7 @@ class PurgeReport:
     drafts: int = 0
     draft_attachments: int = 0
     processed_messages: int = 0
+    inbox_messages: int = 0  # digests of kept messages (Signal), answered and sent
     orphan_seals: int = 0
     unreadable_conversations: int = 0
 
@@ -80,21 +81,19 @@ def purge(
 ) -> PurgeReport:
     """Destroy what retention no longer allows; with `dry_run`, only count it."""
     report = PurgeReport()
-    expired = _expired_cases(now - timedelta(days=retention.closed_case_days))
-    _purge_cases(sessions, expired, dry_run, report)
+    closed_before = now - timedelta(days=retention.closed_case_days)  # closed earlier: expired
+    _purge_cases(sessions, closed_before, dry_run, report)
     _purge_conversations(
-        sessions, cipher, now - draft_idle, expired, new_flow_state, dry_run, report
+        sessions, cipher, now - draft_idle, closed_before, new_flow_state, dry_run, report
     )
     cutoff = now - timedelta(days=retention.processed_message_days)
     with sessions.begin() as session:
-        old = ProcessedMessage.received_at < cutoff
         if dry_run:
-            report.processed_messages = _count(session, select(ProcessedMessage.digest).where(old))
+            report.processed_messages = count_processed_messages_before(session, cutoff)
         else:
-            report.processed_messages = _rowcount(
-                session.execute(delete(ProcessedMessage).where(old))
-            )
-            report.orphan_seals = _drop_orphan_seals(session)
+            report.processed_messages = store.delete_processed_messages_before(session, cutoff)
+            report.orphan_seals = delete_orphan_seals(session)
+        report.inbox_messages = inbox.purge_done_before(session, cutoff, dry_run)
     return report
 
 
@@ -103,59 +102,50 @@ def checkpoint_sqlite(engine: Engine) -> bool:
 
     Returns False when a reader kept part of the log in use (run again later).
     """
-    if engine.dialect.name != "sqlite":
-        return True
-    with engine.connect() as connection:
-        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-    return not busy
+    return store.checkpoint_wal(engine)
 
 
-def _batches(sessions: sessionmaker[Session], query: Any) -> Iterator[list[Any]]:
-    """Rows of `query` (ordered by id) in batches, each read in a fresh session."""
+def _batches(
+    sessions: sessionmaker[Session], read: Callable[[Session, str, int], list[str]]
+) -> Iterator[list[str]]:
+    """Ids `read(session, after, limit)` gives (ascending) in batches, each in a fresh session."""
     last = ""
     while True:
         with sessions() as session:
-            rows = list(session.execute(query.where(query.selected_columns[0] > last).limit(BATCH)))
-        if not rows:
+            ids = read(session, last, BATCH)
+        if not ids:
             return
-        yield rows
-        last = rows[-1][0]
-
-
-def _expired_cases(cutoff: datetime) -> ColumnElement[bool]:
-    return (Case.status == "closed") & (Case.updated_at < cutoff)
+        yield ids
+        last = ids[-1]
 
 
 def _purge_cases(
     sessions: sessionmaker[Session],
-    expired: ColumnElement[bool],
+    closed_before: datetime,
     dry_run: bool,
     report: PurgeReport,
 ) -> None:
-    query = select(Case.id).where(expired).order_by(Case.id)
-    for rows in _batches(sessions, query):
-        ids = [row.id for row in rows]
+    def read(session: Session, after: str, limit: int) -> list[str]:
+        return store.expired_case_ids(session, closed_before, after, limit)
+
+    for ids in _batches(sessions, read):
         with sessions.begin() as session:
-            events = list(session.scalars(select(CaseEvent.id).where(CaseEvent.case_id.in_(ids))))
-            files = _count(session, select(Attachment.id).where(Attachment.case_id.in_(ids)))
+            events = event_ids_of_cases(session, ids)
+            files = store.count_attachments_of_cases(session, ids)
             if dry_run:
                 report.cases += len(ids)
                 report.case_events += len(events)
                 report.case_attachments += files
                 continue
             # Only cases still closed and expired now (one reopened meanwhile stays).
-            gone = list(
-                session.scalars(delete(Case).where(Case.id.in_(ids), expired).returning(Case.id))
-            )
+            gone = store.delete_expired_cases(session, ids, closed_before)
             if len(gone) != len(ids):
-                files = _count(session, select(Attachment.id).where(Attachment.case_id.in_(gone)))
-                events = list(
-                    session.scalars(select(CaseEvent.id).where(CaseEvent.case_id.in_(gone)))
-                )
+                files = store.count_attachments_of_cases(session, gone)
+                events = event_ids_of_cases(session, gone)
             # Events and files go with their case (ON DELETE CASCADE); the sealed keys
             # are not in those rows, so they are deleted here, in the same transaction.
-            session.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(gone)))
-            session.execute(delete(Attachment).where(Attachment.case_id.in_(gone)))
+            store.delete_events_of_cases(session, gone)
+            store.delete_attachments_of_cases(session, gone)
             _drop_seals(session, "case", gone)
             _drop_seals(session, "event", events)
             report.cases += len(gone)
@@ -167,22 +157,22 @@ def _purge_conversations(
     sessions: sessionmaker[Session],
     cipher: RecordCipher,
     cutoff: datetime,
-    expired: ColumnElement[bool],
+    closed_before: datetime,
     new_flow_state: Callable[[str], dict[str, Any]],
     dry_run: bool,
     report: PurgeReport,
 ) -> None:
-    query = (
-        select(Conversation.id).where(Conversation.last_seen_at < cutoff).order_by(Conversation.id)
-    )
-    for rows in _batches(sessions, query):
+    def read(session: Session, after: str, limit: int) -> list[str]:
+        return store.idle_conversation_ids(session, cutoff, after, limit)
+
+    for ids in _batches(sessions, read):
         with sessions.begin() as session:
-            for row in rows:
-                conversation = session.get(Conversation, row.id)
+            for conversation_id in ids:
+                conversation = session.get(Conversation, conversation_id)
                 if conversation is None:
                     continue
                 _expire_conversation(
-                    session, cipher, conversation, expired, new_flow_state, dry_run, report
+                    session, cipher, conversation, closed_before, new_flow_state, dry_run, report
                 )
 
 
@@ -190,17 +180,13 @@ def _expire_conversation(
     session: Session,
     cipher: RecordCipher,
     conversation: Conversation,
-    expired: ColumnElement[bool],
+    closed_before: datetime,
     new_flow_state: Callable[[str], dict[str, Any]],
     dry_run: bool,
     report: PurgeReport,
 ) -> None:
     seen = conversation.last_seen_at
-    same = (Conversation.id == conversation.id) & (Conversation.last_seen_at == seen)
-    draft_files = select(Attachment.id).where(
-        Attachment.conversation_id == conversation.id, Attachment.case_id.is_(None)
-    )
-    files = _count(session, draft_files)
+    files = store.count_draft_attachments(session, conversation.id)
     try:
         turn = open_turn(cipher, conversation)
     except CryptoError:
@@ -209,8 +195,9 @@ def _expire_conversation(
         return
     references = [str(r) for r in turn.record.get("cases", [])]
     # Cases this purge destroys do not count (a dry run still sees them).
-    kept = select(Case.id).where(Case.reference.in_(references), ~expired)
-    has_cases = bool(references) and _count(session, kept) > 0
+    has_cases = bool(references) and (
+        store.count_unexpired_cases(session, references, closed_before) > 0
+    )
     flow = turn.record.get("flow", {})
     has_draft = flow.get("flow") is not None or files > 0
     if not has_cases:
@@ -219,10 +206,7 @@ def _expire_conversation(
         if not dry_run:
             session.expunge(conversation)
             # Its draft files and queued messages go with it (ON DELETE CASCADE).
-            if _rowcount(session.execute(delete(Conversation).where(same))):
-                session.execute(
-                    delete(Attachment).where(Attachment.conversation_id == conversation.id)
-                )
+            store.delete_conversation_if_unchanged(session, conversation.id, seen)
         return
     if not has_draft:
         return
@@ -234,36 +218,10 @@ def _expire_conversation(
     # Who can decrypt: the service (keyring), as before; only the menu is left in it.
     state_ct = cipher.seal_json(turn.dek, "conversation", conversation.id, "state", turn.record)
     session.expunge(conversation)
-    if _rowcount(session.execute(update(Conversation).where(same).values(state_ct=state_ct))):
-        session.execute(
-            delete(Attachment).where(
-                Attachment.conversation_id == conversation.id, Attachment.case_id.is_(None)
-            )
-        )
+    if store.replace_state_if_unchanged(session, conversation.id, seen, state_ct):
+        delete_draft_attachments(session, conversation.id)
 
 
 def _drop_seals(session: Session, record_type: str, ids: list[str]) -> None:
     for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        session.execute(
-            delete(KeySeal).where(KeySeal.record_type == record_type, KeySeal.record_id.in_(chunk))
-        )
-
-
-def _drop_orphan_seals(session: Session) -> int:
-    """Seals of case or event keys whose record is gone (deleted by an earlier, killed purge)."""
-    dropped = 0
-    for record_type, model in (("case", Case), ("event", CaseEvent)):
-        orphan = ~exists().where(model.id == KeySeal.record_id)
-        dropped += _rowcount(
-            session.execute(delete(KeySeal).where(KeySeal.record_type == record_type, orphan))
-        )
-    return dropped
-
-
-def _count(session: Session, query: Any) -> int:
-    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-
-
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount or 0)
+        delete_seals_of_records(session, record_type, ids[start : start + BATCH])

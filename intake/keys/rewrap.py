@@ -24,12 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Dialect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
 from intake.storage.records import RecordCipher
-from intake.storage.wrapped_keys import WRAPPED_TABLES, WrappedTable, records_not_on
+from intake.storage.wrapped_keys import (
+    WRAPPED_TABLES,
+    WrappedTable,
+    kek_versions_other_than,
+    records_not_on,
+    rows_on_kek_version,
+    update_wrapped_keys,
+)
 
 DEFAULT_BATCH = 1000
 # Rows that do not unwrap are skipped (and named) rather than retried forever;
@@ -82,31 +88,6 @@ class BatchResult:
     failures: tuple[RewrapFailure, ...]
 
 
-_UPDATES: dict[tuple[str, str], str] = {}
-
-
-def _update_sql(spec: WrappedTable, dialect: Dialect) -> str:
-    """UPDATE ... WHERE key = ? AND kek_version = ? AND dek_wrapped = ?, for the driver (cached).
-
-    Sent with `exec_driver_sql` as one executemany: SQLAlchemy's per-row
-    parameter processing would cost more than the rewrap's cryptography.
-    Identifiers come from the models and are quoted by the dialect; values
-    are always bound parameters. Parameters: new wrapped key, new version,
-    the key columns, old version, old wrapped key.
-    """
-    cached = _UPDATES.get((spec.name, dialect.name))
-    if cached is None:
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        quote = dialect.identifier_preparer.quote
-        keys = " AND ".join(f"{quote(column)} = {mark}" for column in spec.key_columns)
-        cached = (
-            f"UPDATE {quote(spec.name)} SET dek_wrapped = {mark}, kek_version = {mark}"  # noqa: S608
-            f" WHERE {keys} AND kek_version = {mark} AND dek_wrapped = {mark}"
-        )
-        _UPDATES[(spec.name, dialect.name)] = cached
-    return cached
-
-
 def rewrap_batch(
     session: Session,
     cipher: RecordCipher,
@@ -120,15 +101,7 @@ def rewrap_batch(
     Args:
         skip: primary keys of rows known not to unwrap (left out of the selection).
     """
-    table = spec.table
-    query = (
-        select(*(table.c[c] for c in spec.key_columns), table.c.dek_wrapped)
-        .where(table.c.kek_version == version)
-        .limit(limit)
-    )
-    if skip:
-        query = query.where(spec.key_expression().not_in([spec.key_params(k) for k in skip]))
-    rows = session.execute(query).all()
+    rows = rows_on_kek_version(session, spec, version, limit, skip)
     failures = []
     changes: list[tuple[Any, ...]] = []
     for row in rows:
@@ -143,9 +116,7 @@ def rewrap_batch(
         changes.append((new_wrapped, new_version, *spec.key_of(row), version, row.dek_wrapped))
     rewrapped = 0
     if changes:
-        connection = session.connection()
-        result = connection.exec_driver_sql(_update_sql(spec, connection.dialect), changes)
-        rewrapped = int(result.rowcount)
+        rewrapped = update_wrapped_keys(session, spec, changes)
     return BatchResult(len(rows), rewrapped, tuple(failures))
 
 
@@ -153,11 +124,8 @@ def old_versions(session: Session, primary: int) -> list[tuple[WrappedTable, int
     """(table, version) pairs with rows on a version other than the primary."""
     work: list[tuple[WrappedTable, int]] = []
     for spec in WRAPPED_TABLES:
-        column = spec.table.c.kek_version
-        versions = session.scalars(
-            select(column).where(column.is_not(None), column != primary).distinct()
-        )
-        work.extend((spec, int(version)) for version in sorted(versions))
+        versions = kek_versions_other_than(session, spec, primary)
+        work.extend((spec, version) for version in sorted(versions))
     return work
 
 

@@ -18,7 +18,6 @@ import hmac
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError, DataKey, PrivateKey
@@ -31,9 +30,14 @@ from intake.keys.holders import (
     open_seal,
     recovery_recipient,
 )
-from intake.keys.verify import VerifyReport, pages
-from intake.storage.models import Attachment, Case, CaseEvent, KeySeal, MissionKey, Officer
+from intake.keys.verify import VerifyReport
+from intake.storage.cases import attachments_of_case
+from intake.storage.mission_keys import mission_key_refs, missions_with_keys
+from intake.storage.models import KeySeal
+from intake.storage.officers import active_officers
+from intake.storage.pages import event_pages, mission_key_pages, sealed_case_pages
 from intake.storage.records import RecordCipher
+from intake.storage.seals import officer_mission_key_seals, seals_of_records
 
 
 class _SealChecker:
@@ -114,10 +118,7 @@ class _SealChecker:
 
 def _seals(session: Session, record_type: str, ids: Sequence[str]) -> dict[str, list[KeySeal]]:
     found: dict[str, list[KeySeal]] = defaultdict(list)
-    rows = session.scalars(
-        select(KeySeal).where(KeySeal.record_type == record_type, KeySeal.record_id.in_(ids))
-    )
-    for row in rows:
+    for row in seals_of_records(session, record_type, ids):
         found[row.record_id].append(row)
     return found
 
@@ -137,7 +138,7 @@ def verify_sealed_records(
     """
     with sessions() as session:
         active = active_recovery_key(session)
-        missions = set(session.scalars(select(MissionKey.mission_id).distinct()))
+        missions = missions_with_keys(session)
     active_name = recovery_recipient(active[0]) if active else None
     if recovery is not None and recovery.recipient != active_name:
         raise WrongRecoveryKey(recovery.recipient.removeprefix("recovery:"), active and active[0])
@@ -157,10 +158,7 @@ def _verify_cases(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     report = checker.report
-    query = select(Case.id, Case.reference, Case.mission_id, Case.payload_ct).where(
-        Case.dek_wrapped.is_(None)
-    )
-    for session, rows in pages(sessions, query, [Case.id], sample):
+    for session, rows in sealed_case_pages(sessions, sample):
         seals = _seals(session, "case", [row.id for row in rows])
         for row in rows:
             report.checked["case"] += 1
@@ -189,10 +187,7 @@ def _open_case(
         report.fail("case", reference, type(exc).__name__)
         return
     files = payload.get("attachments", {}) if isinstance(payload, dict) else {}
-    rows = {
-        row.id: row
-        for row in session.scalars(select(Attachment).where(Attachment.case_id == case_id))
-    }
+    rows = {row.id: row for row in attachments_of_case(session, case_id)}
     for attachment_id, encoded in files.items():
         report.checked["attachment"] += 1
         row = rows.get(attachment_id)
@@ -215,10 +210,7 @@ def _verify_events(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     report = checker.report
-    query = select(CaseEvent.id, Case.mission_id, CaseEvent.body_ct).join(
-        Case, Case.id == CaseEvent.case_id
-    )
-    for session, rows in pages(sessions, query, [CaseEvent.id], sample):
+    for session, rows in event_pages(sessions, sample):
         seals = _seals(session, "event", [row.id for row in rows])
         for row in rows:
             report.checked["event"] += 1
@@ -239,9 +231,7 @@ def _verify_mission_keys(
     sessions: sessionmaker[Session], checker: _SealChecker, sample: int | None
 ) -> None:
     report = checker.report
-    query = select(MissionKey.mission_id, MissionKey.version, MissionKey.public_key)
-    keys = [MissionKey.mission_id, MissionKey.version]
-    for session, rows in pages(sessions, query, keys, sample):
+    for session, rows in mission_key_pages(sessions, sample):
         names = [mission_key_record(row.mission_id, row.version) for row in rows]
         seals = _seals(session, "mission_key", names)
         for row, name in zip(rows, names, strict=True):
@@ -263,19 +253,10 @@ def _verify_officer_seals(sessions: sessionmaker[Session], report: VerifyReport)
     """Every active officer holds a sealed copy of every version of their mission's key."""
     with sessions() as session:
         versions: dict[str, list[int]] = defaultdict(list)
-        for mission_id, version in session.execute(
-            select(MissionKey.mission_id, MissionKey.version)
-        ):
-            versions[mission_id].append(version)
-        held = {
-            (row.recipient, row.record_id)
-            for row in session.execute(
-                select(KeySeal.recipient, KeySeal.record_id).where(
-                    KeySeal.record_type == "mission_key", KeySeal.recipient.like("officer:%")
-                )
-            )
-        }
-        for officer in session.scalars(select(Officer).where(Officer.status == "active")):
+        for ref in mission_key_refs(session):
+            versions[ref.mission_id].append(ref.version)
+        held = {(seal.recipient, seal.record_id) for seal in officer_mission_key_seals(session)}
+        for officer in active_officers(session):
             report.checked["officer"] += 1
             for version in versions.get(officer.mission_id, []):
                 record = mission_key_record(officer.mission_id, version)

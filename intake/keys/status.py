@@ -15,14 +15,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import PRODUCTION_MEMORY_FLOOR_KIB, CryptoError, KeyKind, Keyring, wrapped_key_params
 from intake.config import KeySettings
 from intake.keys.recovery import RECOVERY_FILE_NAME
 from intake.storage import key_usage
-from intake.storage.models import Conversation, KeySeal, MissionKey, Officer, RecoveryKey
+from intake.storage.counts import count_conversations_by_pseudonym_version
+from intake.storage.mission_keys import (
+    mission_keys_by_mission_and_version,
+    recovery_keys_oldest_first,
+)
+from intake.storage.officers import active_officers
+from intake.storage.seals import (
+    count_officer_seals_by_mission_key,
+    count_recovery_seals_by_recipient,
+)
 from intake.storage.wrapped_keys import records_per_version
 
 AES_GCM_LIMIT = 2**32
@@ -132,14 +140,7 @@ def _keyring_versions(
 ) -> None:
     per_version = records_per_version(session)
     counted = key_usage.encryptions(session)
-    pseudonyms: dict[int, int] = {
-        int(version): int(count)
-        for version, count in session.execute(
-            select(Conversation.pseudonym_version, func.count()).group_by(
-                Conversation.pseudonym_version
-            )
-        )
-    }
+    pseudonyms = count_conversations_by_pseudonym_version(session)
     kinds: tuple[tuple[KeyKind, int], ...] = (
         ("kek", settings.kek_period_days),
         ("pseudonym", settings.pseudonym_period_days),
@@ -235,9 +236,7 @@ def _keyring_warnings(
 def _officer_keys(
     session: Session, settings: KeySettings, now: datetime, status: KeyStatus
 ) -> None:
-    for officer in session.scalars(
-        select(Officer).where(Officer.status == "active").order_by(Officer.mission_id, Officer.id)
-    ):
+    for officer in active_officers(session):
         age = (now - officer.key_created_at).days
         due = age >= settings.officer_period_days
         status.officers.append(
@@ -275,16 +274,8 @@ def _officer_keys(
 def _mission_keys(
     session: Session, settings: KeySettings, now: datetime, status: KeyStatus
 ) -> None:
-    members: dict[str, int] = defaultdict(int)
-    for record_id, count in session.execute(
-        select(KeySeal.record_id, func.count())
-        .where(KeySeal.record_type == "mission_key", KeySeal.recipient.like("officer:%"))
-        .group_by(KeySeal.record_id)
-    ):
-        members[record_id] = int(count)
-    rows = list(
-        session.scalars(select(MissionKey).order_by(MissionKey.mission_id, MissionKey.version))
-    )
+    members: dict[str, int] = defaultdict(int, count_officer_seals_by_mission_key(session))
+    rows = mission_keys_by_mission_and_version(session)
     latest = {row.mission_id: row.version for row in rows}
     for row in rows:
         age = (now - row.created_at).days
@@ -312,15 +303,8 @@ def _mission_keys(
 def _recovery_keys(
     session: Session, settings: KeySettings, now: datetime, status: KeyStatus
 ) -> None:
-    seals: dict[str, int] = {
-        recipient: int(count)
-        for recipient, count in session.execute(
-            select(KeySeal.recipient, func.count())
-            .where(KeySeal.recipient.like("recovery:%"))
-            .group_by(KeySeal.recipient)
-        )
-    }
-    rows = list(session.scalars(select(RecoveryKey).order_by(RecoveryKey.created_at)))
+    seals = count_recovery_seals_by_recipient(session)
+    rows = recovery_keys_oldest_first(session)
     for row in rows:
         held = seals.get(f"recovery:{row.key_id}", 0)
         state = "active" if row.active else ("rotating" if held else "retired")

@@ -14,22 +14,15 @@ crypto errors carry no plaintext, and nothing decrypted here is kept or shown.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError, wrapped_key_version
+from intake.storage.pages import PAGE, AnyRow, keyring_record_pages
 from intake.storage.records import RecordCipher
 from intake.storage.wrapped_keys import WRAPPED_TABLES, WrappedTable
-
-PAGE = 1000
-
-AnySelect: TypeAlias = Select[*tuple[Any, ...]]
-AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -80,42 +73,6 @@ class VerifyReport:
         }
 
 
-def pages(
-    sessions: sessionmaker[Session],
-    query: AnySelect,
-    key_columns: Sequence[Any],
-    sample: int | None,
-    page: int = PAGE,
-) -> Iterator[tuple[Session, list[AnyRow]]]:
-    """Rows of `query` a page at a time (memory flat), or a random sample of them.
-
-    Keyset pagination on the primary key: rows inserted meanwhile are simply
-    seen or not, none is seen twice. Each page gets a fresh session.
-    """
-    if sample is not None:
-        with sessions() as session:
-            yield session, list(session.execute(query.order_by(func.random()).limit(sample)))
-        return
-    ordered = query.order_by(*key_columns).limit(page)
-    last: tuple[object, ...] | None = None
-    while True:
-        page_query = ordered
-        if last is not None:
-            page_query = ordered.where(_after(key_columns, last))
-        with sessions() as session:
-            rows = list(session.execute(page_query))
-            if not rows:
-                return
-            yield session, rows
-        last = tuple(rows[-1][i] for i in range(len(key_columns)))
-
-
-def _after(key_columns: Sequence[Any], last: tuple[object, ...]) -> ColumnElement[bool]:
-    if len(key_columns) == 1:
-        return key_columns[0] > last[0]  # type: ignore[no-any-return]
-    return tuple_(*key_columns) > tuple_(*last)
-
-
 def verify_keyring_records(
     sessions: sessionmaker[Session],
     cipher: RecordCipher,
@@ -126,13 +83,7 @@ def verify_keyring_records(
 ) -> None:
     """Open every keyring-wrapped record (or `sample` per table) with the keyring."""
     for spec in WRAPPED_TABLES:
-        table = spec.table
-        keys = [table.c[c] for c in spec.key_columns]
-        fields = [table.c[column] for column in spec.fields.values()]
-        query = select(*keys, table.c.kek_version, table.c.dek_wrapped, *fields).where(
-            table.c.dek_wrapped.is_not(None)
-        )
-        for _, rows in pages(sessions, query, keys, sample, page):
+        for rows in keyring_record_pages(sessions, spec, sample, page):
             for row in rows:
                 _check_row(cipher, spec, row, report)
             if on_progress is not None:

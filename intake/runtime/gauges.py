@@ -10,30 +10,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.runtime.metrics import Family, family, labels
 from intake.storage import key_usage
+from intake.storage.counts import count_cases_by_mission_kind_status, count_deliveries_by_channel
 from intake.storage.leases import all_leases
-from intake.storage.models import Case, Delivery
 from intake.storage.wrapped_keys import records_per_version
 
 
 def database_families(session: Session, now: datetime) -> list[Family]:
     cases = {
-        labels(mission=mission, kind=kind, status=status): count
-        for mission, kind, status, count in session.execute(
-            select(Case.mission_id, Case.kind, Case.status, func.count()).group_by(
-                Case.mission_id, Case.kind, Case.status
-            )
-        )
+        labels(mission=row.mission_id, kind=row.kind, status=row.status): row.count
+        for row in count_cases_by_mission_kind_status(session)
     }
     deliveries = {
-        labels(channel=channel): count
-        for channel, count in session.execute(
-            select(Delivery.channel, func.count()).group_by(Delivery.channel)
-        )
+        labels(channel=row.channel): row.count for row in count_deliveries_by_channel(session)
     }
     records = {
         labels(version=version, table=table): count

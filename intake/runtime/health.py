@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.runtime.metrics import Family, family, labels
+from intake.storage.engine import ping
 
 
 class ChannelState(StrEnum):
@@ -39,14 +39,21 @@ class ChannelStatus:
     lease_held: bool = False
     generation: int | None = None
     changed: float = field(default_factory=time.monotonic)
+    # Why a running channel cannot work ("daemon_unreachable"...); None when it can.
+    fault: str | None = None
 
     def set(self, state: ChannelState, lease_held: bool, generation: int | None = None) -> None:
         self.state, self.lease_held, self.generation = state, lease_held, generation
         self.changed = time.monotonic()
 
+    def set_fault(self, fault: str | None) -> None:
+        """Set by the channel itself (the runner knows leases, the channel its platform)."""
+        self.fault = fault
+
     @property
     def ready(self) -> bool:
-        return self.state is ChannelState.RUNNING and (self.lease_held or not self.leased)
+        running = self.state is ChannelState.RUNNING and (self.lease_held or not self.leased)
+        return running and self.fault is None
 
 
 class Health:
@@ -79,7 +86,7 @@ class Health:
         """One `SELECT 1` (blocking: call it in a thread)."""
         try:
             with self._sessions() as session:
-                session.execute(text("SELECT 1"))
+                ping(session)
             return True
         except SQLAlchemyError:
             return False
@@ -97,10 +104,11 @@ class Health:
         self, database: bool, untrusted: list[str] | None = None
     ) -> tuple[bool, dict[str, object]]:
         """(ready, details): details name states and keys only, never content or a defender."""
-        channels = {
-            status.name: {"state": str(status.state), "lease_held": status.lease_held}
-            for status in self._channels.values()
-        }
+        channels: dict[str, dict[str, object]] = {}
+        for status in self._channels.values():
+            channels[status.name] = {"state": str(status.state), "lease_held": status.lease_held}
+            if status.fault is not None and status.state is ChannelState.RUNNING:
+                channels[status.name]["fault"] = status.fault
         ready = (
             database and not untrusted and all(status.ready for status in self._channels.values())
         )
@@ -118,9 +126,20 @@ class Health:
         held = {
             labels(channel=s.name): float(s.lease_held) for s in self._channels.values() if s.leased
         }
+        faults = {
+            labels(channel=s.name, fault=s.fault): 1.0
+            for s in self._channels.values()
+            if s.fault is not None and s.state is ChannelState.RUNNING
+        }
         return [
             family(
                 "channel_running", "gauge", "1 while the channel runs in this process.", running
+            ),
+            family(
+                "channel_fault",
+                "gauge",
+                "1 while a running channel cannot work, by cause (daemon_unreachable...).",
+                faults,
             ),
             family(
                 "channel_lease_held",

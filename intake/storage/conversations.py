@@ -1,7 +1,8 @@
-"""Storage functions: each takes a session and does one thing.
+"""Conversations and their messages: claiming a platform message, finding a defender, drafts.
 
-The caller (the service, a CLI action) opens the transaction and commits or
-rolls back once. SQL lives here and in `intake.triage.queue` only.
+Each function takes a session and does one thing; the caller (the service, a
+CLI action) opens the transaction and commits or rolls back once. Queries of
+other topics live in the sibling modules (`cases`, `seals`, `purge`...).
 """
 
 from __future__ import annotations

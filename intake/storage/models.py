@@ -308,3 +308,34 @@ class Lease(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InboxMessage(Base):
+    """A message a channel received, kept sealed before any other work (Signal).
+
+    signal-cli lets go of a message once it has handed it over (see
+    `bots.signal`), so the channel records it here first, then the core
+    processes it. `digest` is a keyed pseudonym of the platform's message
+    identity (sender and timestamp): a redelivery is recognised without
+    storing who sent it. `payload_ct` (the neutral inbound message, file
+    bytes included) lives until the core has answered; `answer_ct` (the
+    replies) until they are sent; the row then stays as a bare digest until
+    retention purges it.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "digest"),
+        Index("ix_inbox_channel_state", "channel", "state", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str] = mapped_column(String(64))
+    pseudonym_version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10))  # pending | answered | done
+    dek_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kek_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    answer_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

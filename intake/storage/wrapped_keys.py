@@ -11,11 +11,11 @@ table is added here once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select, tuple_
+from sqlalchemy import ColumnElement, Dialect, Row, Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake.storage.models import Attachment, Case, ChannelState, Conversation, Delivery
@@ -115,3 +115,73 @@ def records_not_on(session: Session, primary: int) -> int:
             or 0
         )
     return total
+
+
+def kek_versions_other_than(session: Session, spec: WrappedTable, primary: int) -> list[int]:
+    """The KEK versions other than `primary` that rows of this table are on (no order)."""
+    column = spec.table.c.kek_version
+    versions = session.scalars(
+        select(column).where(column.is_not(None), column != primary).distinct()
+    )
+    return [int(version) for version in versions]
+
+
+def rows_on_kek_version(
+    session: Session,
+    spec: WrappedTable,
+    version: int,
+    limit: int,
+    skip: Sequence[tuple[object, ...]] | None = None,
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Up to `limit` rows still on `version`: their key columns and `dek_wrapped`.
+
+    Args:
+        skip: primary keys left out of the selection.
+    """
+    table = spec.table
+    query = (
+        select(*(table.c[c] for c in spec.key_columns), table.c.dek_wrapped)
+        .where(table.c.kek_version == version)
+        .limit(limit)
+    )
+    if skip:
+        query = query.where(spec.key_expression().not_in([spec.key_params(k) for k in skip]))
+    return session.execute(query).all()
+
+
+_UPDATES: dict[tuple[str, str], str] = {}
+
+
+def _update_sql(spec: WrappedTable, dialect: Dialect) -> str:
+    """UPDATE ... WHERE key = ? AND kek_version = ? AND dek_wrapped = ?, for the driver (cached).
+
+    Sent with `exec_driver_sql` as one executemany: SQLAlchemy's per-row
+    parameter processing would cost more than the rewrap's cryptography.
+    Identifiers come from the models and are quoted by the dialect; values
+    are always bound parameters. Parameters: new wrapped key, new version,
+    the key columns, old version, old wrapped key.
+    """
+    cached = _UPDATES.get((spec.name, dialect.name))
+    if cached is None:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        quote = dialect.identifier_preparer.quote
+        keys = " AND ".join(f"{quote(column)} = {mark}" for column in spec.key_columns)
+        cached = (
+            f"UPDATE {quote(spec.name)} SET dek_wrapped = {mark}, kek_version = {mark}"  # noqa: S608
+            f" WHERE {keys} AND kek_version = {mark} AND dek_wrapped = {mark}"
+        )
+        _UPDATES[(spec.name, dialect.name)] = cached
+    return cached
+
+
+def update_wrapped_keys(
+    session: Session, spec: WrappedTable, changes: Sequence[tuple[Any, ...]]
+) -> int:
+    """Apply rewraps where each row still holds the wrapped key read; returns rows changed.
+
+    Each change is (new wrapped key, new version, *key columns, old version,
+    old wrapped key): a row changed meanwhile is left alone.
+    """
+    connection = session.connection()
+    result = connection.exec_driver_sql(_update_sql(spec, connection.dialect), list(changes))
+    return int(result.rowcount)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crypto import DataKey, new_data_key
@@ -22,9 +21,10 @@ from intake.errors import CaseNotFound, NoKeyAtHand, OfficerRefused
 from intake.keys.directory import KeyDirectory
 from intake.keys.holders import KeysAtHand, drop_seals, seal_record_key
 from intake.storage import audit
+from intake.storage.cases import attachments_of_case, case_by_reference, claim_case, events_of_case
 from intake.storage.conversation_record import open_turn, save_turn
 from intake.storage.deliveries import conversation_chat, queue_delivery
-from intake.storage.models import Attachment, Case, CaseEvent, Conversation, Officer
+from intake.storage.models import Case, CaseEvent, Conversation, Officer
 from intake.storage.records import RecordCipher, new_record_id
 from intake.triage.missions import mission_exists
 from intake.triage.workflow import next_status
@@ -68,7 +68,7 @@ def find_case(session: Session, reference: str, officer: Officer | None) -> Case
     Raises:
         CaseNotFound, OfficerRefused.
     """
-    case = session.scalar(select(Case).where(Case.reference == reference))
+    case = case_by_reference(session, reference)
     if case is None:
         raise CaseNotFound(reference)
     if officer is not None and case.mission_id != officer.mission_id:
@@ -95,9 +95,7 @@ def open_case(
     """Decrypt a case, its files and its events with the keys at hand."""
     dek = case_key(session, cipher, case, keys)
     payload: dict[str, Any] = cipher.open_json(dek, "case", case.id, "payload", case.payload_ct)
-    rows = {
-        a.id: a for a in session.scalars(select(Attachment).where(Attachment.case_id == case.id))
-    }
+    rows = {a.id: a for a in attachments_of_case(session, case.id)}
     files = []
     for attachment_id, encoded in payload.get("attachments", {}).items():
         row = rows.get(attachment_id)
@@ -116,11 +114,7 @@ def open_case(
 
 
 def _events(session: Session, case: Case) -> list[CaseEvent]:
-    return list(
-        session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.created_at)
-        )
-    )
+    return events_of_case(session, case.id)
 
 
 def _event_key(
@@ -179,13 +173,7 @@ def claim(session: Session, case: Case, officer: Officer, now: datetime) -> None
 
     The conditional UPDATE makes two simultaneous claims safe: one wins.
     """
-    result = session.execute(
-        update(Case)
-        .where(Case.id == case.id, (Case.claimed_by.is_(None)) | (Case.claimed_by == officer.id))
-        .values(claimed_by=officer.id, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not claim_case(session, case.id, officer.id, now):
         session.refresh(case)
         raise OfficerRefused(f"case {case.reference} is already claimed by {case.claimed_by}")
     audit.append(session, now, f"officer:{officer.id}", "case.claim", case.reference)
@@ -281,7 +269,7 @@ def defender_answer(
     session: Session, cipher: RecordCipher, reference: str, text: str, now: datetime
 ) -> bool:
     """Store a defender's answer on their case, sealed like the case; False if it is closed or gone."""
-    case = session.scalar(select(Case).where(Case.reference == reference))
+    case = case_by_reference(session, reference)
     if case is None or case.status == "closed":
         return False
     add_event(session, cipher, case, "defender", "defender", text, now)
@@ -303,7 +291,7 @@ def warn_device_change(
     """Put the device warning on each open case of `references`; returns how many."""
     warned = 0
     for reference in references:
-        case = session.scalar(select(Case).where(Case.reference == reference))
+        case = case_by_reference(session, reference)
         if case is None or case.status == "closed":
             continue
         add_event(session, cipher, case, "warning", "service", DEVICE_WARNING, now)

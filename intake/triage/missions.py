@@ -13,12 +13,12 @@ from typing import Literal
 import pycountry
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.config import describe_invalid
 from intake.errors import DirectoryError
 from intake.references import MissionId
+from intake.storage.missions import mission_by_id, missions_by_id
 from intake.storage.models import Mission
 
 DEMO_DIRECTORY = Path(__file__).parents[1] / "demo" / "missions.yaml"
@@ -80,7 +80,7 @@ def import_directory(session: Session, directory: Directory, now: datetime) -> t
 
     Missions absent from the file are kept: they may hold cases.
     """
-    existing = {m.id: m for m in session.scalars(select(Mission))}
+    existing = {m.id: m for m in missions_by_id(session)}
     added = updated = 0
     for entry in directory.missions:
         row = existing.get(entry.id)
@@ -99,18 +99,16 @@ def import_directory(session: Session, directory: Directory, now: datetime) -> t
 
 
 def list_missions(session: Session) -> list[Mission]:
-    return list(session.scalars(select(Mission).order_by(Mission.id)))
+    return missions_by_id(session)
 
 
 def missions_serving(session: Session, country: str) -> list[MissionId]:
     """Missions whose directory entry serves `country`: delegations first, then embassies."""
     order = {"delegation": 0, "embassy": 1}
-    serving = [
-        m for m in session.scalars(select(Mission).order_by(Mission.id)) if country in m.countries
-    ]
+    serving = [m for m in missions_by_id(session) if country in m.countries]
     serving.sort(key=lambda m: order.get(m.kind, 2))
     return [MissionId(m.id) for m in serving]
 
 
 def mission_exists(session: Session, mission_id: str) -> bool:
-    return session.get(Mission, mission_id) is not None
+    return mission_by_id(session, mission_id) is not None

@@ -14,7 +14,6 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -32,7 +31,10 @@ from intake.keys.holders import (
     officer_recipient,
     seal_mission_key,
 )
-from intake.storage.models import KeySeal, MissionKey, Officer
+from intake.storage.mission_keys import mission_key_versions
+from intake.storage.models import Officer
+from intake.storage.officers import officer_by_id, officers_by_mission_and_id
+from intake.storage.seals import delete_mission_key_seals_to, mission_key_records_held_by
 from intake.triage.missions import mission_exists
 
 
@@ -42,7 +44,7 @@ def _new_officer_id(name: str) -> str:
 
 
 def get_officer(session: Session, officer_id: str) -> Officer:
-    officer = session.get(Officer, officer_id)
+    officer = officer_by_id(session, officer_id)
     if officer is None:
         raise OfficerRefused(f"no officer {officer_id!r}")
     return officer
@@ -91,9 +93,7 @@ def enrol(
         key_created_at=now,
     )
     directory.tag_officer(officer)
-    versions = list(
-        session.scalars(select(MissionKey.version).where(MissionKey.mission_id == mission_id))
-    )
+    versions = mission_key_versions(session, mission_id)
     created = False
     if not versions:
         version, mission_private = new_mission_key(session, directory, mission_id, now)
@@ -137,12 +137,7 @@ def revoke(session: Session, officer_id: str, now: datetime) -> int:
     officer = get_officer(session, officer_id)
     officer.status = "revoked"
     officer.revoked_at = now
-    result = session.execute(
-        delete(KeySeal).where(
-            KeySeal.record_type == "mission_key", KeySeal.recipient == officer_recipient(officer_id)
-        )
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_mission_key_seals_to(session, officer_recipient(officer_id))
 
 
 def rotate_key(
@@ -170,13 +165,7 @@ def rotate_key(
     old_keys = unlock(session, officer_id, passphrase)
     officer = active_officer(session, officer_id)
     recipient = officer_recipient(officer_id)
-    held = list(
-        session.scalars(
-            select(KeySeal.record_id).where(
-                KeySeal.record_type == "mission_key", KeySeal.recipient == recipient
-            )
-        )
-    )
+    held = mission_key_records_held_by(session, recipient)
     private, public = generate_keypair()
     moved = 0
     for record in held:
@@ -207,7 +196,4 @@ def change_passphrase(
 
 
 def list_officers(session: Session, mission_id: str | None = None) -> list[Officer]:
-    query = select(Officer).order_by(Officer.mission_id, Officer.id)
-    if mission_id:
-        query = query.where(Officer.mission_id == mission_id)
-    return list(session.scalars(query))
+    return officers_by_mission_and_id(session, mission_id)

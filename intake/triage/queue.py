@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.errors import CaseNotFound
 from intake.keys.holders import KeysAtHand
+from intake.storage.cases import cases_page
 from intake.storage.models import Case
 from intake.storage.records import RecordCipher
 from intake.triage.actions import OpenedCase, find_case
@@ -81,15 +81,7 @@ def list_cases(
     offset: int = 0,
 ) -> list[CaseSummary]:
     """One page of the queue: most urgent first, then oldest first."""
-    query = select(Case)
-    if missions:
-        query = query.where(Case.mission_id.in_(missions))
-    if statuses:
-        query = query.where(Case.status.in_(statuses))
-    query = (
-        query.order_by(Case.urgency_rank, Case.submitted_at, Case.id).limit(limit).offset(offset)
-    )
-    return [_summary(case) for case in session.scalars(query)]
+    return [_summary(case) for case in cases_page(session, missions, statuses, limit, offset)]
 
 
 def open_case(

@@ -215,6 +215,20 @@ def test_rate_limit_bursts_then_refills_and_tells_once() -> None:
     assert limiter.admit("a") is Verdict.DENY_NOTIFY  # a new episode, told again
 
 
+def test_rate_limit_counts_a_backlog_at_the_pace_it_was_written() -> None:
+    # After our own outage, 14 messages a defender wrote 2 s apart arrive at once:
+    # counted by when Telegram received them, none is a flood.
+    arrival = [10_000.0]
+    limiter = RateLimiter(burst=10, per_minute=30, clock=lambda: arrival[0])
+    written = [9_000.0 + 2 * i for i in range(14)]
+    assert [limiter.admit("a", at) for at in written] == [Verdict.ALLOW] * 14
+    # A real flood (all in the same second) is still cut at the burst,
+    flood = [limiter.admit("b", 9_500.0) for _ in range(12)]
+    assert flood[:10] == [Verdict.ALLOW] * 10 and flood[10:] == [Verdict.DENY_NOTIFY, Verdict.DENY_QUIET]
+    # and a date from the past refills nothing.
+    assert limiter.admit("b", 9_000.0) is Verdict.DENY_QUIET
+
+
 def test_rate_limit_forgets_idle_senders() -> None:
     now = [0.0]
     limiter = RateLimiter(burst=2, per_minute=60, clock=lambda: now[0], max_senders=3)

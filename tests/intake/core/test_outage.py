@@ -21,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake.core import app
 from intake.core.service import ConversationService
 from intake.messages import Inbound, Reply
-from intake.runtime.metrics import labels
 from intake.storage.models import ProcessedMessage
 from intake.triage.queue import list_cases, open_case
 from tests.support.databases import through_port
@@ -133,8 +132,10 @@ def test_thirty_seconds_without_postgresql_lose_and_duplicate_nothing(
 
     # then the outage was real and each defender in it was told once,
     assert proxy.refused > 0
-    [errors] = [f for f in service.metrics.families() if f.name == "hrd_intake_errors_total"]
-    assert errors.samples == ((labels(kind="database"), channel.failures),)
+    [errors] = [f for f in service.metrics.families() if f.name == "hrd_intake_errors"]
+    assert [(s.name, s.labels, s.value) for s in errors.samples] == [
+        ("hrd_intake_errors_total", {"kind": "database"}, channel.failures)
+    ]
     assert set(channel.told) == {m.sender for m in failed_round}
     assert set(channel.told.values()) == {1}
     # every message is recorded once,

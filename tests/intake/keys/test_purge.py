@@ -110,6 +110,7 @@ def test_purge_shreds_expired_cases_and_drafts_only(setup: Setup) -> None:
         "drafts": 1,  # "open" keeps its conversation for its case; only the draft goes
         "draft_attachments": 1,
         "processed_messages": len(digests),  # every message but the fresh draft's
+        "inbox_messages": 0,
         "orphan_seals": 0,
         "unreadable_conversations": 0,
     }

@@ -1,7 +1,7 @@
 """authenticated key directory: a MAC on every mission and officer public-key row
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 12:50:00.000000
 
 Each `mission_keys` and `officers` row gets `key_mac`, an HMAC under a key
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0008"  # main's head when merged; "0009" once the branch adding it lands
 branch_labels = None
 depends_on = None
 

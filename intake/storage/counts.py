@@ -1,0 +1,82 @@
+"""Grouped counts of plaintext columns, for `/metrics` and reports.
+
+Only what the schema keeps in the clear for routing and ordering (mission,
+kind, status, channel): the same figures anyone with the database already has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.storage.models import Case, Conversation, Delivery, ProcessedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCount:
+    """How many cases one mission holds of one kind in one state."""
+
+    mission_id: str
+    kind: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCount:
+    """How many deliveries wait for one channel."""
+
+    channel: str
+    count: int
+
+
+def count_cases_by_mission_kind_status(session: Session) -> list[QueueCount]:
+    """Cases grouped by (mission, kind, status); groups with none are absent."""
+    rows = session.execute(
+        select(Case.mission_id, Case.kind, Case.status, func.count()).group_by(
+            Case.mission_id, Case.kind, Case.status
+        )
+    )
+    return [QueueCount(mission, kind, status, int(count)) for mission, kind, status, count in rows]
+
+
+def count_deliveries_by_channel(session: Session) -> list[ChannelCount]:
+    """Pending deliveries grouped by channel; channels with none are absent."""
+    rows = session.execute(select(Delivery.channel, func.count()).group_by(Delivery.channel))
+    return [ChannelCount(channel, int(count)) for channel, count in rows]
+
+
+def count_conversations_by_pseudonym_version(session: Session) -> dict[int, int]:
+    """Pseudonym key version -> conversations found by it (versions with none absent)."""
+    rows = session.execute(
+        select(Conversation.pseudonym_version, func.count()).group_by(
+            Conversation.pseudonym_version
+        )
+    )
+    return {int(version): int(count) for version, count in rows}
+
+
+def count_conversations_on_pseudonym_version(session: Session, version: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.pseudonym_version == version)
+        )
+        or 0
+    )
+
+
+def count_processed_messages_before(session: Session, cutoff: datetime) -> int:
+    """Digests of platform messages received before `cutoff`."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ProcessedMessage)
+            .where(ProcessedMessage.received_at < cutoff)
+        )
+        or 0
+    )
