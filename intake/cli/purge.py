@@ -20,6 +20,7 @@ _LABELS = {
     "drafts": "idle drafts destroyed (conversation kept for its cases)",
     "draft_attachments": "  draft files",
     "processed_messages": "old processed-message digests",
+    "inbox_messages": "kept messages (Signal) answered and sent",
     "orphan_seals": "seals of records already gone",
     "unreadable_conversations": "idle conversations that do not decrypt (left; see keys verify)",
 }
