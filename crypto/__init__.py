@@ -5,6 +5,7 @@ standard library. Public names are listed here; modules starting with "_" are
 private to the package.
 """
 
+from crypto.authenticator import Authenticator, fingerprint
 from crypto.envelope import (
     FORMAT_VERSION,
     Binding,
@@ -38,17 +39,24 @@ from crypto.hpke_keys import (
     generate_keypair,
 )
 from crypto.keyring import (
+    PRODUCTION_MEMORY_FLOOR_KIB,
     KdfParams,
     KeyEntry,
     KeyKind,
     Keyring,
     KeyVersion,
+    check_kdf_params,
     create_keyring_file,
     keyring_file_params,
     load_keyring,
     save_keyring,
 )
-from crypto.passphrase_wrap import rewrap_private_key, unwrap_private_key, wrap_private_key
+from crypto.passphrase_wrap import (
+    rewrap_private_key,
+    unwrap_private_key,
+    wrap_private_key,
+    wrapped_key_params,
+)
 from crypto.pseudonym import pseudonym, pseudonym_candidates
 from crypto.recovery_file import export_recovery_key, load_recovery_key
 from crypto.sealing import SealContext, open_sealed, seal
@@ -64,6 +72,8 @@ __all__ = [
     "DEFAULT_ALGORITHM",
     "FORMAT_VERSION",
     "HPKE_ALGORITHMS",
+    "PRODUCTION_MEMORY_FLOOR_KIB",
+    "Authenticator",
     "BadPassphrase",
     "Binding",
     "CryptoError",
@@ -84,8 +94,10 @@ __all__ = [
     "UnsupportedFormat",
     "WordHashParams",
     "WrongKey",
+    "check_kdf_params",
     "create_keyring_file",
     "export_recovery_key",
+    "fingerprint",
     "generate_keypair",
     "hash_word",
     "keyring_file_params",
@@ -110,5 +122,6 @@ __all__ = [
     "wrap_draft_key",
     "wrap_private_key",
     "wrapped_key_kind",
+    "wrapped_key_params",
     "wrapped_key_version",
 ]

@@ -26,7 +26,12 @@ from crypto._encoding import b64, from_b64
 __all__ = [
     "DEFAULT_PARAMS",
     "KDF_NAME",
+    "MAX_ITERATIONS",
+    "MAX_LANES",
+    "MAX_MEMORY_KIB",
+    "PRODUCTION_MEMORY_FLOOR_KIB",
     "KdfParams",
+    "check_kdf_params",
     "derive_key",
     "kdf_entry",
     "new_salt",
@@ -36,9 +41,13 @@ __all__ = [
 KDF_NAME = "argon2id"
 _KEY_SIZE = 32
 _SALT_SIZE = 16
-_MAX_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
-_MAX_ITERATIONS = 100
-_MAX_LANES = 64
+# Bounds checked before any derivation: one edited header or row must not make an
+# unlock burn minutes or exhaust memory before authentication can fail.
+MAX_MEMORY_KIB = 1024 * 1024  # 1 GiB
+MAX_ITERATIONS = 10
+MAX_LANES = 8
+# Below this, a passphrase-derived key is for tests only (production: 64 MiB and up).
+PRODUCTION_MEMORY_FLOOR_KIB = 64 * 1024
 _ENTRY_KEYS = frozenset({"name", "salt", "memory_kib", "iterations", "lanes"})
 
 
@@ -58,14 +67,36 @@ class KdfParams:
     lanes: int = 4
 
     def __post_init__(self) -> None:
-        if not all(type(v) is int for v in (self.memory_kib, self.iterations, self.lanes)):
-            raise ValueError("KDF parameters must be integers")
-        if not 1 <= self.lanes <= _MAX_LANES:
-            raise ValueError(f"KDF lanes must be from 1 to {_MAX_LANES}")
-        if not 1 <= self.iterations <= _MAX_ITERATIONS:
-            raise ValueError(f"KDF iterations must be from 1 to {_MAX_ITERATIONS}")
-        if not 8 * self.lanes <= self.memory_kib <= _MAX_MEMORY_KIB:
-            raise ValueError(f"KDF memory must be from 8 KiB per lane to {_MAX_MEMORY_KIB} KiB")
+        check_kdf_params(self)
+
+    @property
+    def meets_production_floor(self) -> bool:
+        """At least `PRODUCTION_MEMORY_FLOOR_KIB` of memory (64 MiB)."""
+        return self.memory_kib >= PRODUCTION_MEMORY_FLOOR_KIB
+
+
+def check_kdf_params(params: KdfParams, *, floor_kib: int = 0) -> KdfParams:
+    """Bound Argon2id costs before any derivation; returns them unchanged.
+
+    At most 1 GiB of memory, 10 passes and 8 lanes (and at least 8 KiB per
+    lane, as Argon2 requires); with `floor_kib` (production:
+    `PRODUCTION_MEMORY_FLOOR_KIB`), at least that much memory.
+
+    Raises:
+        ValueError: a parameter is not an integer or is out of bounds.
+    """
+    values = (params.memory_kib, params.iterations, params.lanes)
+    if not all(type(v) is int for v in values):
+        raise ValueError("KDF parameters must be integers")
+    if not 1 <= params.lanes <= MAX_LANES:
+        raise ValueError(f"KDF lanes must be from 1 to {MAX_LANES}")
+    if not 1 <= params.iterations <= MAX_ITERATIONS:
+        raise ValueError(f"KDF iterations must be from 1 to {MAX_ITERATIONS}")
+    if not 8 * params.lanes <= params.memory_kib <= MAX_MEMORY_KIB:
+        raise ValueError(f"KDF memory must be from 8 KiB per lane to {MAX_MEMORY_KIB} KiB")
+    if params.memory_kib < floor_kib:
+        raise ValueError(f"KDF memory {params.memory_kib} KiB is below the floor of {floor_kib} KiB")
+    return params
 
 
 DEFAULT_PARAMS = KdfParams()  # 64 MiB, 3 passes, 4 lanes: about 150-200 ms
@@ -78,6 +109,7 @@ def new_salt() -> bytes:
 
 def derive_key(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
     """Derive the 32-byte wrapping key: Argon2id(passphrase, salt, params)."""
+    check_kdf_params(params)  # again: a KdfParams may have been built around its checks
     kdf = Argon2id(
         salt=salt,
         length=_KEY_SIZE,

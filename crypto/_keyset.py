@@ -101,8 +101,19 @@ class Keyring:
     pseudonym_primary: KeyVersion
     draft_keys: tuple[KeyEntry, ...] = ()
     draft_primary: KeyVersion | None = None
+    # Root of the MACs over what the database must not forge (key directory, audit chain);
+    # b"" in a keyring made before it existed (`with_auth_key` adds one).
+    auth_key: bytes = field(default=b"", repr=False)
+    # SHA-256 (hex) of the recovery public key sealing may use; None until one is pinned.
+    recovery_pin: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.auth_key, bytes) or len(self.auth_key) not in (0, KEY_SIZE):
+            raise ValueError(f"the keyring's authentication key must have {KEY_SIZE} bytes")
+        if self.recovery_pin is not None and (
+            not isinstance(self.recovery_pin, str) or len(self.recovery_pin) != 64
+        ):
+            raise ValueError("the recovery pin must be a SHA-256 hex digest")
         for kind in _KINDS:
             entries, primary = self._of_optional(kind)
             if not isinstance(entries, tuple) or not all(isinstance(e, KeyEntry) for e in entries):
@@ -136,7 +147,18 @@ class Keyring:
             pseudonym_primary=first,
             draft_keys=(KeyEntry(first, os.urandom(KEY_SIZE), created),),
             draft_primary=first,
+            auth_key=os.urandom(KEY_SIZE),
         )
+
+    def with_auth_key(self) -> Keyring:
+        """This keyring with an authentication key (a new one only if it had none)."""
+        if self.auth_key:
+            return self
+        return dataclasses.replace(self, auth_key=os.urandom(KEY_SIZE))
+
+    def with_recovery_pin(self, pin: str) -> Keyring:
+        """This keyring pinning the recovery key with this fingerprint (SHA-256 hex)."""
+        return dataclasses.replace(self, recovery_pin=pin)
 
     def material(self, kind: KeyKind, version: KeyVersion) -> bytes:
         """Return the secret bytes of one key version.

@@ -32,17 +32,34 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto._encoding import b64, from_b64
-from crypto._kdf import DEFAULT_PARAMS, KdfParams, derive_key, kdf_entry, new_salt, read_kdf_entry
+from crypto._kdf import (
+    DEFAULT_PARAMS,
+    MAX_ITERATIONS,
+    MAX_LANES,
+    MAX_MEMORY_KIB,
+    PRODUCTION_MEMORY_FLOOR_KIB,
+    KdfParams,
+    check_kdf_params,
+    derive_key,
+    kdf_entry,
+    new_salt,
+    read_kdf_entry,
+)
 from crypto._keyfile import read_private_file, write_private_file
 from crypto._keyset import KeyEntry, KeyKind, Keyring, KeyVersion, utc
 from crypto.errors import BadPassphrase, KeyringFileError, UnsupportedFormat
 
 __all__ = [
+    "MAX_ITERATIONS",
+    "MAX_LANES",
+    "MAX_MEMORY_KIB",
+    "PRODUCTION_MEMORY_FLOOR_KIB",
     "KdfParams",
     "KeyEntry",
     "KeyKind",
     "KeyVersion",
     "Keyring",
+    "check_kdf_params",
     "create_keyring_file",
     "keyring_file_params",
     "load_keyring",
@@ -197,7 +214,7 @@ def _encode_keyset(keyring: Keyring) -> bytes:
             for entry in keyring.versions(kind)
         ]
 
-    keyset = {
+    keyset: dict[str, Any] = {
         "keks": entries("kek"),
         "kek_primary": keyring.primary("kek"),
         "pseudonym_keys": entries("pseudonym"),
@@ -205,6 +222,11 @@ def _encode_keyset(keyring: Keyring) -> bytes:
         "draft_keys": entries("draft"),
         "draft_primary": keyring.primary("draft") if keyring.has_primary("draft") else None,
     }
+    # Written only when present, so a keyring without them reads back the same.
+    if keyring.auth_key:
+        keyset["auth_key"] = b64(keyring.auth_key)
+    if keyring.recovery_pin is not None:
+        keyset["recovery_pin"] = keyring.recovery_pin
     return json.dumps(keyset, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
@@ -237,6 +259,8 @@ def _decode_keyset(path: Path, plaintext: bytes) -> Keyring:
             draft_primary=None
             if keyset.get("draft_primary") is None
             else KeyVersion(keyset["draft_primary"]),
+            auth_key=from_b64(keyset["auth_key"]) if "auth_key" in keyset else b"",
+            recovery_pin=keyset.get("recovery_pin"),
         )
     except (KeyError, TypeError, ValueError):  # the message could echo key bytes: drop it
         raise KeyringFileError(path, "malformed: the decrypted keyset is invalid") from None

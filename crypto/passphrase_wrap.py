@@ -41,7 +41,12 @@ from crypto._kdf import (
 from crypto.errors import BadPassphrase, Misplaced, UnsupportedFormat
 from crypto.hpke_keys import PrivateKey
 
-__all__ = ["rewrap_private_key", "unwrap_private_key", "wrap_private_key"]
+__all__ = [
+    "rewrap_private_key",
+    "unwrap_private_key",
+    "wrap_private_key",
+    "wrapped_key_params",
+]
 
 WRAP_FORMAT = "hrd-intake-wrapped-private-key"
 WRAP_VERSION = 1
@@ -176,6 +181,15 @@ def _associated_data(owner: str, params: KdfParams, salt: bytes) -> bytes:
         str(params.lanes),
         b64(salt),
     )
+
+
+def wrapped_key_params(blob: bytes) -> KdfParams:
+    """The Argon2id cost a wrapped key was made with (from its plaintext header; no passphrase).
+
+    Raises:
+        UnsupportedFormat: malformed, or parameters out of bounds.
+    """
+    return _parse(blob)[1]
 
 
 def _parse(blob: bytes) -> tuple[str, KdfParams, bytes, bytes, bytes]:

@@ -23,6 +23,7 @@ branches, which the CLI maps to exit codes in one place (`intake.cli.main`)::
         ├── DirectoryError           the missions file cannot be imported
         ├── RoutingError             no queue can take a submission
         ├── LeaseUnavailable         the database cannot be asked about a lease
+        ├── UntrustedKey             a public key row does not verify under the keyring
         └── AuditBroken              the audit chain does not verify
 
 Errors of the libraries below (`crypto.CryptoError`, SQLAlchemy's) are caught
@@ -55,6 +56,7 @@ __all__ = [
     "RetireRefused",
     "RoutingError",
     "SetupError",
+    "UntrustedKey",
     "WrongRecoveryKey",
 ]
 
@@ -207,6 +209,28 @@ class LeaseUnavailable(SetupError):
         super().__init__(f"lease {name}: the database failed ({reason})")
         self.name = name
         self.reason = reason
+
+
+class UntrustedKey(SetupError):
+    """A public key the database offers does not verify under the keyring: nothing is sealed to it.
+
+    Either the database was written by someone without the keyring (a forged
+    key), or the rows predate the key directory (`hrd-intake keys authenticate`).
+
+    Attributes:
+        kind: "mission", "officer" or "recovery".
+        owner: the mission id, officer id or recovery key id (no defender's identity).
+        version: the mission key version (0 for officers and the recovery key).
+        reason: a sentence.
+    """
+
+    def __init__(self, kind: str, owner: str, version: int, reason: str) -> None:
+        self.kind = kind
+        self.owner = owner
+        self.version = version
+        self.reason = reason
+        shown = f"{kind} key {owner}" + (f" v{version}" if version else "")
+        super().__init__(f"untrusted {shown}: {reason}")
 
 
 class AuditBroken(SetupError):

@@ -4,10 +4,20 @@ The header (reference, kind, state, country, the defender's language,
 submission time), the questions and answers as the flow labels them in the
 officer's language, the files, and the whole timeline. The reference is never
 cut: it is what the officer types next.
+
+`--save-attachments FOLDER` writes the case's files in clear text, so the
+folder must be the officer's own: owned by this user, not writable by group
+or others (who could swap a file or plant a symlink between our check and our
+write), and not itself a symlink. Each file is created new (O_CREAT|O_EXCL,
+never overwriting, never following a symlink: O_NOFOLLOW), mode 0600,
+relative to the folder opened once (no path is looked up twice).
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -16,24 +26,63 @@ from rich.text import Text
 
 from intake.cli.common import emit_json
 from intake.core.app import utcnow
-from intake.triage.actions import OpenedCase
+from intake.errors import Refused
+from intake.triage.actions import AttachmentContent, OpenedCase
 from intake.triage.case_file import CaseFile
 
-__all__ = ["print_case"]
+__all__ = ["print_case", "save_attachments"]
 
-# What an officer's JSON shows of the sealed payload: what the defender answered
-# and how it was routed. Never the files' data keys, the return address (the
-# defender's platform identity) nor any internal record id.
+
+def save_attachments(
+    folder: Path, reference: str, attachments: Sequence[AttachmentContent]
+) -> list[Path]:
+    """Write each file as `<reference>-<n>` in `folder` (created 0700 if missing); returns the paths.
+
+    Raises:
+        Refused: the folder is a symlink, not a folder, not owned by this user,
+            or writable by group or others; or a file of that name exists.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise Refused(f"cannot use {folder} for attachments: {exc.strerror} (a symlink?)") from exc
+    try:
+        info = os.fstat(directory)
+        if info.st_uid != os.getuid():
+            raise Refused(f"{folder} is not owned by you: choose a folder of your own")
+        if stat.S_IMODE(info.st_mode) & 0o022:
+            raise Refused(
+                f"{folder} is writable by others (mode {stat.S_IMODE(info.st_mode):o}):"
+                " choose a private folder (chmod 700)"
+            )
+        written = []
+        for index, item in enumerate(attachments, start=1):
+            name = f"{reference}-{index}"
+            try:
+                descriptor = os.open(
+                    name,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                    dir_fd=directory,
+                )
+            except FileExistsError:
+                raise Refused(f"{folder / name} exists: not overwritten (move it away)") from None
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(item.data)
+            written.append(folder / name)
+        return written
+    finally:
+        os.close(directory)
+
+
+
 def print_case(
     console: Console, file: CaseFile, opened: OpenedCase, folder: Path | None, as_json: bool
 ) -> None:
     case = file.summary
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for index, item in enumerate(opened.attachments, start=1):
-            target = folder / f"{case.reference}-{index}"
-            target.write_bytes(item.data)
-            target.chmod(0o600)
+        save_attachments(folder, case.reference, opened.attachments)
     if as_json:
         emit_json(
             {

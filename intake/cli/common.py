@@ -22,6 +22,7 @@ from intake.config import Settings, load_settings
 from intake.core import app
 from intake.errors import ConfigError, SetupError
 from intake.runtime.logs import setup_logging
+from intake.storage import audit
 from intake.storage.records import RecordCipher
 
 EXIT_REFUSED = 1
@@ -50,9 +51,14 @@ class Context:
     def database(self) -> tuple[Engine, sessionmaker[Session]]:
         """The database, which must exist at the current schema (`init`, `db upgrade` make it so)."""
         try:
-            return app.open_database(self.settings, require_schema=not self.setting_up)
+            engine, sessions = app.open_database(self.settings, require_schema=not self.setting_up)
         except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
+        # Every audit entry and checkpoint is keyed: the keyring opens on the first one.
+        audit.authenticate_with(
+            sessions, lambda: self.cipher.keyring(), lambda: self.cipher.fresh_keyring()
+        )
+        return engine, sessions
 
     setting_up = False  # init and db upgrade may find no schema yet
 
@@ -104,7 +110,23 @@ def refusals(*errors: type[Exception], code: int = EXIT_REFUSED) -> Iterator[Non
         fail(str(exc), code)
 
 
+def warn_if_exposed(path: Path) -> None:
+    """Warn (stderr) when a secret file can be read by the group or others; still use it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # reading it will say why
+    if mode & 0o044:
+        click.echo(
+            f"warning: {path} is readable by others (mode {mode & 0o777:o}): it holds a secret;"
+            f" `chmod 600 {path}`",
+            err=True,
+        )
+
+
 def read_secret_file(path: Path) -> bytes:
+    """A passphrase or secret from a file (trailing newline dropped); warns if others can read it."""
+    warn_if_exposed(path)
     try:
         return path.read_text(encoding="utf-8").rstrip("\r\n").encode("utf-8")
     except OSError as exc:
@@ -125,25 +147,6 @@ def read_passphrase(
         fail(f"{prompt}: no terminal to ask on; use --passphrase-file or HRD_INTAKE_PASSPHRASE")
     value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return str(value).encode("utf-8")
-
-
-def audit_refusal(ctx: Context, actor: str, action: str, subject: str, reason: str) -> NoReturn:
-    """Record a refused attempt (in its own transaction, the action itself rolled back), then fail."""
-    from intake.core.app import utcnow
-    from intake.storage import audit
-
-    with ctx.sessions.begin() as session:
-        audit.append(session, utcnow(), actor, "refused", subject, attempted=action, reason=reason)
-    with ctx.sessions() as session:
-        audit.sync_checkpoint(session, ctx.settings.audit_checkpoint)
-    fail(reason)
-
-
-def sync_audit(ctx: Context) -> None:
-    from intake.storage import audit
-
-    with ctx.sessions() as session:
-        audit.sync_checkpoint(session, ctx.settings.audit_checkpoint)
 
 
 passphrase_file_option = click.option(

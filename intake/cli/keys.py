@@ -13,32 +13,20 @@ from typing import cast
 
 import click
 
-from crypto import CryptoError, KeyKind, KeyNotFound
+from crypto import CryptoError, KeyKind
 from intake.cli.common import (
     Context,
-    audit_refusal,
     emit_json,
     fail,
     pass_context,
     recovery_key_option,
-    sync_audit,
+    warn_if_exposed,
 )
 from intake.cli.progress import progress_bar
-from intake.core import app
-from intake.core.app import utcnow
-from intake.errors import NoKeyAtHand, RecoveryKeyExists, RecoveryRotationRefused, RetireRefused
-from intake.keys.holders import active_recovery_key, reseal_to_mission
-from intake.keys.keyring_admin import retire_version, rotate_keyring
-from intake.keys.mission_keys import rotate_mission_key
-from intake.keys.recovery import (
-    create_recovery_key,
-    recovery_keys_at_hand,
-    reseal_recovery_batch,
-    seals_to,
-    start_recovery_rotation,
-)
-from intake.storage import audit
-from intake.triage.missions import mission_exists
+from intake.core.app import build_key_desk
+from intake.keys.admin import KeyDesk
+from intake.keys.holders import KeysAtHand
+from intake.keys.recovery import recovery_keys_at_hand
 
 KINDS = click.Choice(["kek", "pseudonym"])
 
@@ -72,17 +60,7 @@ def keys_rotate(ctx: Context, kind: str, old: Path | None, out: Path | None) -> 
             fail("rotating the recovery key needs --old FILE (and --out NEWFILE)")
         _rotate_recovery(ctx, old, out)
         return
-    settings = ctx.settings
-    now = utcnow()
-    try:
-        version = rotate_keyring(
-            settings.keyring.path, app.keyring_passphrase(settings), cast(KeyKind, kind), now
-        )
-    except CryptoError as exc:
-        fail(f"cannot rotate: {exc}")
-    with ctx.sessions.begin() as session:
-        audit.append(session, now, "operator", f"key.{kind}.rotate", kind, version=version)
-    sync_audit(ctx)
+    version = _desk(ctx).rotate_keyring(cast(KeyKind, kind))
     follow = (
         "run `hrd-intake keys rewrap` to move existing records to it"
         if kind == "kek"
@@ -98,31 +76,10 @@ def keys_rotate(ctx: Context, kind: str, old: Path | None, out: Path | None) -> 
 def keys_retire(ctx: Context, version: int, kind: str) -> None:
     """Destroy a keyring version's material; refused while any record needs it."""
     settings = ctx.settings
-    now = utcnow()
     grace = timedelta(minutes=settings.keys.retire_grace_minutes)
-    subject = f"{kind}:{version}"
-    with ctx.sessions() as session:
-        try:
-            retired = retire_version(
-                settings.keyring.path,
-                app.keyring_passphrase(settings),
-                session,
-                cast(KeyKind, kind),
-                version,
-                now,
-                grace,
-            )
-        except KeyNotFound as exc:
-            fail(str(exc))
-        except RetireRefused as exc:
-            session.rollback()
-            audit_refusal(ctx, "operator", f"key.{kind}.retire", subject, str(exc))
-    if not retired:
+    if not _desk(ctx).retire(cast(KeyKind, kind), version, grace):
         click.echo(f"{kind} version {version} was already retired")
         return
-    with ctx.sessions.begin() as session:
-        audit.append(session, now, "operator", f"key.{kind}.retire", subject, version=version)
-    sync_audit(ctx)
     click.echo(
         f"{kind} version {version} retired: its material is gone from {settings.keyring.path}."
         "\n  Copies of older keyring files (backups) still hold it: destroy those too."
@@ -147,16 +104,7 @@ def recovery() -> None:
 @pass_context
 def recovery_init(ctx: Context, out: Path) -> None:
     """Create the recovery key pair: the private half goes to --out only."""
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        try:
-            key_id = create_recovery_key(session, out, now)
-        except RecoveryKeyExists as exc:
-            fail(f"{exc}; rotating it is `keys recovery rotate`")
-        except FileExistsError:
-            fail(f"{out} exists: refusing to overwrite a key file")
-        audit.append(session, now, "operator", "key.recovery.create", key_id)
-    sync_audit(ctx)
+    key_id = _desk(ctx).create_recovery(out)
     click.echo(
         f"recovery key {key_id} created. Its private half is in {out}:\n"
         "  MOVE IT OFFLINE NOW (an encrypted USB stick in a safe, two copies). Whoever holds it\n"
@@ -183,65 +131,18 @@ def recovery_rotate(ctx: Context, old: Path, out: Path | None) -> None:
 
 
 def _rotate_recovery(ctx: Context, old_file: Path, out: Path | None) -> None:
-    try:
-        old = recovery_keys_at_hand(old_file)
-    except CryptoError as exc:
-        fail(f"cannot read the recovery key file: {exc}")
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        active = active_recovery_key(session)
-        if active is not None and f"recovery:{active[0]}" == old.recipient:
-            if out is None:
-                fail("starting a rotation needs --out NEWFILE for the new private half")
-            try:
-                new_id = start_recovery_rotation(session, old, out, now)
-            except FileExistsError:
-                fail(
-                    f"{out} exists: refusing to overwrite a key file (left by an attempt"
-                    " interrupted before the new key was registered? `keys status` shows the"
-                    " active key; if it is not that file's, destroy the file and retry)"
-                )
-            except RecoveryRotationRefused as exc:
-                fail(str(exc))
-            audit.append(
-                session, now, old.recipient, "key.recovery.rotate", new_id, replaces=old.recipient
-            )
-            click.echo(
-                f"new recovery key {new_id} is active; its private half is in {out}:\n"
-                "  MOVE IT OFFLINE NOW (two copies). New cases are sealed to it from now on."
-            )
-        elif seals_to(session, old.recipient):
-            click.echo(f"resuming: moving the seals of {old.recipient} to the active key")
-        else:
-            fail(
-                f"{old.recipient} is neither the active recovery key nor holds any seal"
-                " (already rotated and retired?)"
-            )
-        pending = seals_to(session, old.recipient)
-    sync_audit(ctx)
-    moved = 0
-    with progress_bar(ctx.errors, "re-sealing", pending) as advance:
-        while True:
-            with ctx.sessions.begin() as session:
-                try:
-                    count = reseal_recovery_batch(session, old, utcnow())
-                except (RecoveryRotationRefused, CryptoError) as exc:
-                    session.rollback()
-                    fail(f"re-sealing stopped after {moved} seals: {exc}")
-            if not count:
-                break
-            moved += count
-            advance(count)
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            utcnow(),
-            old.recipient,
-            "key.recovery.retire",
-            old.recipient,
-            seals_moved=moved,
+    old = _recovery_keys(old_file)
+    desk = _desk(ctx)
+    rotation = desk.begin_recovery_rotation(old, out)
+    if rotation.new_key_id is not None:
+        click.echo(
+            f"new recovery key {rotation.new_key_id} is active; its private half is in {out}:\n"
+            "  MOVE IT OFFLINE NOW (two copies). New cases are sealed to it from now on."
         )
-    sync_audit(ctx)
+    else:
+        click.echo(f"resuming: moving the seals of {old.recipient} to the active key")
+    with progress_bar(ctx.errors, "re-sealing", rotation.pending) as advance:
+        moved = desk.finish_recovery_rotation(old, advance)
     click.echo(
         f"{moved} seals moved; the old recovery key {old.recipient} is retired. Destroy every"
         " copy of its file once the new one is safely offline."
@@ -262,25 +163,7 @@ def mission() -> None:
 @pass_context
 def mission_rotate(ctx: Context, mission_id: str, as_json: bool) -> None:
     """Start a new version of a mission's key for new cases (older ones stay readable)."""
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        if not mission_exists(session, mission_id):
-            fail(f"no mission {mission_id!r} in the directory")
-        try:
-            version, members = rotate_mission_key(session, mission_id, now)
-        except NoKeyAtHand as exc:
-            session.rollback()
-            fail(str(exc))
-        audit.append(
-            session,
-            now,
-            "operator",
-            "key.mission.rotate",
-            mission_id,
-            version=version,
-            members=members,
-        )
-    sync_audit(ctx)
+    version, members = _desk(ctx).rotate_mission(mission_id)
     if as_json:
         emit_json({"mission": mission_id, "version": version, "members": members})
         return
@@ -298,19 +181,17 @@ def mission_reseal(ctx: Context, mission_id: str, recovery_key: Path | None) -> 
     """Seal a mission's earlier cases (sealed to the recovery key only) to its current key."""
     if recovery_key is None:
         fail("re-sealing needs the recovery key: --recovery-key FILE")
+    count = _desk(ctx).reseal_mission(mission_id, _recovery_keys(recovery_key))
+    click.echo(f"{count} records of {mission_id} sealed to its current key")
+
+
+def _desk(ctx: Context) -> KeyDesk:
+    return build_key_desk(ctx.settings, ctx.sessions)
+
+
+def _recovery_keys(path: Path) -> KeysAtHand:
     try:
-        keys_at_hand = recovery_keys_at_hand(recovery_key)
+        warn_if_exposed(path)
+        return recovery_keys_at_hand(path)
     except CryptoError as exc:
         fail(f"cannot read the recovery key file: {exc}")
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        try:
-            count = reseal_to_mission(session, keys_at_hand, mission_id, now)
-        except (NoKeyAtHand, CryptoError) as exc:
-            session.rollback()
-            fail(str(exc))
-        audit.append(
-            session, now, keys_at_hand.recipient, "key.mission.reseal", mission_id, records=count
-        )
-    sync_audit(ctx)
-    click.echo(f"{count} records of {mission_id} sealed to its current key")

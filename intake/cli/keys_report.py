@@ -15,19 +15,16 @@ from intake.cli.common import (
     id_table,
     pass_context,
     recovery_key_option,
-    sync_audit,
 )
 from intake.cli.progress import progress_bar
-from intake.core.app import utcnow
-from intake.errors import WrongRecoveryKey
+from intake.core.app import build_key_desk, utcnow
+from intake.keys.directory import directory_problems
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
-from intake.keys.rewrap import DEFAULT_BATCH, rewrap_all
+from intake.keys.rewrap import DEFAULT_BATCH
 from intake.keys.seal_verify import verify_sealed_records
 from intake.keys.status import KeyStatus, key_status
 from intake.keys.verify import VerifyReport, verify_keyring_records
-from intake.storage import audit
-from intake.storage.wrapped_keys import records_not_on
 
 
 @click.command("status")
@@ -39,12 +36,19 @@ def keys_status(ctx: Context, as_json: bool) -> None:
     keyring = ctx.cipher.keyring()
     with ctx.sessions() as session:
         status = key_status(session, keyring, settings.keys, settings.home, utcnow())
+    untrusted = directory_problems(ctx.sessions, keyring)
     if as_json:
-        emit_json(status.as_json())
+        emit_json({**status.as_json(), "untrusted_keys": untrusted})
     else:
         _print_status(ctx, status)
     for warning in status.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for problem in untrusted:
+        click.echo(f"UNTRUSTED: {problem}", err=True)
+    if untrusted:
+        fail(
+            f"{len(untrusted)} public keys do not verify under the keyring: nothing is sealed to them"
+        )
 
 
 def _print_status(ctx: Context, status: KeyStatus) -> None:
@@ -92,36 +96,11 @@ def _print_status(ctx: Context, status: KeyStatus) -> None:
 def keys_rewrap(ctx: Context, batch: int, as_json: bool) -> None:
     """Re-wrap data keys under the primary KEK (resumable; safe beside the service)."""
     cipher = ctx.cipher
+    desk = build_key_desk(ctx.settings, ctx.sessions)
     primary = cipher.keyring().primary("kek")
-    with ctx.sessions() as session:
-        pending = records_not_on(session, primary)
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            now,
-            "operator",
-            "key.kek.rewrap",
-            f"kek:{primary}",
-            phase="start",
-            pending=pending,
-        )
-    sync_audit(ctx)
+    pending = desk.pending_rewrap(cipher)
     with progress_bar(ctx.errors, f"rewrap to kek {primary}", pending) as advance:
-        report = rewrap_all(ctx.sessions, cipher, batch, advance)
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            utcnow(),
-            "operator",
-            "key.kek.rewrap",
-            f"kek:{primary}",
-            phase="end",
-            rewrapped=report.rewrapped,
-            failures=len(report.failures),
-            remaining=report.remaining,
-        )
-    sync_audit(ctx)
+        report = desk.rewrap(cipher, batch, advance, pending)
     if as_json:
         emit_json(
             {
@@ -163,24 +142,13 @@ def keys_verify(ctx: Context, sample: int | None, recovery_key: Path | None, as_
     report = VerifyReport()
     with progress_bar(ctx.errors, "verify", None) as advance:
         verify_keyring_records(ctx.sessions, ctx.cipher, report, sample, advance)
-        try:
-            verify_sealed_records(ctx.sessions, ctx.cipher, report, recovery, sample, advance)
-        except WrongRecoveryKey as exc:
-            fail(str(exc))
-    actor = recovery.recipient if recovery else "operator"
-    with ctx.sessions.begin() as session:
-        audit.append(
-            session,
-            utcnow(),
-            actor,
-            "key.verify",
-            "all" if sample is None else f"sample:{sample}",
-            checked=sum(report.checked.values()),
-            failures=len(report.failures),
-        )
-    sync_audit(ctx)
+        verify_sealed_records(ctx.sessions, ctx.cipher, report, recovery, sample, advance)
+    untrusted = directory_problems(ctx.sessions, ctx.cipher.keyring())
+    build_key_desk(ctx.settings, ctx.sessions).record_verify(
+        recovery, sample, sum(report.checked.values()), len(report.failures) + len(untrusted)
+    )
     if as_json:
-        emit_json(report.as_json())
+        emit_json({**report.as_json(), "untrusted_keys": untrusted})
     else:
         for kind, count in sorted(report.checked.items()):
             unchecked = report.unchecked.get(kind, 0)
@@ -188,7 +156,36 @@ def keys_verify(ctx: Context, sample: int | None, recovery_key: Path | None, as_
             click.echo(f"{kind}: {count:,} checked{note}")
         for f in report.failures:
             click.echo(f"  FAILED {f.record_type} {f.record_id}: {f.problem}", err=True)
+        for problem in untrusted:
+            click.echo(f"  UNTRUSTED {problem}", err=True)
+    if untrusted:
+        fail(
+            f"{len(untrusted)} public keys do not verify under the keyring (see keys authenticate)"
+        )
     if not report.ok:
         fail(f"{len(report.failures)} records failed verification")
     if not as_json:
         click.echo("every record checked opens")
+
+
+@click.command("authenticate")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def keys_authenticate(ctx: Context, as_json: bool) -> None:
+    """Trust the key directory as the database holds it now (once, after upgrading).
+
+    Pins the active recovery key in the keyring and puts a MAC on every mission
+    and officer key row. Whatever the database holds at this moment becomes
+    trusted: check `keys status` first (a database someone else could write
+    since the upgrade should be restored from a backup instead).
+    """
+    report = build_key_desk(ctx.settings, ctx.sessions).authenticate()
+    if as_json:
+        emit_json(
+            {"missions": report.missions, "officers": report.officers, "pinned": report.pinned}
+        )
+        return
+    click.echo(
+        f"key directory authenticated: {report.missions} mission key rows, {report.officers}"
+        f" officer rows; recovery key pinned: {report.pinned or 'none (run keys recovery init)'}"
+    )

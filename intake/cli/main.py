@@ -10,7 +10,7 @@ import click
 from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_REFUSED, EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.cli.keys import keys
-from intake.cli.keys_report import keys_rewrap, keys_status, keys_verify
+from intake.cli.keys_report import keys_authenticate, keys_rewrap, keys_status, keys_verify
 from intake.cli.matrix import matrix_group
 from intake.cli.missions import missions
 from intake.cli.officers import officers_group
@@ -128,6 +128,7 @@ cli.add_command(officers_group)
 keys.add_command(keys_status)
 keys.add_command(keys_rewrap)
 keys.add_command(keys_verify)
+keys.add_command(keys_authenticate)
 cli.add_command(keys)
 cli.add_command(audit_group)
 cli.add_command(purge_command)

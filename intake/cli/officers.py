@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from crypto import BadPassphrase, CryptoError
+from crypto import CryptoError
 from intake.cli.common import (
     Context,
     emit_json,
@@ -17,15 +17,13 @@ from intake.cli.common import (
     read_passphrase,
     read_secret_file,
     recovery_key_option,
-    sync_audit,
+    warn_if_exposed,
 )
-from intake.core.app import utcnow
-from intake.errors import NoKeyAtHand, OfficerRefused
+from intake.core.app import build_staff_desk
 from intake.keys.holders import KeysAtHand
-from intake.keys.mission_keys import reseal_open_cases, rotate_mission_key
 from intake.keys.recovery import recovery_keys_at_hand
-from intake.storage import audit
 from intake.triage import officers
+from intake.triage.staff import StaffDesk, check_new_passphrase
 
 
 @click.group("officers")
@@ -33,11 +31,22 @@ def officers_group() -> None:
     """Liaison officers and their keys."""
 
 
+def _desk(ctx: Context) -> StaffDesk:
+    return build_staff_desk(ctx.settings, ctx.sessions, ctx.cipher)
+
+
 def _unlocker(
-    ctx: Context, by: str | None, by_passphrase_file: Path | None, recovery_key: Path | None
+    desk: StaffDesk,
+    by: str | None,
+    by_passphrase_file: Path | None,
+    recovery_key: Path | None,
+    action: str,
+    subject: str,
 ) -> KeysAtHand | None:
+    """The keys of whoever opens the mission key: the recovery key file, or a member's passphrase."""
     if recovery_key is not None:
         try:
+            warn_if_exposed(recovery_key)
             return recovery_keys_at_hand(recovery_key)
         except CryptoError as exc:
             fail(f"cannot read the recovery key file: {exc}")
@@ -48,11 +57,7 @@ def _unlocker(
         if by_passphrase_file
         else read_passphrase(None, f"Passphrase of {by}", use_env=False)
     )
-    with ctx.sessions() as session:
-        try:
-            return officers.unlock(session, by, passphrase)
-        except (BadPassphrase, OfficerRefused) as exc:
-            fail(f"cannot unlock {by}: {exc}")
+    return desk.unlock(by, passphrase, action, subject)
 
 
 @officers_group.command("add")
@@ -81,40 +86,25 @@ def officers_add(
     as_json: bool,
 ) -> None:
     """Enrol an officer: new key pair, wrapped under their passphrase; mission key sealed to them."""
+    desk = _desk(ctx)
+    # Refuse what will be refused before anyone types a passphrase.
+    desk.check_enrolment(mission_id, unlocker_named=by is not None or recovery_key is not None)
     passphrase = read_passphrase(passphrase_file, f"New passphrase for {name}", confirm=True)
-    if len(passphrase) < 12:
-        fail("the passphrase is too short: use at least 12 characters (a few words is best)")
-    unlocker = _unlocker(ctx, by, by_passphrase_file, recovery_key)
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        try:
-            officer, created = officers.enrol(
-                session,
-                mission_id=mission_id,
-                name=name,
-                passphrase=passphrase,
-                now=now,
-                unlock=unlocker,
-            )
-        except (OfficerRefused, NoKeyAtHand) as exc:
-            session.rollback()
-            fail(str(exc))
-        actor = unlocker.recipient if unlocker else "operator"
-        audit.append(session, now, actor, "officer.enrol", officer.id, mission=mission_id)
-        if created:
-            audit.append(session, now, actor, "key.mission.create", mission_id, version=1)
-    sync_audit(ctx)
+    check_new_passphrase(passphrase)
+    unlocker = _unlocker(desk, by, by_passphrase_file, recovery_key, "officer.enrol", mission_id)
+    enrolment = desk.enrol(mission_id, name, passphrase, unlocker)
+    created = enrolment.mission_key_created
     if as_json:
         emit_json(
             {
-                "id": officer.id,
+                "id": enrolment.officer_id,
                 "mission": mission_id,
-                "key_id": officer.key_id,
+                "key_id": enrolment.key_id,
                 "mission_key_created": created,
             }
         )
         return
-    click.echo(f"officer {officer.id} enrolled in {mission_id} (key {officer.key_id})")
+    click.echo(f"officer {enrolment.officer_id} enrolled in {mission_id} (key {enrolment.key_id})")
     if created:
         click.echo(
             f"{mission_id} had no key: created version 1. Cases submitted before now are sealed to the\n"
@@ -156,11 +146,17 @@ def officers_list(ctx: Context, mission_id: str | None, as_json: bool) -> None:
 @officers_group.command("revoke")
 @click.argument("officer_id")
 @click.option(
+    "--keep-mission-key",
+    is_flag=True,
+    help="A benign departure: keep the mission key (no rotation, no re-sealing; audited as such).",
+)
+@click.option(
     "--compromised",
     is_flag=True,
-    help="Their key may be in other hands: start a new mission key version and re-seal open cases.",
+    hidden=True,
+    help="Kept for scripts: rotating and re-sealing is now the default.",
 )
-@click.option("--by", help="--compromised: a remaining member who opens the open cases.")
+@click.option("--by", help="A remaining member who opens the open cases for re-sealing.")
 @click.option(
     "--by-passphrase-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -171,52 +167,44 @@ def officers_list(ctx: Context, mission_id: str | None, as_json: bool) -> None:
 def officers_revoke(
     ctx: Context,
     officer_id: str,
+    keep_mission_key: bool,
     compromised: bool,
     by: str | None,
     by_passphrase_file: Path | None,
     recovery_key: Path | None,
 ) -> None:
-    """Revoke an officer: their sealed copies of mission keys are deleted."""
-    unlocker: KeysAtHand | None = None
-    if compromised:
-        if by == officer_id:
-            fail("the officer being revoked cannot open the cases for re-sealing")
-        unlocker = _unlocker(ctx, by, by_passphrase_file, recovery_key)
-        if unlocker is None:
-            fail("--compromised re-seals open cases: give --by OFFICER or --recovery-key FILE")
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        try:
-            mission_id = officers.get_officer(session, officer_id).mission_id
-            removed = officers.revoke(session, officer_id, now)
-        except OfficerRefused as exc:
-            fail(str(exc))
-        actor = unlocker.recipient if unlocker else "operator"
-        audit.append(session, now, actor, "officer.revoke", officer_id, seals_deleted=removed)
-        if unlocker is not None:
-            try:
-                version, members = rotate_mission_key(session, mission_id, now)
-                moved = reseal_open_cases(session, unlocker, mission_id, now)
-            except (NoKeyAtHand, CryptoError) as exc:
-                session.rollback()
-                fail(f"nothing changed: {exc}")
-            audit.append(
-                session,
-                now,
-                actor,
-                "key.mission.rotate",
-                mission_id,
-                version=version,
-                members=members,
-                reason=f"officer {officer_id} compromised",
-            )
-            audit.append(session, now, actor, "key.mission.reseal", mission_id, records=moved)
-    sync_audit(ctx)
-    click.echo(f"officer {officer_id} revoked; {removed} sealed mission key copies deleted")
-    if unlocker is not None:
+    """Revoke an officer: their copies of mission keys go, the mission key rotates, open cases re-seal."""
+    if keep_mission_key and compromised:
+        fail("--compromised and --keep-mission-key contradict each other")
+    desk = _desk(ctx)
+    # Refuse what will be refused (unknown, already revoked, no unlocker) before any prompt.
+    desk.revocation_plan(
+        officer_id, by, recovery=recovery_key is not None, keep_mission_key=keep_mission_key
+    )
+    unlocker = None
+    if not keep_mission_key:
+        unlocker = _unlocker(
+            desk, by, by_passphrase_file, recovery_key, "officer.revoke", officer_id
+        )
+    result = desk.revoke(
+        officer_id,
+        unlocker,
+        keep_mission_key=keep_mission_key,
+        reason="compromised" if compromised else ("benign departure" if keep_mission_key else None),
+    )
+    click.echo(
+        f"officer {officer_id} revoked; {result.seals_deleted} sealed mission key copies deleted"
+    )
+    if result.mission_version is None:
         click.echo(
-            f"{mission_id} key version {version} started (sealed to {members} officers and the"
-            f" recovery key); {moved} records of its open cases re-sealed to it"
+            f"{result.mission_id} key kept (--keep-mission-key): a copy of it the officer kept"
+            " still opens the mission's cases"
+        )
+    else:
+        click.echo(
+            f"{result.mission_id} key version {result.mission_version} started (sealed to"
+            f" {result.members} officers and the recovery key); {result.resealed} records of its"
+            " open cases re-sealed to it"
         )
 
 
@@ -238,33 +226,14 @@ def officers_rotate_key(
     change_passphrase: bool,
 ) -> None:
     """Replace an officer's key pair; their mission key copies are re-sealed to the new one."""
-    passphrase = read_passphrase(passphrase_file, f"Current passphrase for {officer_id}")
     new: bytes | None = None
     if new_passphrase_file is not None:
         new = read_secret_file(new_passphrase_file)
-    elif change_passphrase:
+        check_new_passphrase(new)
+    passphrase = read_passphrase(passphrase_file, f"Current passphrase for {officer_id}")
+    if new is None and change_passphrase:
         new = read_passphrase(None, "New passphrase", confirm=True, use_env=False)
-    if new is not None and len(new) < 12:
-        fail("the passphrase is too short: use at least 12 characters")
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        try:
-            moved = officers.rotate_key(session, officer_id, passphrase, now, new_passphrase=new)
-        except (BadPassphrase, OfficerRefused, NoKeyAtHand, CryptoError) as exc:
-            session.rollback()
-            fail(f"cannot rotate the key of {officer_id}: {exc}")
-        key_id = officers.get_officer(session, officer_id).key_id
-        audit.append(
-            session,
-            now,
-            f"officer:{officer_id}",
-            "officer.rotate_key",
-            officer_id,
-            key_id=key_id,
-            seals=moved,
-            passphrase_changed=new is not None,
-        )
-    sync_audit(ctx)
+    key_id, moved = _desk(ctx).rotate_key(officer_id, passphrase, new)
     click.echo(f"officer {officer_id} has a new key {key_id}; {moved} mission key copies re-sealed")
 
 
@@ -281,21 +250,12 @@ def officers_passwd(
     ctx: Context, officer_id: str, passphrase_file: Path | None, new_passphrase_file: Path | None
 ) -> None:
     """Change an officer's passphrase (rewraps their private key; nothing else changes)."""
+    new: bytes | None = None
+    if new_passphrase_file is not None:
+        new = read_secret_file(new_passphrase_file)
+        check_new_passphrase(new)
     old = read_passphrase(passphrase_file, f"Current passphrase for {officer_id}")
-    new = (
-        read_secret_file(new_passphrase_file)
-        if new_passphrase_file
-        else read_passphrase(None, "New passphrase", confirm=True, use_env=False)
-    )
-    if len(new) < 12:
-        fail("the passphrase is too short: use at least 12 characters")
-    now = utcnow()
-    with ctx.sessions.begin() as session:
-        try:
-            officers.change_passphrase(session, officer_id, old, new)
-        except (BadPassphrase, OfficerRefused) as exc:
-            session.rollback()
-            fail(f"cannot change the passphrase: {exc}")
-        audit.append(session, now, f"officer:{officer_id}", "officer.passwd", officer_id)
-    sync_audit(ctx)
+    if new is None:
+        new = read_passphrase(None, "New passphrase", confirm=True, use_env=False)
+    _desk(ctx).change_passphrase(officer_id, old, new)
     click.echo(f"passphrase of {officer_id} changed")

@@ -7,11 +7,10 @@ from datetime import timedelta
 import click
 
 from flows import load_catalog
-from intake.cli.common import Context, emit_json, pass_context, sync_audit
+from intake.cli.common import Context, emit_json, pass_context
 from intake.core import app
-from intake.core.app import utcnow
+from intake.core.app import build_key_desk, utcnow
 from intake.keys.retention import checkpoint_sqlite, purge
-from intake.storage import audit
 
 _LABELS = {
     "cases": "closed cases destroyed",
@@ -52,18 +51,12 @@ def purge_command(ctx: Context, dry_run: bool, as_json: bool) -> None:
     counts = report.as_dict()
     checkpointed = True
     if not dry_run:
-        with ctx.sessions.begin() as session:
-            audit.append(
-                session,
-                now,
-                "operator",
-                "purge",
-                "retention",
-                closed_case_days=settings.retention.closed_case_days,
-                draft_idle_hours=settings.draft_idle_hours,
-                **counts,
-            )
-        sync_audit(ctx)
+        build_key_desk(settings, ctx.sessions).record_purge(
+            now,
+            closed_case_days=settings.retention.closed_case_days,
+            draft_idle_hours=settings.draft_idle_hours,
+            **counts,
+        )
         checkpointed = checkpoint_sqlite(ctx.database[0])
     if as_json:
         emit_json({"dry_run": dry_run, **counts})

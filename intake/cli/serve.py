@@ -33,6 +33,7 @@ from intake.core import app
 from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
+from intake.keys.directory import directory_problems
 from intake.keys.draft_epochs import DraftEpochs
 from intake.keys.retention import shred_draft_epochs
 from intake.runtime.health import ChannelState, ChannelStatus, Health
@@ -54,7 +55,8 @@ def serve(ctx: Context) -> None:
     settings = ctx.settings
     metrics = ServiceMetrics()
     service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics)
-    health = Health(ctx.sessions)
+    cipher = ctx.cipher
+    health = Health(ctx.sessions, lambda: directory_problems(ctx.sessions, cipher.keyring()))
     counter = LogCounter()
     logging.getLogger().addHandler(counter)
     leases = Leases(

@@ -29,12 +29,14 @@ from intake.core.checkin_scheduler import CheckinScheduler
 from intake.core.checkins import CheckinPolicy
 from intake.core.service import ConversationService
 from intake.errors import SetupError
+from intake.keys.admin import KeyDesk
+from intake.keys.directory import KeyDirectory
 from intake.keys.draft_epochs import DraftEpochs, DraftWindow
 from intake.keys.holders import active_recovery_key
-from intake.keys.keyring_admin import update_keyring_file
+from intake.keys.keyring_admin import pin_recovery_key, update_keyring_file
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
-from intake.storage import key_usage, migrate
+from intake.storage import audit, key_usage, migrate
 from intake.storage.audit import AuditTrail
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
@@ -42,6 +44,7 @@ from intake.triage.case_file import CaseRenderer
 from intake.triage.desk import CaseDesk
 from intake.triage.logins import LoginDesk
 from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
+from intake.triage.staff import StaffDesk
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +81,17 @@ class KeyringHolder:
     def __call__(self) -> Keyring:
         now = time.monotonic()
         if now - self._checked >= self._interval:
-            self._checked = now
-            mtime = self._path.stat().st_mtime_ns
-            if mtime != self._mtime:
-                self._keyring = load_keyring(self._path, self._passphrase)
-                self._mtime = mtime
-                log.info("keyring reloaded")
+            self.refresh()
+        return self._keyring
+
+    def refresh(self) -> Keyring:
+        """Check the file now (a key the keyring may just have pinned, say), reloading if it changed."""
+        self._checked = time.monotonic()
+        mtime = self._path.stat().st_mtime_ns
+        if mtime != self._mtime:
+            self._keyring = load_keyring(self._path, self._passphrase)
+            self._mtime = mtime
+            log.info("keyring reloaded")
         return self._keyring
 
 
@@ -108,6 +116,8 @@ def build_cipher(
     """The record cipher on the keyring file, counting its wraps in these sessions' commits."""
     cipher = RecordCipher(open_keyring(settings))
     key_usage.track(sessions, cipher.usage, clock)
+    # The audit chain and its checkpoint are keyed under this keyring.
+    audit.authenticate_with(sessions, cipher.keyring, cipher.fresh_keyring)
     return cipher
 
 
@@ -273,6 +283,7 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = False
     generated: Path | None = None
+    secret: bytes | None = None
     if not settings.keyring.path.exists():
         passphrase = (
             settings.keyring.passphrase.get_secret_value()
@@ -283,9 +294,8 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
             generated = settings.home / "keyring.passphrase"
             passphrase = secrets.token_urlsafe(32)
             _write_secret(generated, passphrase)
-        create_keyring_file(
-            settings.keyring.path, passphrase.encode("utf-8"), utcnow(), kdf or KdfParams()
-        )
+        secret = passphrase.encode("utf-8")
+        create_keyring_file(settings.keyring.path, secret, utcnow(), kdf or KdfParams())
         created = True
     engine = make_engine(settings.database_url)
     try:
@@ -297,7 +307,13 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
                 added, _ = import_directory(session, read_directory(DEMO_DIRECTORY), utcnow())
             if active_recovery_key(session) is None:
                 recovery_file = settings.home / RECOVERY_FILE_NAME
-                create_recovery_key(session, recovery_file, utcnow())
+                secret = secret or keyring_passphrase(settings)
+
+                def pin(public_key: bytes) -> None:
+                    # The keyring pins it: sealing will use no other recovery key.
+                    pin_recovery_key(settings.keyring.path, secret, public_key)
+
+                create_recovery_key(session, recovery_file, utcnow(), pin)
         revision = migrate.current_revision(engine)
     finally:
         engine.dispose()
@@ -344,3 +360,33 @@ def build_logins(
 ) -> LoginDesk:
     """The web console's login desk (passphrase, second factors, enrolment, lockout)."""
     return LoginDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock)
+
+
+def build_staff_desk(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    clock: Callable[[], datetime] = utcnow,
+    kdf: KdfParams | None = None,
+) -> StaffDesk:
+    """Security staff's officer desk (enrol, revoke, rotate, passphrase)."""
+    return StaffDesk(
+        sessions,
+        lambda: KeyDirectory(cipher.keyring()),
+        AuditTrail(sessions, settings.audit_checkpoint),
+        clock,
+        kdf,
+    )
+
+
+def build_key_desk(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+) -> KeyDesk:
+    """Security staff's key desk (keyring, recovery and mission keys, rewrap, verify, purge)."""
+    return KeyDesk(
+        sessions,
+        AuditTrail(sessions, settings.audit_checkpoint),
+        clock,
+        settings.keyring.path,
+        lambda: keyring_passphrase(settings),
+    )

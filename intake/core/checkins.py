@@ -41,6 +41,7 @@ from intake.config import RoutingSettings
 from intake.core.cases import route
 from intake.errors import NoKeyAtHand
 from intake.keys.checkin_seals import preseal_case_key
+from intake.keys.directory import KeyDirectory
 from intake.messages import Outbound, Reply, WipeChat
 from intake.references import new_reference
 from intake.storage import audit
@@ -144,7 +145,9 @@ class Checkins:
         payload_ct = self._cipher.seal_json(case_key, "case", case_id, "payload", payload)
         case_dek_wrapped: bytes | None = None
         try:
-            seals = preseal_case_key(session, reference, mission_id, case_key)
+            seals = preseal_case_key(
+                session, KeyDirectory(self._cipher.keyring()), reference, mission_id, case_key
+            )
         except NoKeyAtHand:
             # A setup from before officer keys: like a case, it stays under the keyring.
             seals = b"[]"

@@ -11,6 +11,7 @@ both.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -18,13 +19,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from flows import Catalog, DiscardDraft, Duress, ShowStatus, Submit, Wipe, render_status
+from flows import (
+    Catalog,
+    DiscardDraft,
+    Duress,
+    RoutingFacts,
+    ShowStatus,
+    Submit,
+    Wipe,
+    render_status,
+)
 from intake.config import RoutingSettings
 from intake.core import cases
 from intake.core.checkins import FLOW as CHECKIN_FLOW
 from intake.core.checkins import CheckinPolicy, Checkins
 from intake.core.drafts import Drafts
 from intake.core.submission import create_case
+from intake.errors import UntrustedKey
 from intake.messages import Outbound, Reply, WipeChat
 from intake.references import parse_reference
 from intake.storage import audit
@@ -37,6 +48,17 @@ from intake.triage import defender_side
 log = logging.getLogger(__name__)
 
 TALLY = "hrd_intake.tally"  # session.info key: what this batch counts once committed
+HELD = "held_submission"  # conversation record key: a submission waiting for a trusted key
+
+
+def _routing_facts(data: Mapping[str, Any]) -> RoutingFacts:
+    return RoutingFacts(
+        kind=str(data["kind"]),
+        country=data.get("country"),
+        category=tuple(data.get("category") or ()),
+        urgency=data.get("urgency"),
+        subdivision=data.get("subdivision"),
+    )
 
 
 class EffectHandlers:
@@ -103,25 +125,31 @@ class EffectHandlers:
         chat = self._cipher.open(
             turn.dek, "conversation", conversation.id, "chat", conversation.chat_ct
         ).decode("utf-8")
-        case = create_case(
-            session,
-            self._cipher,
-            mission_id=mission_id,
-            facts=effect.routing,
-            report={
-                "flow": effect.flow,
-                "language": effect.language,
-                "answers": dict(effect.answers),
-            },
-            conversation_id=conversation.id,
-            # Where an officer's reply goes; sealed inside the case, for its officers only.
-            return_address={
-                "channel": conversation.channel,
-                "chat": chat,
-                "sender": turn.sender or chat,
-            },
-            now=now,
-        )
+        try:
+            # A savepoint: a refused seal leaves no case row, and the draft files stay drafts.
+            with session.begin_nested():
+                case = create_case(
+                    session,
+                    self._cipher,
+                    mission_id=mission_id,
+                    facts=effect.routing,
+                    report={
+                        "flow": effect.flow,
+                        "language": effect.language,
+                        "answers": dict(effect.answers),
+                    },
+                    conversation_id=conversation.id,
+                    # Where an officer's reply goes; sealed inside the case, for its officers only.
+                    return_address={
+                        "channel": conversation.channel,
+                        "chat": chat,
+                        "sender": turn.sender or chat,
+                    },
+                    now=now,
+                )
+        except UntrustedKey as untrusted:
+            return self._hold(session, turn, effect, untrusted)
+        turn.record.pop(HELD, None)
         self._drafts.fresh_key(turn)
         session.info[TALLY].cases[(mission_id, case.kind)] += 1
         if turn.record.get("device_changed"):
@@ -156,6 +184,44 @@ class EffectHandlers:
             )
         text = self._catalog.text(self.language(turn), "engine.submitted", reference=case.reference)
         return [self._wipe(turn), Reply(text=text)]
+
+    def _hold(
+        self, session: Session, turn: Turn, effect: Submit, untrusted: UntrustedKey
+    ) -> list[Outbound]:
+        """Keep the submission as a draft: a key the database offers does not verify.
+
+        Nothing is sealed to the key. The submission waits in the conversation
+        record (under the keyring, like any draft) and is tried again on the
+        defender's next message (`retry_held`); the service logs an ERROR
+        naming the kind of key only, and counts it.
+        """
+        turn.record[HELD] = {
+            "flow": effect.flow,
+            "language": effect.language,
+            "answers": dict(effect.answers),
+            "routing": dataclasses.asdict(effect.routing),
+        }
+        session.info[TALLY].untrusted[untrusted.kind] += 1
+        log.error(
+            "submission held: a public key does not verify under the keyring (keys verify)",
+            extra={"key_kind": untrusted.kind},
+        )
+        return [Reply(text=self._catalog.text(self.language(turn), "engine.submission_held"))]
+
+    def retry_held(self, session: Session, turn: Turn) -> list[Outbound]:
+        """Send a held submission again (on the defender's next message); [] if none waits."""
+        held = turn.record.get(HELD)
+        if not held:
+            return []
+        effect = Submit(
+            flow=held["flow"],
+            answers=held["answers"],
+            routing=_routing_facts(held["routing"]),
+            language=held["language"],
+        )
+        replies = self._on_submit(session, turn, effect)
+        # Still held: the defender was told once; this message goes on as usual.
+        return [] if turn.record.get(HELD) else replies
 
     def _on_discard(self, session: Session, turn: Turn, effect: DiscardDraft) -> list[Outbound]:
         storage.delete_draft_attachments(session, turn.conversation.id, effect.attachments)

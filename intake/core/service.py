@@ -258,6 +258,8 @@ class ConversationService(Outbox):
         if message.trace_id is not None:
             turn.record["trace"].append(message.trace_id)
         replies = list(turn.notices)
+        # A submission held for an untrusted key goes first, if the keys verify now.
+        replies.extend(self._effects.retry_held(session, turn))
         renew = True  # a new question is asked, unless nothing moved
         if prompt_tags.is_stale(turn.record, message):
             # A button of a question that has passed: nothing changes.

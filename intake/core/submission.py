@@ -33,6 +33,8 @@ from crypto import new_data_key
 from flows import split_place
 from intake.core.cases import URGENCY_RANK, unused_reference
 from intake.core.routing import RoutingFacts
+from intake.errors import UntrustedKey
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import seal_record_key
 from intake.storage import conversations as storage
 from intake.storage.models import Attachment as AttachmentRow
@@ -60,13 +62,32 @@ def create_case(
 
     Raises:
         NoKeyAtHand: there is no recovery key; nothing was written (the draft stays).
+        UntrustedKey: the mission's or the recovery key does not verify under the keyring.
     """
     case_id = new_record_id()
     reference = unused_reference(session)
     dek = new_data_key()
     # Who can decrypt: the mission's officers and the recovery key, nobody else.
     # First, so that without a recovery key nothing at all is written.
-    seal_record_key(session, "case", case_id, reference, mission_id, dek, now)
+    # Both keys are checked against the keyring first; a key that does not verify
+    # raises UntrustedKey and the submission is held (nothing written).
+    try:
+        seal_record_key(
+            session, KeyDirectory(cipher.keyring()), "case", case_id, reference, mission_id, dek, now
+        )
+    except UntrustedKey:
+        # The keyring may have pinned a new key this very second (a rotation): look at
+        # the file once more before holding the submission.
+        seal_record_key(
+            session,
+            KeyDirectory(cipher.fresh_keyring()),
+            "case",
+            case_id,
+            reference,
+            mission_id,
+            dek,
+            now,
+        )
     urgency = facts.urgency or "not_urgent"
     case = Case(
         id=case_id,

@@ -23,29 +23,34 @@ from sqlalchemy.orm import Session
 
 from crypto import seal
 from intake.errors import NoKeyAtHand
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import (
     _context,  # the one definition of a record seal's HPKE info, shared on purpose
-    active_recovery_key,
-    current_mission_key,
     mission_recipient,
     recovery_recipient,
+    trusted_mission_key,
+    trusted_recovery_key,
 )
 from intake.storage.models import KeySeal
 
 
-def preseal_case_key(session: Session, reference: str, mission_id: str, secret: bytes) -> bytes:
+def preseal_case_key(
+    session: Session, directory: KeyDirectory, reference: str, mission_id: str, secret: bytes
+) -> bytes:
     """Seal a future case's data key to the mission's current key and the recovery key.
 
+    Both keys are checked against the keyring first, as for a submitted case.
     Returns the seals, serialised, to keep until `install_case_seals`.
 
     Raises:
         NoKeyAtHand: there is no recovery key (nothing would be able to open it).
+        UntrustedKey: the recovery or mission key does not verify: nothing is sealed.
     """
-    recovery = active_recovery_key(session)
+    recovery = trusted_recovery_key(session, directory)
+    mission = trusted_mission_key(session, directory, mission_id)
     if recovery is None:
         raise NoKeyAtHand("no recovery key: run `hrd-intake keys recovery init --out FILE` first")
     targets = [(recovery_recipient(recovery[0]), 1, recovery[1])]
-    mission = current_mission_key(session, mission_id)
     if mission is not None:
         targets.append((mission_recipient(mission_id), mission[0], mission[1]))
     seals = []

@@ -31,6 +31,7 @@ from crypto import (
     seal,
 )
 from intake.errors import NoKeyAtHand
+from intake.keys.directory import KeyDirectory
 from intake.storage.cases import events_of_mission, sealed_cases_of_mission
 from intake.storage.mission_keys import active_recovery_key_row, latest_mission_key
 from intake.storage.models import KeySeal, MissionKey, RecoveryKey
@@ -109,8 +110,19 @@ def drop_seals(session: Session, record_type: str, record_ids: Iterable[str]) ->
 
 
 def active_recovery_key(session: Session) -> tuple[str, PublicKey] | None:
+    """The active recovery key as the database says (for display; seal with `trusted_recovery_key`)."""
     row = active_recovery_key_row(session)
     return None if row is None else (row.key_id, PublicKey.from_bytes(row.public_key))
+
+
+def trusted_recovery_key(session: Session, directory: KeyDirectory) -> tuple[str, PublicKey] | None:
+    """The active recovery key, if the keyring pins it (None: there is none).
+
+    Raises:
+        UntrustedKey: the database's active recovery key is not the pinned one.
+    """
+    row = active_recovery_key_row(session)
+    return None if row is None else (row.key_id, directory.recovery_key(row))
 
 
 def register_recovery_key(session: Session, public: PublicKey, now: datetime) -> str:
@@ -124,28 +136,47 @@ def register_recovery_key(session: Session, public: PublicKey, now: datetime) ->
 
 
 def current_mission_key(session: Session, mission_id: str) -> tuple[int, PublicKey] | None:
+    """The mission's newest key as the database says (for display; seal with `trusted_mission_key`)."""
     row = latest_mission_key(session, mission_id)
     return None if row is None else (row.version, PublicKey.from_bytes(row.public_key))
 
 
-def new_mission_key(session: Session, mission_id: str, now: datetime) -> tuple[int, PrivateKey]:
-    """A new version of a mission's key pair, sealed to the recovery key.
+def trusted_mission_key(
+    session: Session, directory: KeyDirectory, mission_id: str
+) -> tuple[int, PublicKey] | None:
+    """The mission's newest key version, if its row's MAC verifies (None: it has no key).
+
+    Raises:
+        UntrustedKey: the newest row does not verify (nothing is sealed to an older one instead).
+    """
+    row = latest_mission_key(session, mission_id)
+    return None if row is None else (row.version, directory.mission_key(row))
+
+
+def new_mission_key(
+    session: Session, directory: KeyDirectory, mission_id: str, now: datetime
+) -> tuple[int, PrivateKey]:
+    """A new version of a mission's key pair (its row tagged), sealed to the recovery key.
 
     The caller seals it to the member officers.
+
+    Raises:
+        NoKeyAtHand: no recovery key.
+        UntrustedKey: the recovery key is not the pinned one.
     """
     current = current_mission_key(session, mission_id)
     version = 1 if current is None else current[0] + 1
     private, public = generate_keypair()
-    session.add(
-        MissionKey(
-            mission_id=mission_id,
-            version=version,
-            public_key=public.to_bytes(),
-            key_id=public.key_id,
-            created_at=now,
-        )
+    row = MissionKey(
+        mission_id=mission_id,
+        version=version,
+        public_key=public.to_bytes(),
+        key_id=public.key_id,
+        created_at=now,
     )
-    recovery = active_recovery_key(session)
+    directory.tag_mission(row)
+    session.add(row)
+    recovery = trusted_recovery_key(session, directory)
     if recovery is None:
         raise NoKeyAtHand("no recovery key: run `hrd-intake keys recovery init --out FILE` first")
     seal_mission_key(
@@ -249,6 +280,7 @@ class KeysAtHand:
 
 def seal_record_key(
     session: Session,
+    directory: KeyDirectory,
     record_type: str,
     record_id: str,
     subject: str,
@@ -258,11 +290,15 @@ def seal_record_key(
 ) -> list[str]:
     """Seal a data key to the mission's current key and the recovery key; returns recipients.
 
+    Both keys are checked against the keyring first (`intake.keys.directory`).
+
     Raises:
         NoKeyAtHand: there is no recovery key (nothing would be able to open it).
+        UntrustedKey: the recovery or mission key does not verify: nothing is sealed.
     """
     recipients = []
-    recovery = active_recovery_key(session)
+    recovery = trusted_recovery_key(session, directory)
+    mission = trusted_mission_key(session, directory, mission_id)
     if recovery is None:
         raise NoKeyAtHand("no recovery key: run `hrd-intake keys recovery init --out FILE` first")
     put_seal(
@@ -277,7 +313,6 @@ def seal_record_key(
         now,
     )
     recipients.append(recovery_recipient(recovery[0]))
-    mission = current_mission_key(session, mission_id)
     if mission is not None:
         version, public = mission
         put_seal(
@@ -295,7 +330,9 @@ def seal_record_key(
     return recipients
 
 
-def reseal_to_mission(session: Session, keys: KeysAtHand, mission_id: str, now: datetime) -> int:
+def reseal_to_mission(
+    session: Session, directory: KeyDirectory, keys: KeysAtHand, mission_id: str, now: datetime
+) -> int:
     """Seal to the mission's current key every case and event of the mission not yet sealed to it.
 
     Used when a mission gets its first key (its earlier cases were sealed to
@@ -303,8 +340,9 @@ def reseal_to_mission(session: Session, keys: KeysAtHand, mission_id: str, now: 
 
     Raises:
         NoKeyAtHand: the mission has no key, or `keys` cannot open a record.
+        UntrustedKey: the mission's key does not verify.
     """
-    current = current_mission_key(session, mission_id)
+    current = trusted_mission_key(session, directory, mission_id)
     if current is None:
         raise NoKeyAtHand(f"{mission_id} has no key yet: enrol its first officer")
     version, public = current

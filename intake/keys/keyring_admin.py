@@ -30,6 +30,7 @@ from crypto import (
     KeyNotFound,
     Keyring,
     KeyVersion,
+    fingerprint,
     keyring_file_params,
     load_keyring,
 )
@@ -90,6 +91,29 @@ def rotate_keyring(path: Path, passphrase: bytes, kind: KeyKind, now: datetime) 
         keyring = load_keyring(path, passphrase).rotate(kind, now)
         save_keyring(path, keyring, passphrase)
     return keyring.primary(kind)
+
+
+def update_keyring(
+    path: Path, passphrase: bytes, change: Callable[[Keyring], Keyring]
+) -> Keyring:
+    """Read, change and write back the keyring file under the lock; returns the new keyring.
+
+    Raises:
+        crypto.CryptoError: the file does not open.
+    """
+    with keyring_lock(path):
+        keyring = change(load_keyring(path, passphrase))
+        save_keyring(path, keyring, passphrase)
+    return keyring
+
+
+def pin_recovery_key(path: Path, passphrase: bytes, public_key: bytes) -> Keyring:
+    """Pin this recovery public key in the keyring: from now on sealing uses no other.
+
+    Adds the keyring's authentication key too if it has none yet.
+    """
+    pin = fingerprint(public_key)
+    return update_keyring(path, passphrase, lambda k: k.with_auth_key().with_recovery_pin(pin))
 
 
 def retirement_blockers(

@@ -19,29 +19,32 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from crypto import PublicKey
 from intake.errors import NoKeyAtHand
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import (
     KeysAtHand,
-    current_mission_key,
     mission_recipient,
     new_mission_key,
     officer_recipient,
     put_seal,
     seal_mission_key,
+    trusted_mission_key,
 )
 from intake.storage.cases import event_ids_of_cases, open_sealed_cases_of_mission
 from intake.storage.officers import active_officers_of_mission
 from intake.storage.seals import delete_seals_to_other_versions
 
 
-def rotate_mission_key(session: Session, mission_id: str, now: datetime) -> tuple[int, int]:
+def rotate_mission_key(
+    session: Session, directory: KeyDirectory, mission_id: str, now: datetime
+) -> tuple[int, int]:
     """Start a new version of a mission's key; returns (version, members it was sealed to).
 
     Raises:
         NoKeyAtHand: there is no recovery key to seal it to.
+        UntrustedKey: the recovery key or a member's key does not verify (nothing sealed).
     """
-    version, private = new_mission_key(session, mission_id, now)
+    version, private = new_mission_key(session, directory, mission_id, now)
     members = active_officers_of_mission(session, mission_id)
     for officer in members:
         # Who can decrypt: this officer, with their passphrase.
@@ -51,13 +54,15 @@ def rotate_mission_key(session: Session, mission_id: str, now: datetime) -> tupl
             version,
             private,
             officer_recipient(officer.id),
-            PublicKey.from_bytes(officer.public_key),
+            directory.officer_key(officer),
             now,
         )
     return version, len(members)
 
 
-def reseal_open_cases(session: Session, keys: KeysAtHand, mission_id: str, now: datetime) -> int:
+def reseal_open_cases(
+    session: Session, directory: KeyDirectory, keys: KeysAtHand, mission_id: str, now: datetime
+) -> int:
     """Re-seal the mission's open cases and their events to its current key version.
 
     Seals to older versions of this mission's key are deleted once the new
@@ -66,8 +71,9 @@ def reseal_open_cases(session: Session, keys: KeysAtHand, mission_id: str, now: 
     Raises:
         NoKeyAtHand: the mission has no key, or `keys` cannot open a record.
         crypto.CryptoError: a seal does not open.
+        UntrustedKey: the mission's current key does not verify.
     """
-    current = current_mission_key(session, mission_id)
+    current = trusted_mission_key(session, directory, mission_id)
     if current is None:
         raise NoKeyAtHand(f"{mission_id} has no key")
     version, public = current

@@ -14,6 +14,7 @@ inactive, and nothing is sealed to it any more.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crypto import PrivateKey, export_recovery_key, generate_keypair, load_recovery_key
 from intake.errors import RecoveryKeyExists, RecoveryRotationRefused
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import (
     KeysAtHand,
     active_recovery_key,
@@ -28,6 +30,7 @@ from intake.keys.holders import (
     put_seal,
     recovery_recipient,
     register_recovery_key,
+    trusted_recovery_key,
 )
 from intake.storage.cases import case_references_by_id
 from intake.storage.models import RecoveryKey
@@ -36,8 +39,15 @@ from intake.storage.seals import count_seals_to_recipient, seals_to_recipient
 RECOVERY_FILE_NAME = "recovery-key.txt"
 
 
-def create_recovery_key(session: Session, out: Path, now: datetime) -> str:
+Pin = Callable[[bytes], None]  # pins a recovery public key in the keyring (keyring_admin)
+
+
+def create_recovery_key(session: Session, out: Path, now: datetime, pin: Pin) -> str:
     """Generate the recovery key pair, write the private half to `out` (0600), register the public half.
+
+    The keyring pins the new public key (`pin`) before the caller commits: a
+    failed commit leaves a pin to a key the database lacks (sealing refuses
+    until this is run again), never an active key the keyring does not pin.
 
     Raises:
         RecoveryKeyExists: one is active already.
@@ -47,7 +57,9 @@ def create_recovery_key(session: Session, out: Path, now: datetime) -> str:
         raise RecoveryKeyExists("a recovery key is already registered")
     private, public = generate_keypair()
     write_recovery_file(out, private)
-    return register_recovery_key(session, public, now)
+    key_id = register_recovery_key(session, public, now)
+    pin(public.to_bytes())
+    return key_id
 
 
 def recovery_keys_at_hand(path: Path) -> KeysAtHand:
@@ -70,13 +82,16 @@ def write_recovery_file(out: Path, private: PrivateKey) -> None:
         os.fsync(handle.fileno())
 
 
-def start_recovery_rotation(session: Session, old: KeysAtHand, out: Path, now: datetime) -> str:
+def start_recovery_rotation(
+    session: Session, old: KeysAtHand, out: Path, now: datetime, pin: Pin
+) -> str:
     """Make a new recovery key the active one; returns its key id.
 
     The new private half is written to `out` before the database changes: a
     crash between the two leaves an unused file, never an active key whose
     private half is lost. From the commit on, new cases are sealed to the new
-    key; `reseal_recovery_batch` moves the old key's seals over.
+    key; `reseal_recovery_batch` moves the old key's seals over. The keyring
+    pins the new key (`pin`) before the caller commits, as `create_recovery_key` does.
 
     Raises:
         RecoveryRotationRefused: `old` is not the active recovery key.
@@ -93,7 +108,9 @@ def start_recovery_rotation(session: Session, old: KeysAtHand, out: Path, now: d
     assert row is not None  # noqa: S101 - just read as active
     row.active = False
     session.flush()
-    return register_recovery_key(session, public, now)
+    key_id = register_recovery_key(session, public, now)
+    pin(public.to_bytes())
+    return key_id
 
 
 def seals_to(session: Session, recipient: str) -> int:
@@ -101,7 +118,11 @@ def seals_to(session: Session, recipient: str) -> int:
 
 
 def reseal_recovery_batch(
-    session: Session, old: KeysAtHand, now: datetime, limit: int = RESEAL_BATCH
+    session: Session,
+    directory: KeyDirectory,
+    old: KeysAtHand,
+    now: datetime,
+    limit: int = RESEAL_BATCH,
 ) -> int:
     """Move up to `limit` seals from the old recovery key to the active one; returns how many.
 
@@ -113,8 +134,9 @@ def reseal_recovery_batch(
     Raises:
         RecoveryRotationRefused: no active recovery key other than `old`.
         crypto.CryptoError: a seal does not open with the old key.
+        UntrustedKey: the active key is not the one the keyring pins.
     """
-    active = active_recovery_key(session)
+    active = trusted_recovery_key(session, directory)
     if active is None or recovery_recipient(active[0]) == old.recipient:
         raise RecoveryRotationRefused("no new recovery key is active: start the rotation first")
     new_recipient, new_public = recovery_recipient(active[0]), active[1]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crypto import KeyKind, Keyring
+from crypto import PRODUCTION_MEMORY_FLOOR_KIB, CryptoError, KeyKind, Keyring, wrapped_key_params
 from intake.config import KeySettings
 from intake.keys.recovery import RECOVERY_FILE_NAME
 from intake.storage import key_usage
@@ -254,6 +254,20 @@ def _officer_keys(
             status.warnings.append(
                 f"officer {officer.id}'s key is {age} days old (crypto-period"
                 f" {settings.officer_period_days} days): officers rotate-key {officer.id}"
+            )
+        try:
+            params = wrapped_key_params(officer.wrapped_private_key)
+        except CryptoError:
+            status.warnings.append(
+                f"officer {officer.id}'s wrapped key has refused Argon2id parameters"
+                " (edited?): keys verify"
+            )
+            continue
+        if not params.meets_production_floor:
+            status.warnings.append(
+                f"officer {officer.id}'s passphrase protects their key with"
+                f" {params.memory_kib} KiB of Argon2id memory, below the production floor of"
+                f" {PRODUCTION_MEMORY_FLOOR_KIB} KiB: officers passwd {officer.id}"
             )
 
 

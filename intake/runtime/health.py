@@ -10,6 +10,7 @@ alive but not ready: that is its job, not a fault.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,10 +61,17 @@ class Health:
 
     Args:
         sessions: opens database sessions (a probe runs `SELECT 1`).
+        key_problems: lists, one sentence each, the public keys sealing would
+            refuse (`intake.keys.directory`); any makes the process not ready.
     """
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        key_problems: Callable[[], list[str]] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._key_problems = key_problems
         self._channels: dict[str, ChannelStatus] = {}
 
     def channel(self, name: str, leased: bool = True) -> ChannelStatus:
@@ -83,15 +91,31 @@ class Health:
         except SQLAlchemyError:
             return False
 
-    def report(self, database: bool) -> tuple[bool, dict[str, object]]:
-        """(ready, details): details name states only, never content or identities."""
+    def untrusted_keys(self) -> list[str]:
+        """The key directory's problems (blocking: call it in a thread); [] when unchecked."""
+        if self._key_problems is None:
+            return []
+        try:
+            return self._key_problems()
+        except SQLAlchemyError:
+            return []  # the database probe reports that
+
+    def report(
+        self, database: bool, untrusted: list[str] | None = None
+    ) -> tuple[bool, dict[str, object]]:
+        """(ready, details): details name states and keys only, never content or a defender."""
         channels: dict[str, dict[str, object]] = {}
         for status in self._channels.values():
             channels[status.name] = {"state": str(status.state), "lease_held": status.lease_held}
             if status.fault is not None and status.state is ChannelState.RUNNING:
                 channels[status.name]["fault"] = status.fault
-        ready = database and all(status.ready for status in self._channels.values())
-        return ready, {"ready": ready, "database": database, "channels": channels}
+        ready = (
+            database and not untrusted and all(status.ready for status in self._channels.values())
+        )
+        details: dict[str, object] = {"ready": ready, "database": database, "channels": channels}
+        if untrusted:
+            details["untrusted_keys"] = list(untrusted)
+        return ready, details
 
     def families(self) -> list[Family]:
         """The channels' states for `/metrics`."""

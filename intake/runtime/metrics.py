@@ -82,6 +82,8 @@ class BatchTally:
     messages: Tally[str] = field(default_factory=Tally)
     duplicates: Tally[str] = field(default_factory=Tally)
     cases: Tally[tuple[str, str]] = field(default_factory=Tally)
+    # Submissions held because a key did not verify, per kind of key.
+    untrusted: Tally[str] = field(default_factory=Tally)
 
 
 class ServiceMetrics:
@@ -107,6 +109,11 @@ class ServiceMetrics:
             "Batches the database refused (database) and messages that broke (message).",
             ["kind"],
         )
+        self._untrusted = counter(
+            "untrusted_key_refusals",
+            "Submissions held because a public key did not verify (keys verify), per kind.",
+            ["key_kind"],
+        )
 
     def committed(self, tally: BatchTally) -> None:
         for channel, count in tally.messages.items():
@@ -115,6 +122,8 @@ class ServiceMetrics:
             self._duplicates.labels(channel=channel).inc(count)
         for (mission, kind), count in tally.cases.items():
             self._cases.labels(mission=mission, kind=kind).inc(count)
+        for key_kind, count in tally.untrusted.items():
+            self._untrusted.labels(key_kind=key_kind).inc(count)
 
     def error(self, kind: str) -> None:
         self._errors.labels(kind=kind).inc()

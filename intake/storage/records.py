@@ -61,6 +61,10 @@ class RecordCipher:
     def keyring_source(self) -> Callable[[], Keyring]:
         """What this cipher gets its keyring from (the composition root inspects it)."""
         return self._keyring
+    def fresh_keyring(self) -> Keyring:
+        """The keyring as its file holds it this instant (when the holder can reload)."""
+        refresh = getattr(self._keyring, "refresh", None)
+        return refresh() if callable(refresh) else self._keyring()
 
     def new_key(self, record_type: str, record_id: str) -> tuple[DataKey, bytes, KeyVersion]:
         """A fresh data key, its wrapped form and the KEK version that wraps it."""

@@ -24,6 +24,7 @@ from intake.errors import (
     NoKeyAtHand,
     OfficerRefused,
 )
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import KeysAtHand, drop_seals, seal_record_key
 from intake.storage import audit
 from intake.storage.cases import attachments_of_case, case_by_reference, claim_case, events_of_case
@@ -154,7 +155,8 @@ def add_event(
         body_ct=cipher.seal(dek, "event", event_id, "body", text.encode("utf-8")),
     )
     session.add(event)
-    seal_record_key(session, "event", event_id, event_id, case.mission_id, dek, now)
+    directory = KeyDirectory(cipher.keyring())
+    seal_record_key(session, directory, "event", event_id, event_id, case.mission_id, dek, now)
     case.updated_at = now
     return event
 
@@ -338,14 +340,15 @@ def transfer(
     events = _events(session, case)
     event_keys = {event.id: _event_key(session, cipher, event, keys) for event in events}
     from_mission = case.mission_id
+    directory = KeyDirectory(cipher.keyring())
     case.mission_id = to_mission
     case.claimed_by = None
     if case.dek_wrapped is None:
         drop_seals(session, "case", [case.id])
-        seal_record_key(session, "case", case.id, case.reference, to_mission, dek, now)
+        seal_record_key(session, directory, "case", case.id, case.reference, to_mission, dek, now)
     drop_seals(session, "event", list(event_keys))
     for event_id, key in event_keys.items():
-        seal_record_key(session, "event", event_id, event_id, to_mission, key, now)
+        seal_record_key(session, directory, "event", event_id, event_id, to_mission, key, now)
     # Sealed (by add_event) to the new mission, like the events just moved.
     change_status(session, case, "transfer", actor, now, cipher=cipher, reason=reason)
     audit.append(

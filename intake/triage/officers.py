@@ -24,6 +24,7 @@ from crypto import (
     wrap_private_key,
 )
 from intake.errors import NoKeyAtHand, OfficerRefused
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import (
     KeysAtHand,
     new_mission_key,
@@ -58,6 +59,7 @@ def active_officer(session: Session, officer_id: str) -> Officer:
 
 def enrol(
     session: Session,
+    directory: KeyDirectory,
     *,
     mission_id: str,
     name: str,
@@ -72,6 +74,7 @@ def enrol(
         OfficerRefused: unknown mission.
         NoKeyAtHand: the mission has a key and `unlock` cannot open it, or
             there is no recovery key to seal a first mission key to.
+        UntrustedKey: the recovery key is not the pinned one (a first mission key).
     """
     if not mission_exists(session, mission_id):
         raise OfficerRefused(f"no mission {mission_id!r} in the directory")
@@ -89,10 +92,11 @@ def enrol(
         created_at=now,
         key_created_at=now,
     )
+    directory.tag_officer(officer)
     versions = mission_key_versions(session, mission_id)
     created = False
     if not versions:
-        version, mission_private = new_mission_key(session, mission_id, now)
+        version, mission_private = new_mission_key(session, directory, mission_id, now)
         mission_keys = {version: mission_private}
         created = True
     else:
@@ -138,6 +142,7 @@ def revoke(session: Session, officer_id: str, now: datetime) -> int:
 
 def rotate_key(
     session: Session,
+    directory: KeyDirectory,
     officer_id: str,
     passphrase: bytes,
     now: datetime,
@@ -172,6 +177,7 @@ def rotate_key(
     officer.public_key = public.to_bytes()
     officer.key_id = public.key_id
     officer.key_created_at = now
+    directory.tag_officer(officer)
     # Who can decrypt: whoever knows the officer's (possibly new) passphrase.
     officer.wrapped_private_key = wrap_private_key(
         private, new_passphrase or passphrase, officer_id, kdf or KdfParams()

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from crypto import KeyKind, Keyring, KeyVersion, load_keyring
 from intake.core import app
 from intake.core.service import ConversationService
 from intake.keys.holders import KeysAtHand
-from intake.keys.keyring_admin import retire_version, rotate_keyring
+from intake.keys.keyring_admin import pin_recovery_key, retire_version, rotate_keyring
 from intake.keys.seal_verify import verify_sealed_records
 from intake.keys.verify import VerifyReport, verify_keyring_records
 from intake.storage.records import RecordCipher
 from tests.support.defender import Defender, play
 from tests.support.setup import Setup
+
+
+def pin(setup: Setup) -> Callable[[bytes], None]:
+    """Pins a recovery public key in the setup's keyring file, as staff's commands do."""
+
+    def pin_key(public_key: bytes) -> None:
+        pin_recovery_key(
+            setup.settings.keyring.path, app.keyring_passphrase(setup.settings), public_key
+        )
+
+    return pin_key
 
 
 def keyring_now(setup: Setup) -> Keyring:

@@ -19,6 +19,7 @@ def enrol(
     with setup.sessions.begin() as session:
         officer, _ = officers.enrol(
             session,
+            setup.directory,
             mission_id=mission,
             name=name,
             passphrase=passphrase,

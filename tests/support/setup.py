@@ -15,6 +15,7 @@ from crypto import KdfParams
 from intake.config import Settings, load_settings
 from intake.core import app
 from intake.core.service import ConversationService
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import RECOVERY_FILE_NAME, recovery_keys_at_hand
 from intake.storage.records import RecordCipher
@@ -47,6 +48,11 @@ class Setup:
     sessions: sessionmaker[Session]
     cipher: RecordCipher
     clock: Clock
+
+    @property
+    def directory(self) -> KeyDirectory:
+        """The key directory on the keyring as the service holds it."""
+        return KeyDirectory(self.cipher.fresh_keyring())
 
     @property
     def recovery(self) -> KeysAtHand:

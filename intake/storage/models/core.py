@@ -209,6 +209,9 @@ class Officer(Base):
     # When the current key pair was made (enrolment or `officers rotate-key`).
     key_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # HMAC under the keyring over (kind, mission/officer, version, public key): see
+    # `intake.keys.directory`. NULL: not authenticated (sealing to it is refused).
+    key_mac: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class MissionKey(Base):
@@ -221,6 +224,8 @@ class MissionKey(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # HMAC under the keyring (see `intake.keys.directory`); NULL: not authenticated.
+    key_mac: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class KeySeal(Base):

@@ -161,7 +161,10 @@ def test_wrong_passphrase_and_revoked_officer(world: dict[str, str], tmp_path: P
             "--json",
         ).stdout
     )
-    run(world, "officers", "revoke", temp["id"])
+    kept = run(world, "officers", "revoke", temp["id"], "--keep-mission-key")
+    assert "key kept" in kept.stdout
+    again = run(world, "officers", "revoke", temp["id"], "--keep-mission-key", check=False)
+    assert again.returncode == 1 and "already revoked" in again.stderr
     revoked = {**world, "HRD_INTAKE_OFFICER": temp["id"], "HRD_INTAKE_PASSPHRASE_FILE": str(secret)}
     denied = run(revoked, "queue", "list", check=False)
     assert denied.returncode == 1 and "revoked" in denied.stderr

@@ -46,17 +46,27 @@ def test_officer_rotates_their_key_pair(setup: Setup) -> None:
     ana, old_keys = enrol(setup, "eu-del-ke", "Ana")
     _, before = submit(setup, threat_report("Kenya"), "a")
     with setup.sessions.begin() as session:
-        rotate_mission_key(session, "eu-del-ke", setup.clock())  # Ana now holds versions 1 and 2
+        rotate_mission_key(
+            session, setup.directory, "eu-del-ke", setup.clock()
+        )  # Ana now holds versions 1 and 2
     _, after = submit(setup, threat_report("Kenya"), "b")
     with setup.sessions() as session:
         old_key_id = officers.get_officer(session, ana).key_id
     setup.clock.advance(days=30)
 
     with setup.sessions.begin() as session, pytest.raises(BadPassphrase):
-        officers.rotate_key(session, ana, b"wrong passphrase!", setup.clock(), kdf=CHEAP_KDF)
+        officers.rotate_key(
+            session, setup.directory, ana, b"wrong passphrase!", setup.clock(), kdf=CHEAP_KDF
+        )
     with setup.sessions.begin() as session:
         moved = officers.rotate_key(
-            session, ana, PASSPHRASE, setup.clock(), new_passphrase=NEW_PASSPHRASE, kdf=CHEAP_KDF
+            session,
+            setup.directory,
+            ana,
+            PASSPHRASE,
+            setup.clock(),
+            new_passphrase=NEW_PASSPHRASE,
+            kdf=CHEAP_KDF,
         )
     assert moved == 2
 
@@ -77,7 +87,7 @@ def test_mission_rotation_seals_the_new_version_to_every_member(setup: Setup) ->
     _, ben_keys = enrol(setup, "eu-del-ke", "Ben", unlock=ana_keys)
     _, old_case = submit(setup, threat_report("Kenya"), "a")
     with setup.sessions.begin() as session:
-        assert rotate_mission_key(session, "eu-del-ke", setup.clock()) == (2, 2)
+        assert rotate_mission_key(session, setup.directory, "eu-del-ke", setup.clock()) == (2, 2)
     _, new_case = submit(setup, threat_report("Kenya"), "b")
     assert "mission:eu-del-ke v2" in seals_of_case(setup, new_case)
     assert "mission:eu-del-ke v1" in seals_of_case(setup, old_case)  # old cases stay as they are
@@ -105,8 +115,8 @@ def test_revoking_a_compromised_officer_reseals_open_cases(setup: Setup) -> None
     # When Ana is revoked as compromised, Ben re-sealing the open cases...
     with setup.sessions.begin() as session:
         officers.revoke(session, ana, setup.clock())
-        version, members = rotate_mission_key(session, "eu-del-ke", setup.clock())
-        moved = reseal_open_cases(session, ben_keys, "eu-del-ke", setup.clock())
+        version, members = rotate_mission_key(session, setup.directory, "eu-del-ke", setup.clock())
+        moved = reseal_open_cases(session, setup.directory, ben_keys, "eu-del-ke", setup.clock())
     assert (version, members, moved) == (2, 1, 2)  # Ben only; the open case and its note
 
     # ...the open case is sealed to version 2 only, which Ana's copy of version 1 cannot open.

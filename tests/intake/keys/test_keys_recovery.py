@@ -19,7 +19,7 @@ from intake.storage.models import KeySeal, RecoveryKey
 from intake.triage import actions as triage
 from intake.triage.queue import open_case
 from tests.support.defender import assistance_request, threat_report
-from tests.support.keys import submit, verify
+from tests.support.keys import pin, submit, verify
 from tests.support.officers import enrol
 from tests.support.setup import Setup
 
@@ -42,19 +42,21 @@ def test_recovery_rotation_moves_every_seal_and_survives_an_interruption(
     # When the rotation starts and is interrupted after one small batch...
     new_file = tmp_path / "new-recovery.txt"
     with setup.sessions.begin() as session:
-        new_id = start_recovery_rotation(session, old, new_file, setup.clock())
+        new_id = start_recovery_rotation(session, old, new_file, setup.clock(), pin(setup))
     with setup.sessions.begin() as session:
-        assert reseal_recovery_batch(session, old, setup.clock(), limit=1) == 1
+        assert reseal_recovery_batch(session, setup.directory, old, setup.clock(), limit=1) == 1
     # ...a case submitted meanwhile is sealed to the new key only...
     _, during = submit(setup, threat_report("Kenya"), "d")
     with setup.sessions.begin() as session:
         with pytest.raises(RecoveryRotationRefused):
-            start_recovery_rotation(session, old, tmp_path / "again.txt", setup.clock())
+            start_recovery_rotation(
+                session, old, tmp_path / "again.txt", setup.clock(), pin(setup)
+            )
     # ...and a rerun finishes the job.
     moved = 1
     while True:
         with setup.sessions.begin() as session:
-            count = reseal_recovery_batch(session, old, setup.clock(), limit=2)
+            count = reseal_recovery_batch(session, setup.directory, old, setup.clock(), limit=2)
         if not count:
             break
         moved += count

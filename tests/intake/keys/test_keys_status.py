@@ -67,7 +67,7 @@ def test_keys_fall_due_after_their_crypto_period(setup: Setup) -> None:
     enrol(setup, "eu-del-ke", "Ana")
     setup.clock.advance(days=400)
     with setup.sessions.begin() as session:
-        rotate_mission_key(session, "eu-del-ke", setup.clock())
+        rotate_mission_key(session, setup.directory, "eu-del-ke", setup.clock())
     status = status_of(setup)
     due = {(v.kind, v.version) for v in status.keyring if v.due}
     assert due == {("kek", 1)}  # 365 days; pseudonym keys last 730
@@ -173,3 +173,12 @@ def test_key_and_retention_settings_come_from_the_config_file(tmp_path: Path) ->
     config.write_text("[keys]\nencryption_warn = 8589934592\n")  # past AES-GCM's limit
     with pytest.raises(ConfigError, match=r"keys\.encryption_warn"):
         load_settings({"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_CONFIG": str(config)})
+
+
+def test_status_warns_of_a_passphrase_wrap_below_the_production_floor(setup: Setup) -> None:
+    ana, _ = enrol(setup, "eu-del-ke", "Ana")  # the tests' cheap Argon2id (1 MiB)
+    warnings = status_of(setup).warnings
+    assert any(
+        f"officer {ana}'s passphrase" in w and "below the production floor of 65536 KiB" in w
+        for w in warnings
+    )

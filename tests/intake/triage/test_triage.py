@@ -124,7 +124,12 @@ def test_second_officer_needs_a_member_or_the_recovery_key(setup: Setup) -> None
     _, reference = submit(setup, threat_report("Kenya"))
     with setup.sessions.begin() as session, pytest.raises(NoKeyAtHand):
         officers.enrol(
-            session, mission_id="eu-del-ke", name="Second", passphrase=PASSPHRASE, now=setup.clock()
+            session,
+            setup.directory,
+            mission_id="eu-del-ke",
+            name="Second",
+            passphrase=PASSPHRASE,
+            now=setup.clock(),
         )
     _, second_keys = enrol(setup, "eu-del-ke", "Second", unlock=first_keys)
     _, third_keys = enrol(setup, "eu-del-ke", "Third", unlock=setup.recovery)
@@ -314,8 +319,14 @@ def test_first_mission_key_reseals_earlier_cases(setup: Setup) -> None:
     with setup.sessions() as session, pytest.raises(NoKeyAtHand):
         open_case(session, setup.cipher, reference, keys)
     with setup.sessions.begin() as session:
-        assert reseal_to_mission(session, setup.recovery, "eu-del-ke", setup.clock()) == 1
-        assert reseal_to_mission(session, setup.recovery, "eu-del-ke", setup.clock()) == 0
+        assert (
+            reseal_to_mission(session, setup.directory, setup.recovery, "eu-del-ke", setup.clock())
+            == 1
+        )
+        assert (
+            reseal_to_mission(session, setup.directory, setup.recovery, "eu-del-ke", setup.clock())
+            == 0
+        )
     with setup.sessions() as session:
         assert open_case(session, setup.cipher, reference, keys).payload["flow"] == "threat_report"
 
