@@ -341,10 +341,6 @@ class ConversationService(Outbox):
         outcome = self._engine.handle(turn.record["flow"], Answer(attachment=attachment_id))
         return self._apply(session, turn, outcome)
 
-    def render_reply(self, language: str, reference: str, text: str) -> str:
-        """How an officer's reply reads to the defender."""
-        return self._catalog.text(language, "reply.from_officer", reference=reference, text=text)
-
     @property
     def max_attachment_bytes(self) -> int:
         """Channels skip downloading larger files (and say so via `declared_size`)."""

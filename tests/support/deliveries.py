@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
+from flows import load_catalog
 from intake.config import NotificationSettings
 from intake.keys.holders import KeysAtHand
 from intake.storage.models import Delivery
@@ -22,11 +23,16 @@ def notifying(setup: Setup, **notifications: str) -> Setup:
     return replace(setup, settings=settings)
 
 
+def render_reply(language: str, reference: str, text: str) -> str:
+    """How an officer's reply reads to the defender (as the case desk words it)."""
+    return load_catalog().text(language, "reply.from_officer", reference=reference, text=text)
+
+
 def officer_replies(
     setup: Setup, officer_id: str, keys: KeysAtHand, reference: str, text: str
 ) -> None:
     """What `hrd-intake queue reply REF` does: queue a reply for the defender's channel."""
-    render = setup.service().render_reply
+    render = render_reply
     with setup.sessions.begin() as session:
         officer = officers.active_officer(session, officer_id)
         case = triage.find_case(session, reference, officer)

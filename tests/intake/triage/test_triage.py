@@ -18,6 +18,7 @@ from intake.triage import officers
 from intake.triage.desk import Acting
 from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, assistance_request, play, threat_report
+from tests.support.deliveries import render_reply
 from tests.support.officers import enrol
 from tests.support.setup import Setup
 
@@ -164,7 +165,7 @@ def test_full_workflow_reply_answer_transfer_close(setup: Setup) -> None:
             ke_keys,
             f"officer:{ke_id}",
             "Are you safe tonight?",
-            service.render_reply,
+            render_reply,
             now(),
         )
         assert case.status == "awaiting_defender"
@@ -216,7 +217,7 @@ def reply_and_deliver(setup: Setup, reference: str, keys: KeysAtHand, text: str)
             keys,
             "officer:x",
             text,
-            service.render_reply,
+            render_reply,
             setup.clock(),
         )
     [delivery] = service.claim_deliveries("console")
@@ -243,7 +244,7 @@ def test_the_reply_finds_the_defender_through_the_sealed_return_address(setup: S
             keys,
             "officer:x",
             "Still there?",
-            service.render_reply,
+            render_reply,
             setup.clock(),
         )
     with setup.sessions() as session:
