@@ -22,6 +22,7 @@ import click
 from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
+from flows import CountryMatcher, load_catalog
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
 from intake.core import app
@@ -41,7 +42,9 @@ def serve(ctx: Context) -> None:
     """Run the configured channels (the console channel when none is configured)."""
     settings = ctx.settings
     metrics = ServiceMetrics()
-    service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics)
+    places = CountryMatcher(load_catalog().languages)
+    app.prepare_in_background(places)
+    service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics, places=places)
     health = Health(ctx.sessions)
     counter = LogCounter()
     logging.getLogger().addHandler(counter)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,13 +128,33 @@ def open_database(
     return engine, make_session_factory(engine)
 
 
-def build_flow_engine(settings: Settings, catalog: Catalog) -> FlowEngine:
+def build_flow_engine(
+    settings: Settings, catalog: Catalog, places: CountryMatcher | None = None
+) -> FlowEngine:
     return FlowEngine(
         load_specs(catalog=catalog),
         catalog,
-        CountryMatcher(catalog.languages),
+        places or CountryMatcher(catalog.languages),
         duress_words=settings.duress_words,
     )
+
+
+def prepare_in_background(places: CountryMatcher) -> threading.Thread:
+    """Build the places index (about 2 s) in a daemon thread, so that `serve`
+    answers at once and the first defender naming a city does not wait for it.
+
+    A defender arriving before it is done builds the same tables (the cached
+    properties are computed on first use either way): nothing waits on the thread.
+    """
+
+    def work() -> None:
+        started = time.monotonic()
+        places.prepare()
+        log.info("places index ready", extra={"seconds": round(time.monotonic() - started, 2)})
+
+    thread = threading.Thread(target=work, name="places-index", daemon=True)
+    thread.start()
+    return thread
 
 
 def build_service(
@@ -142,11 +163,13 @@ def build_service(
     cipher: RecordCipher,
     clock: Callable[[], datetime] = utcnow,
     metrics: ServiceMetrics | None = None,
+    places: CountryMatcher | None = None,
 ) -> ConversationService:
+    """The conversation service; `places`: a matcher being prepared (`serve`), else a new one."""
     catalog = load_catalog()
     return ConversationService(
         sessions,
-        build_flow_engine(settings, catalog),
+        build_flow_engine(settings, catalog, places),
         catalog,
         cipher,
         settings.routing,

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from intake.config import RoutingRule
 from intake.messages import Attachment, Inbound, Reply, WipeChat
 from intake.storage import conversations as storage
 from intake.storage.models import Attachment as AttachmentRow
@@ -64,6 +65,42 @@ def test_unserved_country_goes_to_the_fallback_queue(setup: Setup) -> None:
     play(defender, threat_report("Brazil"))
     with setup.sessions() as session:
         assert [c.mission for c in list_cases(session)] == ["eeas-hq"]
+
+
+def test_not_listed_goes_to_the_fallback_with_the_typed_place_sealed(setup: Setup) -> None:
+    defender = Defender(setup.service())
+    defender.send("/start")
+    script = threat_report("Atlantis of the North")
+    play(defender, script[:3])
+    assert defender.choices == ["unlisted"]
+    defender.choose("unlisted")
+    play(defender, script[3:])
+    with setup.sessions() as session:
+        [case] = list_cases(session)
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
+    assert case.mission == "eeas-hq"
+    assert content.payload["answers"]["country"] == "ZZ"
+    assert content.payload["answers"]["country.place"] == "Atlantis of the North"
+    assert content.payload["routing"]["country"] is None
+
+
+def test_a_subdivision_is_in_the_sealed_routing_and_its_rule_routes(setup: Setup) -> None:
+    # Given Crimea (UA-43) served by another mission than the delegation to Ukraine
+    rule = RoutingRule(mission="eu-del-ge", countries=("UA-43",))
+    routing = setup.settings.routing.model_copy(update={"rules": (rule,)})
+    setup.settings = setup.settings.model_copy(update={"routing": routing})
+    defender = Defender(setup.service())
+    defender.send("/start")
+    script = threat_report("Crimea")
+    play(defender, script[:3])
+    defender.choose("UA-43")  # "Crimea, Ukraine?" confirmed
+    play(defender, script[3:])
+    with setup.sessions() as session:
+        [case] = list_cases(session)
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
+    assert case.mission == "eu-del-ge"
+    assert content.payload["routing"]["country"] == "UA"
+    assert content.payload["routing"]["subdivision"] == "UA-43"
 
 
 def test_submission_wipes_the_chat_and_forgets_the_ids(setup: Setup) -> None:
