@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from flows import load_catalog, load_specs
 from intake.cli.common import Context, emit_json, pass_context, refusals
-from intake.errors import DirectoryError
+from intake.core.config_check import check_routing
+from intake.errors import ConfigError, DirectoryError
 from intake.triage.missions import import_directory, list_missions, read_directory
 
 
@@ -29,14 +31,14 @@ def missions_import(ctx: Context, path: Path) -> None:
     with ctx.sessions.begin() as session:
         added, updated = import_directory(session, directory, utcnow())
     click.echo(f"missions imported: {added} added, {updated} updated")
-    fallback = ctx.settings.routing.fallback
-    if fallback and fallback not in {m.id for m in directory.missions}:
-        with ctx.sessions() as session:
-            known = {m.id for m in list_missions(session)}
-        if fallback not in known:
-            click.echo(
-                f"warning: the fallback queue {fallback!r} is not in the directory", err=True
-            )
+    # The routing configuration is checked against the directory as it now is: what
+    # `serve` and `chat` would refuse at start, said here while the file is at hand.
+    with ctx.sessions() as session:
+        known = {m.id for m in list_missions(session)}
+    try:
+        check_routing(ctx.settings, load_specs(catalog=load_catalog()), known)
+    except ConfigError as exc:
+        click.echo(f"warning: {exc}", err=True)
 
 
 @missions.command("list")

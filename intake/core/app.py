@@ -25,6 +25,7 @@ from crypto import KdfParams, Keyring, create_keyring_file, load_keyring
 from flows import Catalog, CountryMatcher, load_catalog, load_specs
 from flows import Engine as FlowEngine
 from intake.config import Settings
+from intake.core.config_check import check_routing
 from intake.core.service import ConversationService
 from intake.errors import SetupError
 from intake.keys.holders import active_recovery_key
@@ -35,7 +36,12 @@ from intake.storage.audit import AuditTrail
 from intake.storage.engine import make_engine, make_session_factory
 from intake.storage.records import RecordCipher
 from intake.triage.desk import CaseDesk
-from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
+from intake.triage.missions import (
+    DEMO_DIRECTORY,
+    import_directory,
+    list_missions,
+    read_directory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +171,14 @@ def build_service(
     metrics: ServiceMetrics | None = None,
     places: CountryMatcher | None = None,
 ) -> ConversationService:
-    """The conversation service; `places`: a matcher being prepared (`serve`), else a new one."""
+    """The conversation service; `places`: a matcher being prepared (`serve`), else a new one.
+
+    Raises:
+        ConfigError: the routing names a mission, kind, category, urgency, country or
+            language that does not exist (checked now, not at a defender's Send).
+    """
     catalog = load_catalog()
+    check_configuration(settings, sessions, catalog)
     return ConversationService(
         sessions,
         build_flow_engine(settings, catalog, places),
@@ -195,6 +207,19 @@ def build_service(
         audit_checkpoint=settings.audit_checkpoint,
         metrics=metrics,
     )
+
+
+def check_configuration(
+    settings: Settings, sessions: sessionmaker[Session], catalog: Catalog
+) -> None:
+    """The routing against the missions directory and the flows (see `intake.core.config_check`).
+
+    Raises:
+        ConfigError: naming each value and its TOML key.
+    """
+    with sessions() as session:
+        missions = {mission.id for mission in list_missions(session)}
+    check_routing(settings, load_specs(catalog=catalog), missions)
 
 
 def _write_secret(path: Path, value: str) -> None:
