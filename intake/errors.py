@@ -14,6 +14,7 @@ branches, which the CLI maps to exit codes in one place (`intake.cli.main`)::
     │   ├── RecoveryRotationRefused  a recovery rotation cannot start or resume
     │   ├── RetireRefused            a keyring version is still needed
     │   ├── PassphraseRefused        a new passphrase is too weak
+    │   ├── NoReaders                no active officer would be left to open a mission's cases
     │   └── FileRejected             a defender's file is too large or of a refused type
     └── SetupError               exit 3: the setup is missing or broken
         ├── ConfigError              the configuration cannot be used
@@ -41,6 +42,7 @@ __all__ = [
     "IntakeError",
     "LeaseUnavailable",
     "NoKeyAtHand",
+    "NoReaders",
     "OfficerRefused",
     "PassphraseRefused",
     "RecoveryKeyExists",
@@ -137,6 +139,20 @@ class RetireRefused(Refused):
 
 class PassphraseRefused(Refused):
     """A new passphrase does not meet the policy (the message says what is needed)."""
+
+
+class NoReaders(Refused):
+    """The step would leave a mission's cases with no active officer able to open them.
+
+    Attributes:
+        mission: the mission's id.
+        fix: what to do instead, or the flag that goes ahead anyway.
+    """
+
+    def __init__(self, mission: str, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")
+        self.mission = mission
+        self.fix = fix
 
 
 class FileRejected(Refused):

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from crypto import CryptoError
 from intake.cli.common import (
+    EXIT_REFUSED,
     Context,
     emit_json,
     fail,
@@ -44,6 +45,13 @@ def keys_status(ctx: Context, as_json: bool) -> None:
         _print_status(ctx, status)
     for warning in status.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if status.unreadable:
+        # Cases wait where nobody sees them: a failure to act on, not a note.
+        fail(
+            "cases no officer can open: "
+            + ", ".join(f"{u.mission} ({u.cases})" for u in status.unreadable),
+            EXIT_REFUSED,
+        )
 
 
 def _print_status(ctx: Context, status: KeyStatus) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from flows import load_catalog, load_specs
 from intake.cli.common import Context, emit_json, pass_context, refusals
 from intake.core.config_check import check_routing
 from intake.errors import ConfigError, DirectoryError
+from intake.keys.readers import missions_without_officers
 from intake.triage.missions import import_directory, list_missions, read_directory
 
 
@@ -31,6 +33,8 @@ def missions_import(ctx: Context, path: Path) -> None:
     with ctx.sessions.begin() as session:
         added, updated = import_directory(session, directory, utcnow())
     click.echo(f"missions imported: {added} added, {updated} updated")
+    with ctx.sessions() as session:
+        warn_without_officers(missions_without_officers(session))
     # The routing configuration is checked against the directory as it now is: what
     # `serve` and `chat` would refuse at start, said here while the file is at hand.
     with ctx.sessions() as session:
@@ -39,6 +43,16 @@ def missions_import(ctx: Context, path: Path) -> None:
         check_routing(ctx.settings, load_specs(catalog=load_catalog()), known)
     except ConfigError as exc:
         click.echo(f"warning: {exc}", err=True)
+
+
+def warn_without_officers(missions: Sequence[str]) -> None:
+    """Say which missions' cases nobody could open yet (they would wait unseen)."""
+    if missions:
+        click.echo(
+            f"warning: no officer yet in {', '.join(missions)}: cases routed there wait unseen "
+            "until one is enrolled (hrd-intake officers add --mission ID --name NAME ...)",
+            err=True,
+        )
 
 
 @missions.command("list")

@@ -167,6 +167,7 @@ def officers_list(ctx: Context, mission_id: str | None, as_json: bool) -> None:
     help="The remaining member's passphrase file (else a prompt).",
 )
 @recovery_key_option
+@click.option("--force", is_flag=True, help="Revoke even the last officer who can open the cases.")
 @pass_context
 def officers_revoke(
     ctx: Context,
@@ -175,6 +176,7 @@ def officers_revoke(
     by: str | None,
     by_passphrase_file: Path | None,
     recovery_key: Path | None,
+    force: bool,
 ) -> None:
     """Revoke an officer: their sealed copies of mission keys are deleted."""
     unlocker: KeysAtHand | None = None
@@ -188,7 +190,7 @@ def officers_revoke(
     with ctx.sessions.begin() as session:
         try:
             mission_id = officers.get_officer(session, officer_id).mission_id
-            removed = officers.revoke(session, officer_id, now)
+            removed = officers.revoke(session, officer_id, now, force=force)
         except OfficerRefused as exc:
             fail(str(exc))
         actor = unlocker.recipient if unlocker else "operator"

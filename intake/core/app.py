@@ -29,6 +29,7 @@ from intake.core.config_check import check_routing
 from intake.core.service import ConversationService
 from intake.errors import SetupError
 from intake.keys.holders import active_recovery_key
+from intake.keys.readers import missions_without_officers
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
 from intake.storage import key_usage, migrate
@@ -237,6 +238,8 @@ class InitReport:
     schema_revision: str | None
     missions_added: int
     recovery_key_file: Path | None
+    # Missions no active officer can open cases of yet (`officers add --mission ID`).
+    without_officers: tuple[str, ...] = ()
 
 
 def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> InitReport:
@@ -272,10 +275,11 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
             if active_recovery_key(session) is None:
                 recovery_file = settings.home / RECOVERY_FILE_NAME
                 create_recovery_key(session, recovery_file, utcnow())
+            without = tuple(missions_without_officers(session))
         revision = migrate.current_revision(engine)
     finally:
         engine.dispose()
-    return InitReport(created, generated, revision, added, recovery_file)
+    return InitReport(created, generated, revision, added, recovery_file, without)
 
 
 def build_desk(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.runtime.metrics import Family, family, labels
+from intake.storage.counts import unreadable_queues
 from intake.storage.engine import ping
 
 
@@ -83,15 +84,35 @@ class Health:
         except SQLAlchemyError:
             return False
 
-    def report(self, database: bool) -> tuple[bool, dict[str, object]]:
-        """(ready, details): details name states only, never content or identities."""
+    def unreadable_cases(self) -> dict[str, int]:
+        """Mission -> cases no active officer can open (blocking: call it in a thread).
+
+        Empty when the database does not answer (`database` says so already).
+        """
+        try:
+            with self._sessions() as session:
+                return {q.mission_id: q.cases for q in unreadable_queues(session)}
+        except SQLAlchemyError:
+            return {}
+
+    def report(
+        self, database: bool, unreadable: dict[str, int] | None = None
+    ) -> tuple[bool, dict[str, object]]:
+        """(ready, details): details name states only, never content or identities.
+
+        `unreadable` (mission -> cases no officer can open) is shown, not a reason to
+        be unready: defenders can still submit, and `keys status` fails for it.
+        """
         channels: dict[str, dict[str, object]] = {}
         for status in self._channels.values():
             channels[status.name] = {"state": str(status.state), "lease_held": status.lease_held}
             if status.fault is not None and status.state is ChannelState.RUNNING:
                 channels[status.name]["fault"] = status.fault
         ready = database and all(status.ready for status in self._channels.values())
-        return ready, {"ready": ready, "database": database, "channels": channels}
+        details: dict[str, object] = {"ready": ready, "database": database, "channels": channels}
+        if unreadable:
+            details["unreadable_cases"] = dict(unreadable)
+        return ready, details
 
     def families(self) -> list[Family]:
         """The channels' states for `/metrics`."""

@@ -20,10 +20,12 @@ from crypto import BadPassphrase, CryptoError
 from intake.errors import (
     IllegalTransition,
     NoKeyAtHand,
+    NoReaders,
     OfficerRefused,
     Refused,
 )
 from intake.keys.holders import KeysAtHand
+from intake.keys.readers import mission_readers
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import CaseRef, MissionId, OfficerId
 from intake.storage.audit import AuditTrail
@@ -31,6 +33,7 @@ from intake.storage.models import Case, Officer
 from intake.storage.records import RecordCipher
 from intake.triage import actions
 from intake.triage.actions import OpenedCase, actor_name
+from intake.triage.missions import mission_exists
 from intake.triage.officers import active_officer, unlock
 from intake.triage.queue import CaseSummary, list_cases
 
@@ -186,8 +189,26 @@ class CaseDesk:
 
         return self._act(reference, acting, "case.reply", step)
 
-    def transfer(self, reference: CaseRef, acting: Acting, to_mission: MissionId) -> str:
+    def transfer(
+        self, reference: CaseRef, acting: Acting, to_mission: MissionId, force: bool = False
+    ) -> str:
+        """Hand a case to `to_mission`.
+
+        Raises:
+            NoReaders: `to_mission` has no active officer able to open its cases (the
+                case would wait unseen), unless `force`.
+        """
+
         def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
+            if not force and mission_exists(session, to_mission):
+                if not mission_readers(session, to_mission):
+                    raise NoReaders(
+                        to_mission,
+                        f"no active officer of {to_mission} can open cases: {case.reference} would "
+                        "wait there unseen",
+                        "enrol an officer there first (hrd-intake officers add --mission "
+                        f"{to_mission} ...), or add --force to transfer anyway",
+                    )
             actions.transfer(
                 session, self._cipher, case, who.require_keys(), to_mission, who.actor, now
             )
@@ -202,7 +223,7 @@ class CaseDesk:
             case = self._case(session, reference, acting, action)
             try:
                 message = step(session, case, acting, self._clock())
-            except (IllegalTransition, OfficerRefused, NoKeyAtHand, LookupError) as exc:
+            except (IllegalTransition, OfficerRefused, NoKeyAtHand, NoReaders, LookupError) as exc:
                 session.rollback()
                 self._refuse(acting.actor, action, reference, exc)
         self._trail.synced()
