@@ -15,7 +15,8 @@ branches, which the CLI maps to exit codes in one place (`intake.cli.main`)::
     │   ├── RetireRefused            a keyring version is still needed
     │   ├── PassphraseRefused        a new passphrase is too weak
     │   ├── NoReaders                no active officer would be left to open a mission's cases
-    │   └── FileRejected             a defender's file is too large or of a refused type
+    │   └── FileRejected             a defender's file is too large, of a refused type, or a
+    │                                PDF that cannot be cleaned of its metadata
     └── SetupError               exit 3: the setup is missing or broken
         ├── ConfigError              the configuration cannot be used
         ├── DirectoryError           the missions file cannot be imported
@@ -158,7 +159,9 @@ class NoReaders(Refused):
 class FileRejected(Refused):
     """The file cannot be accepted; `reason` picks the message the defender gets."""
 
-    def __init__(self, reason: Literal["too_large", "type_not_allowed"]) -> None:
+    def __init__(
+        self, reason: Literal["too_large", "type_not_allowed", "pdf_not_cleanable"]
+    ) -> None:
         super().__init__(f"file rejected: {reason}")
         self.reason = reason
 

@@ -15,6 +15,7 @@ from intake.storage.models import Attachment as AttachmentRow
 from intake.storage.models import Case, ProcessedMessage
 from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, assistance_request, play, threat_report
+from tests.support.pdfs import CANARIES, telling_pdf
 from tests.support.setup import Setup
 
 
@@ -223,6 +224,32 @@ def test_photo_is_stored_without_exif_and_follows_the_case(setup: Setup) -> None
         assert not image.getexif()
     # The server-side copy of the file's key is gone: only the case opens it.
     assert row is not None and row.dek_wrapped is None and row.conversation_id is None
+
+
+def test_a_pdf_reaches_the_officer_without_author_xmp_or_photo_gps(setup: Setup) -> None:
+    document = telling_pdf()
+    assert all(canary in document for canary in CANARIES)
+    defender = Defender(setup.service())
+    defender.send("/start")
+    script = threat_report()
+    play(defender, script[:7])
+    defender.send(attachment=Attachment(document, "application/pdf", "statement.pdf"))
+    defender.choose("done")
+    play(defender, script[8:])
+    with setup.sessions() as session:
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
+    [stored] = content.attachments
+    assert stored.media_type == "application/pdf" and stored.data.startswith(b"%PDF-")
+    assert not any(canary in stored.data for canary in CANARIES)
+
+
+def test_a_pdf_that_cannot_be_cleaned_is_refused_with_an_answer(setup: Setup) -> None:
+    defender = Defender(setup.service())
+    defender.send("/start")
+    play(defender, threat_report()[:7])
+    defender.send(attachment=Attachment(telling_pdf("secret"), "application/pdf", "x.pdf"))
+    assert "could not remove the hidden details" in defender.text
+    assert count(setup, AttachmentRow) == 0
 
 
 @pytest.mark.parametrize(
