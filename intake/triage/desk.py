@@ -200,19 +200,24 @@ class CaseDesk:
         """
 
         def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
-            if not force and mission_exists(session, to_mission):
-                if not mission_readers(session, to_mission):
-                    raise NoReaders(
-                        to_mission,
-                        f"no active officer of {to_mission} can open cases: {case.reference} would "
-                        "wait there unseen",
-                        "enrol an officer there first (hrd-intake officers add --mission "
-                        f"{to_mission} ...), or add --force to transfer anyway",
-                    )
+            unseen = mission_exists(session, to_mission) and not mission_readers(
+                session, to_mission
+            )
+            if unseen and not force:
+                raise NoReaders(
+                    to_mission,
+                    f"no active officer of {to_mission} can open cases: {case.reference} would "
+                    "wait there unseen",
+                    "enrol an officer there first (hrd-intake officers add --mission "
+                    f"{to_mission} ...), or add --force to transfer anyway",
+                )
             actions.transfer(
                 session, self._cipher, case, who.require_keys(), to_mission, who.actor, now
             )
-            return f"{case.reference}: transferred to {to_mission}"
+            done = f"{case.reference}: transferred to {to_mission}"
+            if unseen:
+                return f"{done} (warning: no officer there can open it yet; see keys status)"
+            return done
 
         return self._act(reference, acting, "case.transfer", step)
 

@@ -91,6 +91,7 @@ def test_transfer_to_a_mission_without_officers_needs_force(setup: Setup) -> Non
         desk.transfer(reference, acting, MissionId("eu-del-co"))
     with setup.sessions() as session:
         assert unreadable_missions(session) == []
-    desk.transfer(reference, acting, MissionId("eu-del-co"), force=True)
+    done = desk.transfer(reference, acting, MissionId("eu-del-co"), force=True)
+    assert "warning: no officer there can open it yet" in done
     with setup.sessions() as session:
         assert [m.mission for m in unreadable_missions(session)] == ["eu-del-co"]
