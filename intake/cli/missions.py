@@ -30,7 +30,7 @@ def missions_import(ctx: Context, path: Path) -> None:
 
     with refusals(DirectoryError):
         directory = read_directory(path)
-    with ctx.sessions.begin() as session:
+    with refusals(DirectoryError), ctx.sessions.begin() as session:
         added, updated = import_directory(session, directory, utcnow())
     click.echo(f"missions imported: {added} added, {updated} updated")
     with ctx.sessions() as session:

@@ -77,6 +77,10 @@ def test_missions_import_and_list(env: dict[str, str], tmp_path: Path) -> None:
     refused = run(env, "missions", "import", str(bad), check=False)
     assert refused.returncode == 1 and "ISO 3166" in refused.stderr
     assert "mission 1 (x1): countries:" in refused.stderr
+    second = tmp_path / "second.yaml"
+    second.write_text("missions: [{id: eu-del-ke2, name: Y, kind: delegation, countries: [KE]}]\n")
+    twice = run(env, "missions", "import", str(second), check=False)
+    assert twice.returncode == 1 and "both delegations serving KE" in twice.stderr
 
 
 def test_missions_import_warns_of_a_configuration_that_cannot_route(
