@@ -17,7 +17,9 @@ branches, which the CLI maps to exit codes in one place (`intake.cli.main`)::
     │   ├── RecoveryRotationRefused  a recovery rotation cannot start or resume
     │   ├── RetireRefused            a keyring version is still needed
     │   ├── PassphraseRefused        a new passphrase is too weak
-    │   └── FileRejected             a defender's file is too large or of a refused type
+    │   ├── NoReaders                no active officer would be left to open a mission's cases
+    │   └── FileRejected             a defender's file is too large, of a refused type, or a
+    │                                PDF that cannot be cleaned of its metadata
     └── SetupError               exit 3: the setup is missing or broken
         ├── ConfigError              the configuration cannot be used
         ├── DirectoryError           the missions file cannot be imported
@@ -47,6 +49,7 @@ __all__ = [
     "LeaseUnavailable",
     "LoginRefused",
     "NoKeyAtHand",
+    "NoReaders",
     "OfficerRefused",
     "PassphraseRefused",
     "ReasonRequired",
@@ -182,10 +185,26 @@ class PassphraseRefused(Refused):
     """A new passphrase does not meet the policy (the message says what is needed)."""
 
 
+class NoReaders(Refused):
+    """The step would leave a mission's cases with no active officer able to open them.
+
+    Attributes:
+        mission: the mission's id.
+        fix: what to do instead, or the flag that goes ahead anyway.
+    """
+
+    def __init__(self, mission: str, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")
+        self.mission = mission
+        self.fix = fix
+
+
 class FileRejected(Refused):
     """The file cannot be accepted; `reason` picks the message the defender gets."""
 
-    def __init__(self, reason: Literal["too_large", "type_not_allowed"]) -> None:
+    def __init__(
+        self, reason: Literal["too_large", "type_not_allowed", "pdf_not_cleanable"]
+    ) -> None:
         super().__init__(f"file rejected: {reason}")
         self.reason = reason
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from intake.storage import migrate
 from intake.storage.engine import make_engine
+from intake.triage.missions import DEMO_DIRECTORY
 from tests.support.serve import free_port, get, readiness, wait_until
 from tests.support.synapse import default_venv_dir, ensure_synapse_venv, skip_reason
 
@@ -162,6 +163,15 @@ def test_the_bot_command_migrates_then_serves_and_answers_its_healthcheck(
     )
     assert init.returncode == 0, init.stderr
     assert "generated" not in init.stderr  # the passphrase came from its secret file
+    # with its missions directory (serve refuses a fallback queue naming no mission),
+    imported = subprocess.run(
+        [*admin["entrypoint"], "missions", "import", str(DEMO_DIRECTORY)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
     engine = make_engine(pg_url)
     assert migrate.current_revision(engine) == migrate.head_revision()
     # when the container's command runs (no channel configured: the console on stdin),

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from crypto import CryptoError
 from intake.cli.common import (
+    EXIT_REFUSED,
     Context,
     emit_json,
     fail,
@@ -48,6 +49,13 @@ def keys_status(ctx: Context, as_json: bool) -> None:
     if untrusted:
         fail(
             f"{len(untrusted)} public keys do not verify under the keyring: nothing is sealed to them"
+        )
+    if status.unreadable:
+        # Cases wait where nobody sees them: a failure to act on, not a note.
+        fail(
+            "cases no officer can open: "
+            + ", ".join(f"{u.mission} ({u.cases})" for u in status.unreadable),
+            EXIT_REFUSED,
         )
 
 

@@ -12,7 +12,7 @@ from intake.cli.common import EXIT_REFUSED, EXIT_SETUP, Context, fail, pass_cont
 from intake.cli.keys import keys
 from intake.cli.keys_report import keys_authenticate, keys_rewrap, keys_status, keys_verify
 from intake.cli.matrix import matrix_group
-from intake.cli.missions import missions
+from intake.cli.missions import missions, warn_without_officers
 from intake.cli.officers import officers_group
 from intake.cli.purge import purge_command
 from intake.cli.queue_steps import queue  # the group, with its triage steps
@@ -63,6 +63,7 @@ def init(ctx: Context, demo: bool, if_absent: bool) -> None:
     click.echo(f"database at revision {report.schema_revision}: {settings.database_url}")
     if demo:
         click.echo(f"demo missions added: {report.missions_added}")
+    warn_without_officers(report.without_officers)
 
 
 @cli.command()

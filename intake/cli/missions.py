@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+from flows import load_catalog, load_specs
 from intake.cli.common import Context, emit_json, id_table, pass_context, refusals
-from intake.errors import DirectoryError
+from intake.core.config_check import check_routing
+from intake.errors import ConfigError, DirectoryError
+from intake.keys.readers import missions_without_officers
 from intake.triage.missions import import_directory, list_missions, read_directory
 
 
@@ -25,17 +29,29 @@ def missions_import(ctx: Context, path: Path) -> None:
 
     with refusals(DirectoryError):
         directory = read_directory(path)
-    with ctx.sessions.begin() as session:
+    with refusals(DirectoryError), ctx.sessions.begin() as session:
         added, updated = import_directory(session, directory, utcnow())
     click.echo(f"missions imported: {added} added, {updated} updated")
-    fallback = ctx.settings.routing.fallback
-    if fallback and fallback not in {m.id for m in directory.missions}:
-        with ctx.sessions() as session:
-            known = {m.id for m in list_missions(session)}
-        if fallback not in known:
-            click.echo(
-                f"warning: the fallback queue {fallback!r} is not in the directory", err=True
-            )
+    with ctx.sessions() as session:
+        warn_without_officers(missions_without_officers(session))
+    # The routing configuration is checked against the directory as it now is: what
+    # `serve` and `chat` would refuse at start, said here while the file is at hand.
+    with ctx.sessions() as session:
+        known = {m.id for m in list_missions(session)}
+    try:
+        check_routing(ctx.settings, load_specs(catalog=load_catalog()), known)
+    except ConfigError as exc:
+        click.echo(f"warning: {exc}", err=True)
+
+
+def warn_without_officers(missions: Sequence[str]) -> None:
+    """Say which missions' cases nobody could open yet (they would wait unseen)."""
+    if missions:
+        click.echo(
+            f"warning: no officer yet in {', '.join(missions)}: cases routed there wait unseen "
+            "until one is enrolled (hrd-intake officers add --mission ID --name NAME ...)",
+            err=True,
+        )
 
 
 @missions.command("list")

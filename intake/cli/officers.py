@@ -163,6 +163,7 @@ def officers_list(ctx: Context, mission_id: str | None, as_json: bool) -> None:
     help="The remaining member's passphrase file (else a prompt).",
 )
 @recovery_key_option
+@click.option("--force", is_flag=True, help="Revoke even the last officer who can open the cases.")
 @pass_context
 def officers_revoke(
     ctx: Context,
@@ -172,6 +173,7 @@ def officers_revoke(
     by: str | None,
     by_passphrase_file: Path | None,
     recovery_key: Path | None,
+    force: bool,
 ) -> None:
     """Revoke an officer: their copies of mission keys go, the mission key rotates, open cases re-seal."""
     if keep_mission_key and compromised:
@@ -190,6 +192,7 @@ def officers_revoke(
         officer_id,
         unlocker,
         keep_mission_key=keep_mission_key,
+        force=force,
         reason="compromised" if compromised else ("benign departure" if keep_mission_key else None),
     )
     click.echo(

@@ -26,6 +26,7 @@ from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
 from crypto import CryptoError
+from flows import CountryMatcher, load_catalog
 from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
@@ -54,7 +55,9 @@ def serve(ctx: Context) -> None:
     """Run the configured channels (the console channel when none is configured)."""
     settings = ctx.settings
     metrics = ServiceMetrics()
-    service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics)
+    places = CountryMatcher(load_catalog().languages)
+    app.prepare_in_background(places)
+    service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics, places=places)
     cipher = ctx.cipher
     health = Health(ctx.sessions, lambda: directory_problems(ctx.sessions, cipher.keyring()))
     counter = LogCounter()

@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from flows import Engine as FlowEngine
 from intake.config import Settings
 from intake.core.checkin_scheduler import CheckinScheduler
 from intake.core.checkins import CheckinPolicy
+from intake.core.config_check import check_routing
 from intake.core.service import ConversationService
 from intake.errors import SetupError
 from intake.keys.admin import KeyDesk
@@ -34,6 +36,7 @@ from intake.keys.directory import KeyDirectory
 from intake.keys.draft_epochs import DraftEpochs, DraftWindow
 from intake.keys.holders import active_recovery_key
 from intake.keys.keyring_admin import pin_recovery_key, update_keyring_file
+from intake.keys.readers import missions_without_officers
 from intake.keys.recovery import RECOVERY_FILE_NAME, create_recovery_key
 from intake.runtime.metrics import ServiceMetrics
 from intake.storage import audit, key_usage, migrate
@@ -43,7 +46,12 @@ from intake.storage.records import RecordCipher
 from intake.triage.case_file import CaseRenderer
 from intake.triage.desk import CaseDesk
 from intake.triage.logins import LoginDesk
-from intake.triage.missions import DEMO_DIRECTORY, import_directory, read_directory
+from intake.triage.missions import (
+    DEMO_DIRECTORY,
+    import_directory,
+    list_missions,
+    read_directory,
+)
 from intake.triage.staff import StaffDesk
 
 log = logging.getLogger(__name__)
@@ -155,11 +163,13 @@ def open_database(
     return engine, make_session_factory(engine)
 
 
-def build_flow_engine(settings: Settings, catalog: Catalog) -> FlowEngine:
+def build_flow_engine(
+    settings: Settings, catalog: Catalog, places: CountryMatcher | None = None
+) -> FlowEngine:
     return FlowEngine(
         load_specs(catalog=catalog),
         catalog,
-        CountryMatcher(catalog.languages),
+        places or CountryMatcher(catalog.languages),
         duress_words=settings.duress_words,
     )
 
@@ -176,17 +186,43 @@ def build_draft_epochs(settings: Settings, cipher: RecordCipher) -> DraftEpochs 
     return DraftEpochs(source, source.update, window)
 
 
+def prepare_in_background(places: CountryMatcher) -> threading.Thread:
+    """Build the places index (about 2 s) in a daemon thread, so that `serve`
+    answers at once and the first defender naming a city does not wait for it.
+
+    A defender arriving before it is done builds the same tables (the cached
+    properties are computed on first use either way): nothing waits on the thread.
+    """
+
+    def work() -> None:
+        started = time.monotonic()
+        places.prepare()
+        log.info("places index ready", extra={"seconds": round(time.monotonic() - started, 2)})
+
+    thread = threading.Thread(target=work, name="places-index", daemon=True)
+    thread.start()
+    return thread
+
+
 def build_service(
     settings: Settings,
     sessions: sessionmaker[Session],
     cipher: RecordCipher,
     clock: Callable[[], datetime] = utcnow,
     metrics: ServiceMetrics | None = None,
+    places: CountryMatcher | None = None,
 ) -> ConversationService:
+    """The conversation service; `places`: a matcher being prepared (`serve`), else a new one.
+
+    Raises:
+        ConfigError: the routing names a mission, kind, category, urgency, country or
+            language that does not exist (checked now, not at a defender's Send).
+    """
     catalog = load_catalog()
+    check_configuration(settings, sessions, catalog)
     return ConversationService(
         sessions,
-        build_flow_engine(settings, catalog),
+        build_flow_engine(settings, catalog, places),
         catalog,
         cipher,
         settings.routing,
@@ -258,6 +294,19 @@ def _notify(settings: Settings) -> dict[str, str]:
     }
 
 
+def check_configuration(
+    settings: Settings, sessions: sessionmaker[Session], catalog: Catalog
+) -> None:
+    """The routing against the missions directory and the flows (see `intake.core.config_check`).
+
+    Raises:
+        ConfigError: naming each value and its TOML key.
+    """
+    with sessions() as session:
+        missions = {mission.id for mission in list_missions(session)}
+    check_routing(settings, load_specs(catalog=catalog), missions)
+
+
 def _write_secret(path: Path, value: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -273,6 +322,8 @@ class InitReport:
     schema_revision: str | None
     missions_added: int
     recovery_key_file: Path | None
+    # Missions no active officer can open cases of yet (`officers add --mission ID`).
+    without_officers: tuple[str, ...] = ()
 
 
 def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> InitReport:
@@ -314,10 +365,11 @@ def initialise(settings: Settings, demo: bool, kdf: KdfParams | None = None) -> 
                     pin_recovery_key(settings.keyring.path, secret, public_key)
 
                 create_recovery_key(session, recovery_file, utcnow(), pin)
+            without = tuple(missions_without_officers(session))
         revision = migrate.current_revision(engine)
     finally:
         engine.dispose()
-    return InitReport(created, generated, revision, added, recovery_file)
+    return InitReport(created, generated, revision, added, recovery_file, without)
 
 
 def build_desk(

@@ -3,7 +3,17 @@
 The type is decided by content, never by the name or the platform's claim.
 Images are decoded and re-encoded from their pixels, which drops EXIF (GPS
 position, camera serial, time), XMP and ICC comments; orientation is applied
-first so the picture still looks right. Anything else is refused.
+first so the picture still looks right.
+
+PDFs are rewritten by qpdf (pikepdf) without their document information
+(author, creator tool, dates), without any XMP metadata stream (the
+document's, a page's, an image's), with the EXIF/XMP/IPTC segments cut out of
+embedded JPEG photos (losslessly: the compressed picture is kept as it is),
+and with a new file identifier; only objects the document still uses are
+written, so an earlier revision's metadata does not survive either. A PDF
+that cannot be cleaned so (encrypted, damaged, carrying embedded files or
+JPEG 2000 pictures, which may hold metadata we cannot remove) is refused with
+its own answer. Anything else is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import pikepdf
 from PIL import Image, ImageOps
 
 from intake.errors import FileRejected
@@ -56,10 +67,83 @@ def clean_file(
     if media_type is None:
         raise FileRejected("type_not_allowed")
     if media_type == "application/pdf":
-        # PDFs are kept as sent: rewriting them safely needs a PDF library we
-        # have not adopted; officers are told metadata may remain.
-        return CleanFile(data, media_type)
+        return CleanFile(_clean_pdf(data), media_type)
     return CleanFile(_reencode_image(data), media_type)
+
+
+# JPEG segments that describe the photo, its camera and its author, not the picture:
+# APP1 (EXIF, with GPS, and XMP), APP12/APP13 (Ducky, Photoshop IPTC), COM (comments).
+# APP0 (JFIF), APP2 (ICC colour profile) and APP14 (Adobe colour transform) stay: the
+# picture needs them to show its colours.
+_JPEG_DROPPED = {0xE1, 0xEC, 0xED, 0xFE} | set(range(0xE3, 0xEC)) | {0xEF}
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The same JPEG without its metadata segments (lossless: the scan data is copied).
+
+    Raises:
+        ValueError: not a JPEG whose header segments can be read.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    out = bytearray(b"\xff\xd8")
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            raise ValueError("JPEG segment expected")
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:  # start of scan: the picture itself, to the end
+            out += data[position:]
+            return bytes(out)
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if length < 2 or end > len(data):
+            raise ValueError("truncated JPEG segment")
+        if marker not in _JPEG_DROPPED:
+            out += data[position:end]
+        position = end
+    raise ValueError("JPEG without picture data")
+
+
+def _clean_pdf(data: bytes) -> bytes:
+    """The PDF without document info, XMP and its photos' EXIF (see the module docstring)."""
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if pdf.is_encrypted:
+                raise FileRejected("pdf_not_cleanable")
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            names = pdf.Root.get("/Names")
+            if pdf.attachments or (names is not None and "/EmbeddedFiles" in names):
+                raise FileRejected("pdf_not_cleanable")
+            for obj in pdf.objects:
+                if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                    continue
+                for key in ("/Metadata", "/PieceInfo"):
+                    if key in obj:
+                        del obj[key]
+                if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image":
+                    _clean_image_stream(obj)
+            out = io.BytesIO()
+            # deterministic_id: a new /ID computed from the cleaned content, not the
+            # original's (which may tie the file to the author's copy).
+            pdf.save(out, deterministic_id=True)
+    except (pikepdf.PdfError, pikepdf.PasswordError, ValueError, KeyError):
+        raise FileRejected("pdf_not_cleanable") from None
+    return out.getvalue()
+
+
+def _clean_image_stream(image: pikepdf.Stream) -> None:
+    filters = image.get("/Filter")
+    chain = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)]
+    if "/JPXDecode" in chain:
+        raise FileRejected("pdf_not_cleanable")  # JPEG 2000 boxes may hold XMP or EXIF
+    if chain == ["/DCTDecode"]:
+        raw = image.read_raw_bytes()
+        image.write(strip_jpeg_metadata(raw), filter=pikepdf.Name.DCTDecode)
 
 
 def _reencode_image(data: bytes) -> bytes:

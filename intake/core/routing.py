@@ -1,8 +1,10 @@
 """Routing: which mission's queue a submission goes to.
 
-Ordered rules from the configuration (first match wins), then the missions
-directory (a delegation serving the country before an embassy), then the
-fallback queue. A case is never dropped for want of a route: with no
+Ordered rules from the configuration (first match wins; a rule may name a
+country, "UA", a first-level subdivision, "UA-43", for the exceptions, or
+"ZZ", not listed), then the missions directory (a delegation serving the
+country before an embassy), then the fallback queue, which also takes every
+"my country is not listed" case no rule names. A case is never dropped for want of a route: with no
 fallback configured, routing fails loudly before anything is acknowledged.
 """
 
@@ -11,15 +13,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from flows import RoutingFacts
+from flows import NOT_LISTED, RoutingFacts
 from intake.config import RoutingRule
 from intake.errors import RoutingError
 
 log = logging.getLogger(__name__)
 
 
+def _places(facts: RoutingFacts) -> set[str]:
+    """The codes a rule's `countries` may name for these facts.
+
+    The country ("UA") matches all of it; a subdivision ("UA-43") only that
+    subdivision, so an exception is written as a rule before the country's;
+    "ZZ" (`flows.NOT_LISTED`) matches the defender's "my country is not listed".
+    """
+    if facts.country is None:
+        return {NOT_LISTED}
+    return {facts.country} | ({facts.subdivision} if facts.subdivision else set())
+
+
 def _matches(rule: RoutingRule, facts: RoutingFacts) -> bool:
-    if rule.countries and facts.country not in rule.countries:
+    if rule.countries and not _places(facts) & set(rule.countries):
         return False
     if rule.kinds and facts.kind not in rule.kinds:
         return False

@@ -113,6 +113,7 @@ def create_case(
         "routing": {
             "kind": facts.kind,
             "country": facts.country,
+            "subdivision": facts.subdivision,
             "category": list(facts.category),
             "urgency": facts.urgency,
         },

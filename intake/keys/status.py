@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from crypto import PRODUCTION_MEMORY_FLOOR_KIB, CryptoError, KeyKind, Keyring, wrapped_key_params
 from intake.config import KeySettings
+from intake.keys.readers import UnreadableMission, unreadable_missions
 from intake.keys.recovery import RECOVERY_FILE_NAME
 from intake.storage import key_usage
 from intake.storage.counts import count_conversations_by_pseudonym_version
@@ -99,6 +100,8 @@ class KeyStatus:
     officers: list[OfficerKey] = field(default_factory=list)
     missions: list[MissionKeyVersion] = field(default_factory=list)
     recovery: list[RecoveryKeyStatus] = field(default_factory=list)
+    # Missions holding cases no active officer can open (`keys status` exits 1).
+    unreadable: list[UnreadableMission] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -113,6 +116,9 @@ class KeyStatus:
             "officers": [plain(o) for o in self.officers],
             "missions": [plain(m) for m in self.missions],
             "recovery": [plain(r) for r in self.recovery],
+            "unreadable": [
+                {"mission": u.mission, "cases": u.cases, "fix": u.fix} for u in self.unreadable
+            ],
             "warnings": list(self.warnings),
         }
 
@@ -126,6 +132,8 @@ def key_status(
     _officer_keys(session, settings, now, status)
     _mission_keys(session, settings, now, status)
     _recovery_keys(session, settings, now, status)
+    status.unreadable = unreadable_missions(session)
+    status.warnings.extend(mission.sentence() for mission in status.unreadable)
     beside = home / RECOVERY_FILE_NAME
     if beside.exists():
         status.warnings.append(

@@ -15,7 +15,11 @@ from sqlalchemy.orm import Session
 from intake.runtime.metrics import Family, family, labels
 from intake.storage import key_usage
 from intake.storage.checkins import count_checkins
-from intake.storage.counts import count_cases_by_mission_kind_status, count_deliveries_by_channel
+from intake.storage.counts import (
+    count_cases_by_mission_kind_status,
+    count_deliveries_by_channel,
+    unreadable_queues,
+)
 from intake.storage.leases import all_leases
 from intake.storage.wrapped_keys import records_per_version
 
@@ -37,7 +41,16 @@ def database_families(session: Session, now: datetime) -> list[Family]:
         labels(version=version): count for version, count in key_usage.encryptions(session).items()
     }
     leases = all_leases(session)
+    unreadable = {
+        labels(mission=queue.mission_id): queue.cases for queue in unreadable_queues(session)
+    }
     return [
+        family(
+            "unreadable_cases",
+            "gauge",
+            "Cases in a mission no active officer can open (enrol one; see keys status).",
+            unreadable,
+        ),
         family("queue_cases", "gauge", "Cases per mission, kind and state.", cases),
         family(
             "checkins_running",

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.runtime.metrics import Family, family, labels
+from intake.storage.counts import unreadable_queues
 from intake.storage.engine import ping
 
 
@@ -100,10 +101,28 @@ class Health:
         except SQLAlchemyError:
             return []  # the database probe reports that
 
+    def unreadable_cases(self) -> dict[str, int]:
+        """Mission -> cases no active officer can open (blocking: call it in a thread).
+
+        Empty when the database does not answer (`database` says so already).
+        """
+        try:
+            with self._sessions() as session:
+                return {q.mission_id: q.cases for q in unreadable_queues(session)}
+        except SQLAlchemyError:
+            return {}
+
     def report(
-        self, database: bool, untrusted: list[str] | None = None
+        self,
+        database: bool,
+        untrusted: list[str] | None = None,
+        unreadable: dict[str, int] | None = None,
     ) -> tuple[bool, dict[str, object]]:
-        """(ready, details): details name states and keys only, never content or a defender."""
+        """(ready, details): details name states and keys only, never content or a defender.
+
+        `unreadable` (mission -> cases no officer can open) is shown, not a reason to
+        be unready: defenders can still submit, and `keys status` fails for it.
+        """
         channels: dict[str, dict[str, object]] = {}
         for status in self._channels.values():
             channels[status.name] = {"state": str(status.state), "lease_held": status.lease_held}
@@ -115,6 +134,8 @@ class Health:
         details: dict[str, object] = {"ready": ready, "database": database, "channels": channels}
         if untrusted:
             details["untrusted_keys"] = list(untrusted)
+        if unreadable:
+            details["unreadable_cases"] = dict(unreadable)
         return ready, details
 
     def families(self) -> list[Family]:

@@ -9,10 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy.orm import Session, aliased
 
-from intake.storage.models import Case, ChannelItem, Conversation, Delivery, ProcessedMessage
+from intake.storage.models import (
+    Case,
+    ChannelItem,
+    Conversation,
+    Delivery,
+    KeySeal,
+    MissionKey,
+    Officer,
+    ProcessedMessage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +101,51 @@ def count_processed_messages_before(session: Session, cutoff: datetime) -> int:
         )
         or 0
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableQueue:
+    """A mission holding `cases` cases no active officer can open.
+
+    A case is readable by an officer when its key is sealed to a version of its
+    mission's key that an active officer holds a copy of; `has_key` tells whether
+    the mission has a key at all (without one, its cases went to the recovery key only).
+    """
+
+    mission_id: str
+    cases: int
+    has_key: bool
+
+
+def unreadable_queues(session: Session) -> list[UnreadableQueue]:
+    """Missions holding cases no active officer can open, by id (any state, until purged)."""
+    case_seal = aliased(KeySeal)
+    key_seal = aliased(KeySeal)
+    readable = (
+        select(case_seal.record_id)
+        .join(
+            key_seal,
+            (key_seal.record_type == "mission_key")
+            & (
+                key_seal.record_id
+                == Case.mission_id + literal("/") + cast(case_seal.recipient_version, String)
+            ),
+        )
+        .join(Officer, key_seal.recipient == literal("officer:") + Officer.id)
+        .where(
+            case_seal.record_type == "case",
+            case_seal.record_id == Case.id,
+            case_seal.recipient == literal("mission:") + Case.mission_id,
+            Officer.status == "active",
+        )
+    )
+    rows = session.execute(
+        select(Case.mission_id, func.count())
+        .where(~exists(readable))
+        .group_by(Case.mission_id)
+        .order_by(Case.mission_id)
+    )
+    keyed = set(session.scalars(select(MissionKey.mission_id).distinct()))
+    return [
+        UnreadableQueue(mission_id, int(count), mission_id in keyed) for mission_id, count in rows
+    ]

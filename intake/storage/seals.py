@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, literal, select
 from sqlalchemy.orm import Session
 
-from intake.storage.models import Case, CaseEvent, KeySeal
+from intake.storage.models import Case, CaseEvent, KeySeal, Officer
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +146,16 @@ def delete_orphan_seals(session: Session) -> int:
         result = session.execute(delete(KeySeal).where(KeySeal.record_type == record_type, orphan))
         dropped += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return dropped
+
+
+def officers_holding_mission_keys(session: Session) -> dict[str, set[str]]:
+    """Mission key record ("<mission>/<version>") -> ids of active officers holding a copy."""
+    rows = session.execute(
+        select(KeySeal.record_id, Officer.id)
+        .join(Officer, KeySeal.recipient == literal("officer:") + Officer.id)
+        .where(KeySeal.record_type == "mission_key", Officer.status == "active")
+    )
+    held: dict[str, set[str]] = {}
+    for record_id, officer_id in rows:
+        held.setdefault(record_id, set()).add(officer_id)
+    return held

@@ -24,11 +24,13 @@ from intake.errors import (
     DuressRefused,
     IllegalTransition,
     NoKeyAtHand,
+    NoReaders,
     OfficerRefused,
     ReasonRequired,
     Refused,
 )
 from intake.keys.holders import KeysAtHand
+from intake.keys.readers import mission_readers
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import CaseRef, MissionId, OfficerId
 from intake.storage.audit import AuditTrail
@@ -40,7 +42,7 @@ from intake.triage import actions
 from intake.triage.actions import REASON_REQUIRED, AttachmentContent, OpenedCase, actor_name
 from intake.triage.case_file import CaseFile, CaseRenderer
 from intake.triage.checkins import CheckinListing, checkins_for
-from intake.triage.missions import list_missions
+from intake.triage.missions import list_missions, mission_exists
 from intake.triage.officers import active_officer, list_officers, unlock
 from intake.triage.queue import CaseSummary, list_cases
 from intake.triage.statistics import MissionStatistics, count_statistics
@@ -326,8 +328,27 @@ class CaseDesk:
         acting: Acting,
         to_mission: MissionId,
         reason: str | None = None,
+        force: bool = False,
     ) -> str:
+        """Hand a case to `to_mission`.
+
+        Raises:
+            NoReaders: `to_mission` has no active officer able to open its cases (the
+                case would wait unseen), unless `force`.
+        """
+
         def step(session: Session, case: Case, who: Acting, now: datetime) -> str:
+            unseen = mission_exists(session, to_mission) and not mission_readers(
+                session, to_mission
+            )
+            if unseen and not force:
+                raise NoReaders(
+                    to_mission,
+                    f"no active officer of {to_mission} can open cases: {case.reference} would "
+                    "wait there unseen",
+                    "enrol an officer there first (hrd-intake officers add --mission "
+                    f"{to_mission} ...), or add --force to transfer anyway",
+                )
             actions.transfer(
                 session,
                 self._cipher,
@@ -338,7 +359,10 @@ class CaseDesk:
                 now,
                 reason=reason,
             )
-            return f"{case.reference}: transferred to {to_mission}"
+            done = f"{case.reference}: transferred to {to_mission}"
+            if unseen:
+                return f"{done} (warning: no officer there can open it yet; see keys status)"
+            return done
 
         return self._act(reference, acting, "case.transfer", step)
 
@@ -357,6 +381,7 @@ class CaseDesk:
                 IllegalTransition,
                 OfficerRefused,
                 NoKeyAtHand,
+                NoReaders,
                 ReasonRequired,
                 LookupError,
             ) as exc:

@@ -23,7 +23,7 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
-from intake.errors import NoKeyAtHand, OfficerRefused
+from intake.errors import NoKeyAtHand, NoReaders, OfficerRefused
 from intake.keys.directory import KeyDirectory
 from intake.keys.holders import (
     KeysAtHand,
@@ -31,6 +31,7 @@ from intake.keys.holders import (
     officer_recipient,
     seal_mission_key,
 )
+from intake.keys.readers import mission_readers
 from intake.storage.mission_keys import mission_key_versions
 from intake.storage.models import Officer
 from intake.storage.officers import officer_by_id, officers_by_mission_and_id
@@ -132,9 +133,24 @@ def unlock(session: Session, officer_id: str, passphrase: bytes) -> KeysAtHand:
     return KeysAtHand(officer_recipient(officer_id), private, officer.mission_id)
 
 
-def revoke(session: Session, officer_id: str, now: datetime) -> int:
-    """Revoke an officer: their sealed copies of mission keys are deleted. Returns how many."""
+def revoke(session: Session, officer_id: str, now: datetime, force: bool = False) -> int:
+    """Revoke an officer: their sealed copies of mission keys are deleted. Returns how many.
+
+    Raises:
+        OfficerRefused: unknown officer.
+        NoReaders: they are the last active officer able to open their mission's cases
+            (the mission's cases, and those to come, would wait unseen), unless `force`.
+    """
     officer = get_officer(session, officer_id)
+    if not force and officer.status == "active":
+        if mission_readers(session, officer.mission_id) == {officer_id}:
+            raise NoReaders(
+                officer.mission_id,
+                f"{officer_id} is the last active officer who can open {officer.mission_id}'s "
+                "cases: revoked, they would wait unseen",
+                "enrol another officer first (hrd-intake officers add --mission "
+                f"{officer.mission_id} ... --by {officer_id}), or add --force to revoke anyway",
+            )
     officer.status = "revoked"
     officer.revoked_at = now
     return delete_mission_key_seals_to(session, officer_recipient(officer_id))

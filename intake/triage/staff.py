@@ -213,6 +213,7 @@ class StaffDesk:
         unlock: KeysAtHand | None,
         *,
         keep_mission_key: bool = False,
+        force: bool = False,
         reason: str | None = None,
     ) -> Revocation:
         """Revoke an officer; unless `keep_mission_key`, rotate the mission key and re-seal.
@@ -222,6 +223,7 @@ class StaffDesk:
 
         Raises:
             OfficerRefused: unknown or already revoked officer (audited).
+            NoReaders: the last officer able to open the mission's cases, unless `force`.
             NoKeyAtHand, crypto.CryptoError: the open cases cannot be re-sealed (audited).
         """
         now = self._clock()
@@ -239,7 +241,7 @@ class StaffDesk:
                 if officer.status == "revoked":
                     raise OfficerRefused(f"officer {officer_id} is already revoked")
                 mission_id = MissionId(officer.mission_id)
-                removed = officers.revoke(session, officer_id, now)
+                removed = officers.revoke(session, officer_id, now, force=force)
             except OfficerRefused as exc:
                 session.rollback()
                 self._refuse(actor, "officer.revoke", officer_id, exc)

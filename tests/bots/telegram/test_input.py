@@ -10,6 +10,7 @@ from intake.core import app
 from tests.bots.conftest import RunTelegram, TelegramDefender
 from tests.bots.telegram.test_failures import recorded
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.pdfs import telling_pdf
 from tests.support.setup import Setup
 
 UNSUPPORTED = "I cannot read this kind of message"
@@ -109,7 +110,7 @@ def test_files_too_large_are_not_downloaded_and_pdfs_are_taken(
         me.send(document=(b"%PDF-1.4 " + b"x" * (1024 * 1024 + 1), "application/pdf", "big.pdf"))
         assert "too large" in me.texts()[-2]
         assert tg.calls_to("getFile") == []
-        me.send(document=(b"%PDF-1.4 small evidence", "image/jpeg", "evidence.jpg"))
+        me.send(document=(telling_pdf(), "image/jpeg", "evidence.jpg"))
         assert len(tg.calls_to("getFile")) == 1
         assert "1" in me.last_text()  # one file received, whatever its name claimed
         me.send(document=(b"MZ\x90\x00 not a picture", "image/png", "photo.png"))

@@ -76,6 +76,22 @@ def test_missions_import_and_list(env: dict[str, str], tmp_path: Path) -> None:
     bad.write_text("missions: [{id: x1, name: X, kind: delegation, countries: [XX]}]\n")
     refused = run(env, "missions", "import", str(bad), check=False)
     assert refused.returncode == 1 and "ISO 3166" in refused.stderr
+    assert "mission 1 (x1): countries:" in refused.stderr
+    second = tmp_path / "second.yaml"
+    second.write_text("missions: [{id: eu-del-ke2, name: Y, kind: delegation, countries: [KE]}]\n")
+    twice = run(env, "missions", "import", str(second), check=False)
+    assert twice.returncode == 1 and "both delegations serving KE" in twice.stderr
+
+
+def test_missions_import_warns_of_a_configuration_that_cannot_route(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[routing]\nfallback = "eu-hq"\n', encoding="utf-8")
+    directory = tmp_path / "missions.yaml"
+    directory.write_text("missions:\n  - {id: eu-del-mx, name: EU Delegation to Mexico, kind: delegation, countries: [MX]}\n")
+    result = run({**env, "HRD_INTAKE_CONFIG": str(config)}, "missions", "import", str(directory))
+    assert "routing.fallback = 'eu-hq' is not a mission" in result.stderr
 
 
 def test_unknown_case_is_refused(env: dict[str, str]) -> None:
@@ -100,3 +116,25 @@ def test_flows_diagram_and_missing(env: dict[str, str]) -> None:
     assert diagram.startswith("flowchart") and "details" in diagram
     assert "en:" not in run(env, "flows", "missing").stdout
     assert run(env, "flows", "diagram", "nope", check=False).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('[routing]\nfallback = "eu-hq"\n', "routing.fallback = 'eu-hq'"),
+        (
+            '[[routing.rules]]\nmission = "eu-del-ke"\ncategories = ["emergncy_grant"]\n',
+            "'emergncy_grant'",
+        ),
+        ('default_language = "xx"\n', "default_language = 'xx'"),
+    ],
+)
+def test_chat_refuses_a_configuration_that_cannot_route(
+    env: dict[str, str], tmp_path: Path, toml: str, named: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml, encoding="utf-8")
+    chat = run({**env, "HRD_INTAKE_CONFIG": str(config)}, "chat", stdin="hello\n", check=False)
+    assert chat.returncode == 3
+    assert named in chat.stderr
+    assert "Sorry" not in chat.stdout

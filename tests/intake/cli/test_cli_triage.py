@@ -177,3 +177,25 @@ def test_audit_verify_names_an_edited_entry(world: dict[str, str]) -> None:
     engine.dispose()
     broken = run(world, "audit", "verify", check=False)
     assert broken.returncode == 1 and "audit entry 2" in broken.stderr
+
+
+def test_cases_nobody_can_read_are_reported_and_guarded(world: dict[str, str]) -> None:
+    # init said which missions had no officer yet (the world's own init was silent on it)
+    home = Path(world["HRD_INTAKE_HOME"]).parent / "fresh"
+    fresh = run({**world, "HRD_INTAKE_HOME": str(home)}, "init", "--demo")
+    assert "no officer yet in" in fresh.stderr and "eu-del-co" in fresh.stderr
+    # A transfer to a mission without officers is refused, then forced
+    chat = run(world, "chat", "--as", "defender-unread", stdin=REPORT)
+    reference = chat.stdout.split("Your reference is ")[1][:13]
+    ana = as_officer(world, "ana")
+    refused = run(ana, "queue", "transfer", reference, "--to", "eu-del-co", check=False)
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    run(ana, "queue", "transfer", reference, "--to", "eu-del-co", "--force")
+    # keys status fails, naming the mission and the command that fixes it
+    status = run(world, "keys", "status", check=False)
+    assert status.returncode == 1
+    assert "eu-del-co holds 1 case(s)" in status.stderr
+    assert "officers add --mission eu-del-co" in status.stderr
+    # Revoking a mission's last officer needs --force
+    last = run(world, "officers", "revoke", world["ID_ivan"], check=False)
+    assert last.returncode == 1 and "--force" in last.stderr and "eu-del-ua" in last.stderr

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import io
 
+import pikepdf
 import pytest
 from PIL import Image
 
-from intake.core.files import clean_file, sniff
+from intake.core.files import clean_file, sniff, strip_jpeg_metadata
 from intake.errors import FileRejected
+from tests.support.pdfs import CANARIES, gps_photo, telling_pdf
 
 
 def image_bytes(fmt: str, mode: str = "RGB", exif: bool = True) -> bytes:
@@ -75,3 +77,35 @@ def test_sniff_by_content() -> None:
     assert sniff(b"%PDF-1.4 ...") == "application/pdf"
     assert sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
     assert sniff(b"hello") is None
+
+
+def test_a_pdf_loses_its_author_xmp_and_its_photos_exif() -> None:
+    data = telling_pdf()
+    assert all(canary in data for canary in CANARIES)
+    cleaned = clean_file(data)
+    assert cleaned.media_type == "application/pdf"
+    assert not any(canary in cleaned.data for canary in CANARIES), cleaned.data[:400]
+    with pikepdf.open(io.BytesIO(cleaned.data)) as pdf:
+        assert "/Info" not in pdf.trailer and "/Metadata" not in pdf.Root
+        [page] = pdf.pages
+        raw = page.Resources.XObject.Im0.read_raw_bytes()
+    with Image.open(io.BytesIO(raw)) as photo:  # still the picture, without its EXIF
+        assert photo.size == (32, 24) and not photo.getexif()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [telling_pdf("secret"), telling_pdf(""), b"%PDF-1.7\n this is not a PDF at all"],
+    ids=["encrypted", "encrypted-without-password", "damaged"],
+)
+def test_a_pdf_that_cannot_be_cleaned_is_refused(data: bytes) -> None:
+    with pytest.raises(FileRejected) as refused:
+        clean_file(data)
+    assert refused.value.reason == "pdf_not_cleanable"
+
+
+def test_jpeg_segments_are_cut_losslessly() -> None:
+    photo = gps_photo()
+    stripped = strip_jpeg_metadata(photo)
+    assert b"CanaryCam" not in stripped and b"Exif" not in stripped
+    assert photo.endswith(stripped[stripped.index(b"\xff\xda") :])  # scan data untouched

@@ -57,3 +57,28 @@ def test_rule_naming_unknown_mission_is_skipped() -> None:
 def test_no_fallback_refuses_loudly() -> None:
     with pytest.raises(RoutingError, match="fallback"):
         router([], fallback=None).route(facts(country="BR"))
+
+
+def test_a_subdivision_rule_takes_the_exception_and_the_rest_of_the_country_stays() -> None:
+    # Given Crimea (UA-43) served by another mission than the rest of Ukraine
+    r = router([RoutingRule(mission="nl-emb-ua", countries=("UA-43",))])
+    # Then a case from Crimea goes there, one from Kyiv city (UA-30) or just "Ukraine" does not
+    assert r.route(facts(subdivision="UA-43")) == "nl-emb-ua"
+    assert r.route(facts(subdivision="UA-30")) == "eu-del-ua"
+    assert r.route(facts()) == "eu-del-ua"
+
+
+def test_a_country_rule_covers_its_subdivisions() -> None:
+    r = router([RoutingRule(mission="eu-del-ke", countries=("UA",))])
+    assert r.route(facts(subdivision="UA-43")) == "eu-del-ke"
+
+
+def test_not_listed_goes_to_the_fallback_unless_a_rule_names_zz() -> None:
+    assert (
+        router([RoutingRule(mission="eu-del-ke", countries=("UA",))]).route(facts(country=None))
+        == "eeas-hq"
+    )
+    assert (
+        router([RoutingRule(mission="eu-del-ke", countries=("ZZ",))]).route(facts(country=None))
+        == "eu-del-ke"
+    )

@@ -8,12 +8,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from intake.config import RoutingRule
 from intake.messages import Attachment, Inbound, Reply, WipeChat
 from intake.storage import conversations as storage
 from intake.storage.models import Attachment as AttachmentRow
 from intake.storage.models import Case, Conversation, ProcessedMessage
 from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, assistance_request, play, threat_report
+from tests.support.pdfs import CANARIES, telling_pdf
 from tests.support.setup import Setup
 
 
@@ -64,6 +66,42 @@ def test_unserved_country_goes_to_the_fallback_queue(setup: Setup) -> None:
     play(defender, threat_report("Brazil"))
     with setup.sessions() as session:
         assert [c.mission for c in list_cases(session)] == ["eeas-hq"]
+
+
+def test_not_listed_goes_to_the_fallback_with_the_typed_place_sealed(setup: Setup) -> None:
+    defender = Defender(setup.service())
+    defender.send("/start")
+    script = threat_report("Atlantis of the North")
+    play(defender, script[:3])
+    assert defender.choices == ["unlisted"]
+    defender.choose("unlisted")
+    play(defender, script[3:])
+    with setup.sessions() as session:
+        [case] = list_cases(session)
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
+    assert case.mission == "eeas-hq"
+    assert content.payload["answers"]["country"] == "ZZ"
+    assert content.payload["answers"]["country.place"] == "Atlantis of the North"
+    assert content.payload["routing"]["country"] is None
+
+
+def test_a_subdivision_is_in_the_sealed_routing_and_its_rule_routes(setup: Setup) -> None:
+    # Given Crimea (UA-43) served by another mission than the delegation to Ukraine
+    rule = RoutingRule(mission="eu-del-ge", countries=("UA-43",))
+    routing = setup.settings.routing.model_copy(update={"rules": (rule,)})
+    setup.settings = setup.settings.model_copy(update={"routing": routing})
+    defender = Defender(setup.service())
+    defender.send("/start")
+    script = threat_report("Crimea")
+    play(defender, script[:3])
+    defender.choose("UA-43")  # "Crimea, Ukraine?" confirmed
+    play(defender, script[3:])
+    with setup.sessions() as session:
+        [case] = list_cases(session)
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
+    assert case.mission == "eu-del-ge"
+    assert content.payload["routing"]["country"] == "UA"
+    assert content.payload["routing"]["subdivision"] == "UA-43"
 
 
 def test_submission_wipes_the_chat_and_forgets_the_ids(setup: Setup) -> None:
@@ -191,6 +229,32 @@ def test_photo_is_stored_without_exif_and_follows_the_case(setup: Setup) -> None
         assert not image.getexif()
     # The server-side copy of the file's key is gone: only the case opens it.
     assert row is not None and row.dek_wrapped is None and row.conversation_id is None
+
+
+def test_a_pdf_reaches_the_officer_without_author_xmp_or_photo_gps(setup: Setup) -> None:
+    document = telling_pdf()
+    assert all(canary in document for canary in CANARIES)
+    defender = Defender(setup.service())
+    defender.send("/start")
+    script = threat_report()
+    play(defender, script[:7])
+    defender.send(attachment=Attachment(document, "application/pdf", "statement.pdf"))
+    defender.choose("done")
+    play(defender, script[8:])
+    with setup.sessions() as session:
+        content = open_case(session, setup.cipher, defender.reference(), setup.recovery)
+    [stored] = content.attachments
+    assert stored.media_type == "application/pdf" and stored.data.startswith(b"%PDF-")
+    assert not any(canary in stored.data for canary in CANARIES)
+
+
+def test_a_pdf_that_cannot_be_cleaned_is_refused_with_an_answer(setup: Setup) -> None:
+    defender = Defender(setup.service())
+    defender.send("/start")
+    play(defender, threat_report()[:7])
+    defender.send(attachment=Attachment(telling_pdf("secret"), "application/pdf", "x.pdf"))
+    assert "could not remove the hidden details" in defender.text
+    assert count(setup, AttachmentRow) == 0
 
 
 @pytest.mark.parametrize(

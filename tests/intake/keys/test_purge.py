@@ -20,9 +20,10 @@ from intake.triage.queue import CaseNotFound, open_case
 from tests.support.defender import Defender, play, threat_report
 from tests.support.keys import submit, verify
 from tests.support.officers import enrol
+from tests.support.pdfs import telling_pdf
 from tests.support.setup import Setup
 
-PDF = b"%PDF-1.4\n% a scanned summons\n"
+PDF = telling_pdf()  # a real PDF: one that does not parse is refused at the files step
 
 
 def run_purge(setup: Setup, dry_run: bool = False) -> dict[str, int]:

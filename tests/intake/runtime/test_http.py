@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -78,6 +79,8 @@ def test_probes_and_metrics_say_what_runs_and_nothing_of_who(setup: Setup) -> No
             assert (
                 status == 200 and kind.startswith("application/json") and '"database": true' in body
             )
+            # (the Kenyan case waits where no officer can open it: said, yet still ready)
+            assert json.loads(body)["unreadable_cases"] == {"eu-del-ke": 1}
             # and the metrics count messages, cases, states, keys: never content or identities.
             status, kind, body = await fetch(server.port, "/metrics")
             assert status == 200 and kind.startswith("text/plain; version=0.0.4")
@@ -94,6 +97,7 @@ def test_probes_and_metrics_say_what_runs_and_nothing_of_who(setup: Setup) -> No
             assert samples['hrd_intake_channel_lease_held{channel="telegram"}'] == 1
             assert samples['hrd_intake_channel_running{channel="telegram"}'] == 1
             assert samples["hrd_intake_database_up"] == 1
+            assert samples['hrd_intake_unreadable_cases{mission="eu-del-ke"}'] == 1
             key = 'hrd_intake_log_records_total{level="warning",logger="tests.http"}'
             assert samples[key] == 1
         finally:

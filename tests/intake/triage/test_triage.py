@@ -111,7 +111,7 @@ def test_a_revoked_officer_opens_nothing(setup: Setup) -> None:
     officer_id, keys_before = enrol(setup, "eu-del-ke", "Leaving Officer")
     _, reference = submit(setup, threat_report("Kenya"))
     with setup.sessions.begin() as session:
-        assert officers.revoke(session, officer_id, setup.clock()) == 1
+        assert officers.revoke(session, officer_id, setup.clock(), force=True) == 1
     with setup.sessions() as session:
         with pytest.raises(OfficerRefused):
             officers.unlock(session, officer_id, PASSPHRASE)
