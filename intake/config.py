@@ -96,10 +96,8 @@ class SignalSettings(_Frozen):
             host, _, port = value[4:].rpartition(":")
             if host.strip("[]") in LOOPBACK_HOSTS and port.isdigit():
                 return value
-            raise ValueError(
-                "must be tcp:127.0.0.1:PORT (the daemon has no authentication: anyone who "
-                "reaches it sends as the bot)"
-            )
+            # The daemon has no authentication: whoever reaches it sends as the bot.
+            raise ValueError("must be tcp:127.0.0.1:PORT (signal-cli's daemon has no authentication)")
         raise ValueError("expected unix:/path/to/socket or tcp:127.0.0.1:PORT")
 
 
@@ -157,13 +155,9 @@ class LeaseSettings(_Frozen):
 
 
 class CheckinSettings(_Frozen):
-    """`[checkins]`: safety check-ins (see the README's "Safety check-ins").
-
-    A prompt unanswered `grace_minutes` after it was sent is missed and raises
-    the alert. The scheduler of each `serve` process looks for due check-ins
-    every `poll_seconds`, `batch` per transaction. The words' Argon2id cost is
-    `word_memory_kib` x `word_iterations` (OWASP's minimum by default: one run
-    per answer).
+    """`[checkins]`: safety check-ins (README "Safety check-ins"): a prompt unanswered
+    `grace_minutes` is missed; each `serve` polls every `poll_seconds`, `batch` per
+    transaction; the words' Argon2id cost is `word_memory_kib` x `word_iterations`.
     """
 
     grace_minutes: int = Field(default=30, ge=1, le=24 * 60)

@@ -30,7 +30,7 @@ from flows import CountryMatcher, load_catalog
 from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
-from intake.core import app
+from intake.core import app, background
 from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
@@ -56,7 +56,7 @@ def serve(ctx: Context) -> None:
     settings = ctx.settings
     metrics = ServiceMetrics()
     places = CountryMatcher(load_catalog().languages)
-    app.prepare_in_background(places)
+    background.prepare_in_background(places)
     service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics, places=places)
     cipher = ctx.cipher
     health = Health(ctx.sessions, lambda: directory_problems(ctx.sessions, cipher.keyring()))
@@ -155,7 +155,7 @@ async def _main(
         web_app, store = console_app(settings, ctx.sessions, settings.web.listen)
         web = asyncio.create_task(serve_console(web_app, store, settings.web.listen))
     # Safety check-ins: due prompts go to the delivery queue, missed ones raise their case.
-    scheduler = app.build_checkin_scheduler(settings, ctx.sessions, ctx.cipher)
+    scheduler = background.build_checkin_scheduler(settings, ctx.sessions, ctx.cipher)
     checkins = asyncio.create_task(run_checkins(scheduler, settings.checkins.poll_seconds))
     shredder = (
         asyncio.create_task(shred_periodically(ctx.sessions, epochs), name="draft-epochs")

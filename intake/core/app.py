@@ -10,7 +10,6 @@ import functools
 import logging
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import KdfParams, Keyring, WordHashParams, create_keyring_file, load_keyring
-from flows import Catalog, CountryMatcher, fold, load_catalog, load_specs
+from crypto import KdfParams, Keyring, create_keyring_file, load_keyring
+from flows import Catalog, CountryMatcher, load_catalog, load_specs
 from flows import Engine as FlowEngine
 from intake.config import Settings
-from intake.core.checkin_scheduler import CheckinScheduler
-from intake.core.checkins import CheckinPolicy
+from intake.core.background import checkin_policy
 from intake.core.config_check import check_routing
 from intake.core.service import ConversationService
 from intake.errors import SetupError
@@ -186,23 +184,6 @@ def build_draft_epochs(settings: Settings, cipher: RecordCipher) -> DraftEpochs 
     return DraftEpochs(source, source.update, window)
 
 
-def prepare_in_background(places: CountryMatcher) -> threading.Thread:
-    """Build the places index (about 2 s) in a daemon thread, so that `serve`
-    answers at once and the first defender naming a city does not wait for it.
-
-    A defender arriving before it is done builds the same tables (the cached
-    properties are computed on first use either way): nothing waits on the thread.
-    """
-
-    def work() -> None:
-        started = time.monotonic()
-        places.prepare()
-        log.info("places index ready", extra={"seconds": round(time.monotonic() - started, 2)})
-
-    thread = threading.Thread(target=work, name="places-index", daemon=True)
-    thread.start()
-    return thread
-
 
 def build_service(
     settings: Settings,
@@ -251,47 +232,6 @@ def build_service(
         draft_epochs=build_draft_epochs(settings, cipher),
     )
 
-
-def checkin_policy(settings: Settings) -> CheckinPolicy:
-    """Safety check-ins' grace period and word-hash cost, from `[checkins]`."""
-    words = WordHashParams(
-        memory_kib=settings.checkins.word_memory_kib, iterations=settings.checkins.word_iterations
-    )
-    return CheckinPolicy(
-        grace=timedelta(minutes=settings.checkins.grace_minutes),
-        words=words,
-        duress_words=frozenset(fold(word) for word in settings.duress_words),
-    )
-
-
-def build_checkin_scheduler(
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    cipher: RecordCipher,
-    clock: Callable[[], datetime] = utcnow,
-) -> CheckinScheduler:
-    """The scheduler that asks due check-ins and raises missed ones (run by `serve`)."""
-    return CheckinScheduler(
-        sessions,
-        cipher,
-        load_catalog(),
-        clock,
-        grace=timedelta(minutes=settings.checkins.grace_minutes),
-        notify=_notify(settings),
-        batch=settings.checkins.batch,
-        audit_checkpoint=settings.audit_checkpoint,
-    )
-
-
-def _notify(settings: Settings) -> dict[str, str]:
-    return {
-        channel: chat
-        for channel, chat in (
-            ("telegram", settings.notifications.telegram_chat),
-            ("matrix", settings.notifications.matrix_room),
-        )
-        if chat
-    }
 
 
 def check_configuration(

@@ -29,7 +29,6 @@ from intake.errors import (
     ReasonRequired,
     Refused,
 )
-from intake.keys.holders import KeysAtHand
 from intake.keys.readers import mission_readers
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.references import CaseRef, MissionId, OfficerId
@@ -39,7 +38,8 @@ from intake.storage.models import Case, Officer
 from intake.storage.queue_pages import QueueFilter, case_audit_entries, queue_count, stat_rows
 from intake.storage.records import RecordCipher
 from intake.triage import actions
-from intake.triage.actions import REASON_REQUIRED, AttachmentContent, OpenedCase, actor_name
+from intake.triage.acting import Acting
+from intake.triage.actions import REASON_REQUIRED, AttachmentContent, OpenedCase
 from intake.triage.case_file import CaseFile, CaseRenderer
 from intake.triage.checkins import CheckinListing, checkins_for
 from intake.triage.missions import list_missions, mission_exists
@@ -51,23 +51,6 @@ __all__ = ["Acting", "CaseDesk"]
 
 # One triage step: (session, case, acting, now) -> what to tell the officer.
 Step = Callable[[Session, Case, "Acting", datetime], str]
-
-
-class Acting:
-    """Who acts: an officer with their unlocked keys, or security staff with the recovery key."""
-
-    def __init__(self, officer: Officer | None, keys: KeysAtHand | None) -> None:
-        self.officer = officer
-        self.keys = keys
-
-    @property
-    def actor(self) -> str:
-        return actor_name(self.officer, self.keys)
-
-    def require_keys(self) -> KeysAtHand:
-        if self.keys is None:
-            raise NoKeyAtHand("this step needs the officer's unlocked key")
-        return self.keys
 
 
 class CaseDesk:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from intake.config import CheckinSettings
-from intake.core import app
+from intake.core import app, background
 from intake.core.checkin_scheduler import CheckinScheduler
 from intake.core.service import ConversationService
 from intake.messages import PendingDelivery
@@ -55,7 +55,7 @@ def checkin_service(setup: Setup) -> ConversationService:
 
 
 def scheduler(setup: Setup, **kwargs: object) -> CheckinScheduler:
-    built = app.build_checkin_scheduler(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    built = background.build_checkin_scheduler(setup.settings, setup.sessions, setup.cipher, setup.clock)
     for name, value in kwargs.items():
         setattr(built, f"_{name}", value)
     return built

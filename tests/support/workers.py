@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from intake.config import load_settings
-from intake.core import app
+from intake.core import app, background
 from intake.errors import OfficerRefused
 from intake.storage import audit
 from intake.storage.models import Case, Delivery
@@ -124,7 +124,7 @@ def checkins(subject: str, out: Path, go: Path) -> None:
 
     settings = load_settings()
     engine, sessions = app.open_database(settings, require_schema=True)
-    scheduler = app.build_checkin_scheduler(
+    scheduler = background.build_checkin_scheduler(
         settings, sessions, app.build_cipher(settings, sessions), lambda: now
     )
     scheduler = CheckinScheduler(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flows import CountryMatcher
-from intake.core import app
+from intake.core import background
 
 
 def test_places_are_prepared_in_a_background_thread() -> None:
     places = CountryMatcher(("en",))
-    thread = app.prepare_in_background(places)
+    thread = background.prepare_in_background(places)
     assert thread.daemon
     thread.join(timeout=60)
     assert not thread.is_alive()
