@@ -178,6 +178,11 @@ def queue_reply(
 @queue.command("transfer")
 @click.argument("reference")
 @click.option("--to", "to_mission", required=True, help="The mission to hand the case to.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Transfer even though no active officer there can open it (it waits unseen).",
+)
 @officer_option
 @passphrase_file_option
 @reason_option
@@ -186,6 +191,7 @@ def queue_transfer(
     ctx: Context,
     reference: str,
     to_mission: str,
+    force: bool,
     officer_id: str | None,
     passphrase_file: Path | None,
     reason_file: Path | None,
@@ -195,4 +201,4 @@ def queue_transfer(
     desk, ref, acting = _officer_acting(
         ctx, reference, officer_id, passphrase_file, "case.transfer"
     )
-    click.echo(desk.transfer(ref, acting, MissionId(to_mission), reason))
+    click.echo(desk.transfer(ref, acting, MissionId(to_mission), reason, force=force))

@@ -18,7 +18,7 @@ bot has answered the previous one (its first reply to that defender).
 Latency is from the injection of a message to the bot's first reply to
 that defender.
 
-    .venv/bin/python bench/signal.py [--defenders 20] [--transport unix|tcp] [--repeat 2]
+    .venv/bin/python bench/signal_channel.py [--defenders 20] [--transport unix|tcp] [--repeat 2]
 """
 
 from __future__ import annotations
