@@ -181,7 +181,11 @@ def officers_revoke(
     desk = _desk(ctx)
     # Refuse what will be refused (unknown, already revoked, no unlocker) before any prompt.
     desk.revocation_plan(
-        officer_id, by, recovery=recovery_key is not None, keep_mission_key=keep_mission_key
+        officer_id,
+        by,
+        recovery=recovery_key is not None,
+        keep_mission_key=keep_mission_key,
+        force=force,
     )
     unlocker = None
     if not keep_mission_key:

@@ -142,18 +142,23 @@ def revoke(session: Session, officer_id: str, now: datetime, force: bool = False
             (the mission's cases, and those to come, would wait unseen), unless `force`.
     """
     officer = get_officer(session, officer_id)
-    if not force and officer.status == "active":
-        if mission_readers(session, officer.mission_id) == {officer_id}:
-            raise NoReaders(
-                officer.mission_id,
-                f"{officer_id} is the last active officer who can open {officer.mission_id}'s "
-                "cases: revoked, they would wait unseen",
-                "enrol another officer first (hrd-intake officers add --mission "
-                f"{officer.mission_id} ... --by {officer_id}), or add --force to revoke anyway",
-            )
+    if not force:
+        refuse_last_reader(session, officer)
     officer.status = "revoked"
     officer.revoked_at = now
     return delete_mission_key_seals_to(session, officer_recipient(officer_id))
+
+
+def refuse_last_reader(session: Session, officer: Officer) -> None:
+    """Raise NoReaders when `officer` is the last active one who can open their mission's cases."""
+    if officer.status == "active" and mission_readers(session, officer.mission_id) == {officer.id}:
+        raise NoReaders(
+            officer.mission_id,
+            f"{officer.id} is the last active officer who can open {officer.mission_id}'s "
+            "cases: revoked, they would wait unseen",
+            "enrol another officer first (hrd-intake officers add --mission "
+            f"{officer.mission_id} ... --by {officer.id}), or add --force to revoke anyway",
+        )
 
 
 def rotate_key(

@@ -182,12 +182,19 @@ class StaffDesk:
     # Revocation
 
     def revocation_plan(
-        self, officer_id: str, by: str | None, *, recovery: bool, keep_mission_key: bool
+        self,
+        officer_id: str,
+        by: str | None,
+        *,
+        recovery: bool,
+        keep_mission_key: bool,
+        force: bool = False,
     ) -> MissionId:
         """Check a revocation before anyone is asked for a passphrase; returns the mission.
 
         Raises:
             OfficerRefused: unknown officer, already revoked, or `by` is the officer.
+            NoReaders: the last officer able to open the mission's cases, unless `force`.
             NoKeyAtHand: the mission key is to be rotated and neither a member
                 (`by`) nor the recovery key (`recovery`) is named.
         """
@@ -195,6 +202,8 @@ class StaffDesk:
             officer = officers.get_officer(session, officer_id)
             if officer.status == "revoked":
                 raise OfficerRefused(f"officer {officer_id} is already revoked")
+            if not force:
+                officers.refuse_last_reader(session, officer)
             mission_id = MissionId(officer.mission_id)
         if keep_mission_key:
             return mission_id
