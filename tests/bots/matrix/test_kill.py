@@ -112,7 +112,7 @@ def test_sigkill_at_random_points_loses_nothing(
                 # The bot, up again, answers and knows the case (normally the
                 # reference came already, from the answers' outbox).
                 # ("HRD-...: new (since ...)" is the status line, not the reference message.)
-                await defender.say(room, "/status", expect=f"{reference}:")
+                await defender.say(room, f"/status {reference}", expect=f"{reference}:")
                 # A clean stop too: SIGTERM ends the channel and the process with 0.
                 bot.send_signal(signal.SIGTERM)
                 assert bot.wait(timeout=20) == 0
