@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
+from flows import CountryMatcher, load_catalog, load_specs
 from intake.cli.case_view import print_case
 from intake.storage.models import Case
 from intake.triage.actions import AttachmentContent, OpenedCase
+from intake.triage.case_file import CaseRenderer
 
 FILE_KEY = base64.b64encode(b"K" * 32).decode("ascii")
 CONVERSATION_ID = "c0ffee" * 5 + "00"
@@ -47,12 +49,15 @@ def test_json_carries_no_key_material_and_no_internal_ids(
         "return": {"channel": "telegram", "chat": "4242", "sender": "4242"},
     }
     files = (AttachmentContent(ATTACHMENT_ID, "image/png", "x.png", b"\x89PNG"),)
-    print_case(Console(), OpenedCase(case, payload, files, ()), None, as_json=True)
+    opened = OpenedCase(case, payload, files, ())
+    catalog = load_catalog()
+    renderer = CaseRenderer(catalog, load_specs(catalog=catalog), CountryMatcher(catalog.languages))
+    print_case(Console(), renderer.render(opened, [], "en"), opened, None, as_json=True)
 
     out = capsys.readouterr().out
     shown = json.loads(out)
     assert shown["report"]["answers"] == {"details": "What happened"}
-    assert shown["attachments"] == [{"n": 1, "media_type": "image/png", "size": 4}]
+    assert shown["attachments"] == [{"n": 1, "media_type": "image/png", "name": "x.png", "size": 4}]
     for secret in (FILE_KEY, CONVERSATION_ID, ATTACHMENT_ID, case.id, "4242"):
         assert secret not in out
     assert not re.search(r"[0-9a-f]{32}", out)
