@@ -148,11 +148,16 @@ class Drafts:
         """Seal the record, and re-wrap it and its draft files under the current epoch."""
         if turn.destroyed:
             return
+        before = turn.conversation.draft_epoch
         save_turn(self._cipher, turn)
         if now is not None:
             turn.conversation.last_seen_at = now
         epoch = turn.conversation.draft_epoch
         assert epoch is not None  # noqa: S101 - save_turn just set it
+        if before == epoch:
+            # Already on this epoch: its files moved with it (and new ones are born
+            # under the current epoch), so there is nothing to look for.
+            return
         for row in storage.draft_files_off_epoch(session, turn.conversation.id, epoch):
             assert row.dek_wrapped is not None  # noqa: S101 - a draft file carries its key
             dek = self._cipher.open_key("attachment", row.id, row.dek_wrapped)
