@@ -208,7 +208,7 @@ def queue_checkins(
         return
     table = id_table(
         "check-in", "mission", "channel", "state", "every", "next due (UTC)", "since",
-        ids=("check-in", "mission"),
+        ids=("mission", "state"),  # what an officer reads at a glance: never broken
     )
     for item in listing:
         every = f"{item.interval_minutes // 60}h" if item.interval_minutes else "once"
