@@ -36,8 +36,12 @@ def test_refusals_come_before_any_prompt(setup: Setup, tmp_path: Path) -> None:
     assert code == 1 and "too short" in output and "no terminal" not in output
     assert "readable by others" in output
 
+    # Ana is eu-del-ke's only officer: refused first for that, before any prompt,
     code, output = run(setup, "officers", "revoke", ana)
+    assert code == 1 and "--force" in output and "no terminal" not in output
+    # then, forced, for the mission key that revoking rotates (no unlocker named).
+    code, output = run(setup, "officers", "revoke", ana, "--force")
     assert code == 1 and "--keep-mission-key" in output and "no terminal" not in output
-    assert run(setup, "officers", "revoke", ana, "--keep-mission-key")[0] == 0
+    assert run(setup, "officers", "revoke", ana, "--keep-mission-key", "--force")[0] == 0
     code, output = run(setup, "officers", "revoke", ana, "--by", "someone")
     assert code == 1 and "already revoked" in output and "no terminal" not in output
