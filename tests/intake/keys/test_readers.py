@@ -56,7 +56,7 @@ def test_keys_status_and_readyz_name_the_mission(setup: Setup) -> None:
     assert status.as_json()["unreadable"][0]["mission"] == "eu-del-ke"
     health = Health(setup.sessions)
     assert health.unreadable_cases() == {"eu-del-ke": 1}
-    _, details = health.report(True, health.unreadable_cases())
+    _, details = health.report(True, unreadable=health.unreadable_cases())
     assert details["unreadable_cases"] == {"eu-del-ke": 1}
 
 
