@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.storage import mission_keys, pages, seals, wrapped_keys
+from intake.storage import counts, mission_keys, pages, seals, wrapped_keys
 from intake.storage.mission_keys import MissionKeyRef
 from intake.storage.models import Conversation, KeySeal
 from intake.storage.pages import MissionPublicKey, SealedCase, SealedEvent
@@ -257,3 +257,48 @@ def test_sealed_record_pages(sessions: sessionmaker[Session]) -> None:
     # Each page comes with the open session it was read in.
     for session, page in pages.mission_key_pages(sessions, sample=2):
         assert len(page) == 2 and session.is_active
+
+
+def test_officers_holding_mission_keys_counts_active_officers_only(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        rows.mission(session, "m-a")
+        rows.officer(session, "ann", "m-a")
+        rows.officer(session, "bob", "m-a", status="revoked")
+        rows.seal(session, "mission_key", "m-a/1", "officer:ann")
+        rows.seal(session, "mission_key", "m-a/2", "officer:bob")
+        rows.seal(session, "mission_key", "m-a/2", "recovery:old")
+    with sessions() as session:
+        assert seals.officers_holding_mission_keys(session) == {"m-a/1": {"ann"}}
+
+
+def test_unreadable_queues_need_a_case_seal_an_active_officer_can_open(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Given m-a: c1 sealed to version 1 (Ann holds it), c2 to version 2 (only revoked Bob);
+    # m-b: a key but c3 sealed to the recovery key only; m-c: no key, no officer; m-d: empty
+    with sessions.begin() as session:
+        for mission_id in ("m-a", "m-b", "m-c", "m-d"):
+            rows.mission(session, mission_id)
+        rows.officer(session, "ann", "m-a")
+        rows.officer(session, "bob", "m-a", status="revoked")
+        rows.officer(session, "cat", "m-b")
+        rows.mission_key(session, "m-a", 1)
+        rows.mission_key(session, "m-a", 2)
+        rows.mission_key(session, "m-b", 1)
+        for case_id, mission_id in (("c1", "m-a"), ("c2", "m-a"), ("c3", "m-b"), ("c4", "m-c")):
+            rows.case(session, case_id, mission_id)
+        rows.seal(session, "case", "c1", "mission:m-a", 1)
+        rows.seal(session, "case", "c2", "mission:m-a", 2)
+        rows.seal(session, "case", "c3", "recovery:old")
+        rows.seal(session, "mission_key", "m-a/1", "officer:ann")
+        rows.seal(session, "mission_key", "m-a/2", "officer:bob")
+        rows.seal(session, "mission_key", "m-b/1", "officer:cat")
+    with sessions() as session:
+        found = counts.unreadable_queues(session)
+    assert found == [
+        counts.UnreadableQueue("m-a", 1, True),
+        counts.UnreadableQueue("m-b", 1, True),
+        counts.UnreadableQueue("m-c", 1, False),
+    ]
