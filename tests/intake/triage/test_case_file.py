@@ -55,7 +55,11 @@ def test_reply_awaits_the_defender_and_their_answer_marks_it_answered(setup: Set
     desk.reply(reference, ana, "Are you safe?")  # straight from new
     [case] = desk.list(ana.officer, [], [], limit=10, offset=0)
     assert case.status == "awaiting_defender" and not case.answered
-    defender = Defender(setup.service(), sender="d1")
+    service = setup.service()
+    # The channel sends the reply: only then does the conversation await an answer.
+    for delivery in service.claim_deliveries("console"):
+        service.delivered(delivery)
+    defender = Defender(service, sender="d1")
     defender.send("Yes, safe now.")
     answered = desk.list(ana.officer, [], [], limit=10, offset=0, wanted=QueueFilter(answered=True))
     assert [c.reference for c in answered] == [reference] and answered[0].status == "in_progress"
