@@ -19,9 +19,13 @@ pytestmark = pytest.mark.slow
 
 
 def _wait(driver: Any, condition: Any, timeout: float = 20) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    # A condition may read an element of the page being replaced (a form just
+    # submitted): that is "not yet", not a failure.
+    wait = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition)
 
 
 def _path(driver: Any, path: str) -> Any:
