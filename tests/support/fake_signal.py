@@ -262,6 +262,12 @@ class FakeSignal:
         with self._cond:
             return len(self._all_conns)
 
+    @property
+    def live_connections(self) -> int:
+        """Connections not yet seen closed: a killed client's stay live until its EOF is read."""
+        with self._cond:
+            return len(self._conns)
+
     def pending(self) -> int:
         with self._cond:
             return len(self._queue)

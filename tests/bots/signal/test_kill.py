@@ -114,6 +114,8 @@ def test_sigkill_at_random_points_keeps_every_message_once(
             time.sleep(rng.uniform(0.0, 0.8))
         finally:
             serve.kill()
+        # Until the fake reads EOF it may still hand the dead connection an envelope.
+        fake.wait_for(lambda f: f.live_connections == 0, 10, "the killed connections closed")
         written = fake.written_since(connections)
         with primary_setup.sessions() as session:
             open_rows = session.scalar(
