@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import hmac
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +36,13 @@ from intake.storage.cases import attachments_of_case
 from intake.storage.mission_keys import mission_key_refs, missions_with_keys
 from intake.storage.models import KeySeal
 from intake.storage.officers import active_officers
-from intake.storage.pages import event_pages, mission_key_pages, sealed_case_pages
+from intake.storage.pages import (
+    SealedCase,
+    SealedEvent,
+    event_pages,
+    mission_key_pages,
+    sealed_case_pages,
+)
 from intake.storage.records import RecordCipher
 from intake.storage.seals import officer_mission_key_seals, seals_of_records
 
@@ -144,29 +151,53 @@ def verify_sealed_records(
         raise WrongRecoveryKey(recovery.recipient.removeprefix("recovery:"), active and active[0])
     checker = _SealChecker(report, recovery, active_name)
     checker.missions_with_keys = missions
-    _verify_cases(sessions, cipher, checker, sample, on_progress)
-    _verify_events(sessions, cipher, checker, sample, on_progress)
+
+    def open_case_row(session: Session, row: SealedCase, dek: DataKey) -> None:
+        _open_case(session, cipher, report, row.id, row.reference, dek, row.payload_ct)
+
+    def open_event_row(_: Session, row: SealedEvent, dek: DataKey) -> None:
+        try:
+            cipher.open(dek, "event", row.id, "body", row.body_ct)
+        except CryptoError as exc:
+            report.fail("event", row.id, type(exc).__name__)
+
+    cases = sealed_case_pages(sessions, sample)
+    _verify_pages(cases, "case", checker, lambda r: r.reference, open_case_row, on_progress)
+    events = event_pages(sessions, sample)
+    _verify_pages(events, "event", checker, lambda r: r.id, open_event_row, on_progress)
     _verify_mission_keys(sessions, checker, sample)
     _verify_officer_seals(sessions, report)
 
 
-def _verify_cases(
-    sessions: sessionmaker[Session],
-    cipher: RecordCipher,
+class _Sealed(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def mission_id(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_Sealed)
+
+
+def _verify_pages(
+    pages: Iterable[tuple[Session, list[_Row]]],
+    record_type: str,
     checker: _SealChecker,
-    sample: int | None,
+    label: Callable[[_Row], str],
+    open_body: Callable[[Session, _Row, DataKey], None],
     on_progress: Callable[[int], None] | None,
 ) -> None:
+    """Count each record, check its seals and, where they give the data key, open it."""
     report = checker.report
-    for session, rows in sealed_case_pages(sessions, sample):
-        seals = _seals(session, "case", [row.id for row in rows])
+    for session, rows in pages:
+        seals = _seals(session, record_type, [row.id for row in rows])
         for row in rows:
-            report.checked["case"] += 1
+            report.checked[record_type] += 1
             dek = checker.data_key(
-                session, "case", row.id, row.reference, row.mission_id, seals.get(row.id, [])
+                session, record_type, row.id, label(row), row.mission_id, seals.get(row.id, [])
             )
             if dek is not None:
-                _open_case(session, cipher, report, row.id, row.reference, dek, row.payload_ct)
+                open_body(session, row, dek)
         if on_progress is not None:
             on_progress(len(rows))
 
@@ -200,31 +231,6 @@ def _open_case(
             cipher.open(file_key, "attachment", row.id, "data", row.data_ct)
         except (CryptoError, ValueError) as exc:
             report.fail("attachment", attachment_id, type(exc).__name__)
-
-
-def _verify_events(
-    sessions: sessionmaker[Session],
-    cipher: RecordCipher,
-    checker: _SealChecker,
-    sample: int | None,
-    on_progress: Callable[[int], None] | None,
-) -> None:
-    report = checker.report
-    for session, rows in event_pages(sessions, sample):
-        seals = _seals(session, "event", [row.id for row in rows])
-        for row in rows:
-            report.checked["event"] += 1
-            dek = checker.data_key(
-                session, "event", row.id, row.id, row.mission_id, seals.get(row.id, [])
-            )
-            if dek is None:
-                continue
-            try:
-                cipher.open(dek, "event", row.id, "body", row.body_ct)
-            except CryptoError as exc:
-                report.fail("event", row.id, type(exc).__name__)
-        if on_progress is not None:
-            on_progress(len(rows))
 
 
 def _verify_mission_keys(
