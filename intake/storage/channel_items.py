@@ -18,14 +18,13 @@ Writes are durable when a method returns (one transaction per call).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from intake.storage.channel_state import ChannelBoundStore
 from intake.storage.models import ChannelItem
-from intake.storage.records import RecordCipher
 
 __all__ = ["RECORD_TYPE", "ChannelItemStore"]
 
@@ -44,27 +43,8 @@ def _unpack(blob: bytes) -> tuple[str, bytes]:
     return blob[start : start + length].decode("utf-8"), blob[start + length :]
 
 
-class ChannelItemStore:
-    """Load, put and delete one channel's items.
-
-    Args:
-        channel: the channel's name ("matrix").
-        sessions: opens database sessions.
-        cipher: seals values and makes pseudonyms under the keyring.
-        clock: returns the current aware UTC time.
-    """
-
-    def __init__(
-        self,
-        channel: str,
-        sessions: sessionmaker[Session],
-        cipher: RecordCipher,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._channel = channel
-        self._sessions = sessions
-        self._cipher = cipher
-        self._clock = clock
+class ChannelItemStore(ChannelBoundStore):
+    """Load, put and delete one channel's items (see the module docstring)."""
 
     def _namespace(self, kind: str) -> str:
         return f"channel-item:{self._channel}:{kind}"

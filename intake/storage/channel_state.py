@@ -15,13 +15,14 @@ from intake.storage.models import ChannelState
 from intake.storage.records import RecordCipher
 
 
-class ChannelStateStore:
-    """Read and write one channel's state values (bytes), each in its own transaction.
+class ChannelBoundStore:
+    """A store bound to one channel, sealing what it keeps under the keyring.
 
     Args:
-        channel: the channel's name ("matrix", "telegram").
+        channel: the channel's name ("matrix", "telegram", "signal").
         sessions: opens database sessions.
-        cipher: seals values under the keyring; who can decrypt: the service.
+        cipher: seals values (and makes pseudonyms) under the keyring; who can
+            decrypt: the service.
         clock: returns the current aware UTC time.
     """
 
@@ -36,6 +37,10 @@ class ChannelStateStore:
         self._sessions = sessions
         self._cipher = cipher
         self._clock = clock
+
+
+class ChannelStateStore(ChannelBoundStore):
+    """Read and write one channel's state values (bytes), each in its own transaction."""
 
     def _record_id(self, key: str) -> str:
         return f"{self._channel}/{key}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -14,6 +12,7 @@ from bots.telegram.channel import TelegramChannel, build_telegram
 from bots.telegram.ratelimit import RateLimiter
 from intake.config import Settings, TelegramSettings
 from intake.core.service import ConversationService
+from tests.support.channel_thread import ChannelThread
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.setup import Setup
 
@@ -40,41 +39,7 @@ def telegram_settings(setup: Setup, fake: FakeTelegram, **telegram: Any) -> Sett
     )
 
 
-class TelegramRunning:
-    """A channel running in a thread of its own with its own event loop."""
-
-    def __init__(self, channel: TelegramChannel) -> None:
-        self.channel = channel
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="telegram-channel", daemon=True)
-
-    def _main(self) -> None:
-        async def main() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            self._ready.set()
-            await self.channel.run(self._stop)
-
-        try:
-            asyncio.run(main())
-        except Exception as exc:  # noqa: BLE001 - re-raised by stop(), in the test's thread
-            self.error = exc
-            self._ready.set()
-
-    def start(self) -> TelegramRunning:
-        self._thread.start()
-        assert self._ready.wait(10), "the channel did not start"
-        return self
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self._loop is not None and self._stop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "the channel did not stop"
-        if self.error is not None:
-            raise self.error
+TelegramRunning = ChannelThread[TelegramChannel]
 
 
 RunTelegram = Callable[..., AbstractContextManager[TelegramRunning]]
@@ -99,7 +64,7 @@ def telegram_run(telegram_fake: FakeTelegram) -> RunTelegram:
         settings = telegram_settings(setup, telegram_fake, webhook_url=webhook_url)
         options.setdefault("limiter", RateLimiter(burst=1000, per_minute=6000))
         channel = build_telegram(settings, service or setup.service(), **options)
-        running = TelegramRunning(channel).start()
+        running = TelegramRunning(channel, "telegram-channel").start()
         try:
             yield running
         finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ from intake.config import Settings, SignalSettings
 from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.storage.models import InboxMessage
+from tests.support.channel_thread import ChannelThread
 from tests.support.fake_signal import FakeSignal
 from tests.support.setup import Setup
 
@@ -50,42 +49,7 @@ def signal_env(fake: FakeSignal) -> dict[str, str]:
     }
 
 
-class SignalRunning:
-    """A channel running in a thread of its own with its own event loop."""
-
-    def __init__(self, channel: SignalChannel) -> None:
-        self.channel = channel
-        self.faults: list[str | None] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="signal-channel", daemon=True)
-
-    def _main(self) -> None:
-        async def main() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            self._ready.set()
-            await self.channel.run(self._stop)
-
-        try:
-            asyncio.run(main())
-        except Exception as exc:  # noqa: BLE001 - re-raised by stop(), in the test's thread
-            self.error = exc
-            self._ready.set()
-
-    def start(self) -> SignalRunning:
-        self._thread.start()
-        assert self._ready.wait(10), "the channel did not start"
-        return self
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self._loop is not None and self._stop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "the channel did not stop"
-        if self.error is not None:
-            raise self.error
+SignalRunning = ChannelThread[SignalChannel]
 
 
 RunSignal = Callable[..., AbstractContextManager[SignalRunning]]
@@ -116,7 +80,7 @@ def signal_run(signal_fake: FakeSignal) -> RunSignal:
             max_backoff=0.5,
             **timing,
         )
-        running = SignalRunning(channel)
+        running = SignalRunning(channel, "signal-channel")
         running.faults = faults
         running.start()
         try:
