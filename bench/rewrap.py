@@ -55,7 +55,7 @@ def child(database: str, records: int, batch: int, traced_max: int) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         schema = None
         if database == "sqlite":
-            url = f"sqlite:///{tmp}/home/intake.storage.engine"
+            url = f"sqlite:///{tmp}/home/intake.db"
         else:
             schema = f"bench_rewrap_{secrets.token_hex(4)}"
             admin = create_engine(PG_ROOT, isolation_level="AUTOCOMMIT")

@@ -371,7 +371,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 _set_dotted(tree, f"{table}.{key}", value)
 
     tree["home"] = home
-    tree.setdefault("database_url", f"sqlite:///{(home / 'intake.storage.engine').as_posix()}")
+    tree.setdefault("database_url", f"sqlite:///{(home / 'intake.db').as_posix()}")
     keyring = tree.setdefault("keyring", {})
     keyring.setdefault("path", home / "keyring.json")
     if "passphrase" not in keyring:

@@ -13,14 +13,16 @@ PostgreSQL is selected.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from crypto import KdfParams
+from intake.runtime.logs import setup_logging
 from tests.support.databases import pg_schema, postgres_available, selected_databases
 from tests.support.setup import Setup, embedded_setup
 
@@ -59,7 +61,7 @@ def pg_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs once on a SQLite file and once on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'intake.storage.engine'}"
+        return f"sqlite:///{tmp_path / 'intake.db'}"
     return str(request.getfixturevalue("pg_url"))
 
 
@@ -77,7 +79,7 @@ def setup(tmp_path: Path, database_url: str) -> Iterator[Setup]:
 
 def _primary_url(request: pytest.FixtureRequest, home: Path) -> str:
     if PRIMARY == "sqlite":
-        return f"sqlite:///{home / 'intake.storage.engine'}"
+        return f"sqlite:///{home / 'intake.db'}"
     if request.node.get_closest_marker("sqlite_file"):
         pytest.skip("reads the SQLite file itself: runs in the SQLite pass")
     return str(request.getfixturevalue("pg_url"))
@@ -117,3 +119,23 @@ def module_database_env() -> Iterator[dict[str, str]]:
     _require_postgres()
     with pg_schema() as url:
         yield {"HRD_INTAKE_DATABASE_URL": url}
+
+
+@pytest.fixture
+def debug_log() -> Iterator[Callable[..., Path]]:
+    """`debug_log(path, "json")`: log everything, DEBUG included, to `path`, as `serve` would.
+
+    For the canary tests, which then read that file; the handlers are removed afterwards.
+    """
+
+    def start(path: Path, log_format: str = "json") -> Path:
+        setup_logging(path, log_format, "DEBUG", stderr_level="CRITICAL")
+        return path
+
+    try:
+        yield start
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()

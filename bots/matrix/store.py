@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 class ItemStore(Protocol):
-    """The part of `intake.channel_items.ChannelItemStore` the store uses."""
+    """The part of `intake.storage.channel_items.ChannelItemStore` the store uses."""
 
     def load(self) -> dict[str, dict[str, bytes]]: ...
 

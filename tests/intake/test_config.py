@@ -10,7 +10,7 @@ from intake.errors import ConfigError
 
 def test_defaults_put_everything_under_home(tmp_path: Path) -> None:
     settings = load_settings({"HRD_INTAKE_HOME": str(tmp_path)})
-    assert settings.database_url == f"sqlite:///{tmp_path.as_posix()}/intake.storage.engine"
+    assert settings.database_url == f"sqlite:///{tmp_path.as_posix()}/intake.db"
     assert settings.keyring.path == tmp_path / "keyring.json"
     assert settings.matrix.store == tmp_path / "matrix-store"
     assert settings.log_format == "text"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, text
+
+if TYPE_CHECKING:
+    from tests.support.setup import Setup
 
 
 def _variants(canary: str) -> set[bytes]:
@@ -57,3 +61,20 @@ def postgres_files_since(engine: Engine, since: float) -> list[Path]:
     if not all(os.access(root, os.R_OK | os.X_OK) for root in roots):
         pytest.skip(f"cannot read PostgreSQL's files in {data} (run as root or postgres)")
     return [path for path in files_under(*roots) if path.stat().st_mtime >= since - 1]
+
+
+def at_rest(setup: Setup, since: float, *more: Path) -> list[Path]:
+    """Every file a seized server holds for `setup` (and `more`), read while the WAL is live.
+
+    The home (database, WAL, logs, keyring) on SQLite; on PostgreSQL the home
+    and the server's data and WAL files written since `since` (a `time.time()`).
+    """
+    with setup.sessions() as session:
+        session.execute(text("select 1"))  # an open connection keeps the SQLite WAL in place
+        found = files_under(setup.settings.home, *more)
+        if setup.engine.dialect.name == "sqlite":
+            names = {path.name for path in found}
+            assert {"intake.db", "intake.db-wal"} <= names, sorted(names)
+        else:
+            found += postgres_files_since(setup.engine, since)
+    return found

@@ -7,34 +7,18 @@ signal-cli's attachment folder once the bot has taken a file.
 from __future__ import annotations
 
 import io
-import logging
 import secrets
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from intake.runtime.logs import setup_logging
 from tests.bots.signal.conftest import RunSignal, SignalDefender
 from tests.bots.signal.test_e2e import reference_in
 from tests.support.fake_signal import FakeSignal
-from tests.support.scan import files_under, leaks
+from tests.support.scan import at_rest, leaks
 from tests.support.setup import Setup
-
-
-@pytest.fixture
-def signal_debug_log(primary_setup: Setup) -> Iterator[Path]:
-    """Log everything, DEBUG included, to the setup's log file, as `serve` would."""
-    path = primary_setup.settings.log_path
-    setup_logging(path, "text", "DEBUG", stderr_level="CRITICAL")
-    try:
-        yield path
-    finally:
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            handler.close()
 
 
 def photo_with(comment: str) -> bytes:
@@ -48,14 +32,14 @@ def photo_with(comment: str) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.sqlite_file
 def test_text_aci_number_and_file_metadata_are_nowhere_at_rest(
     primary_setup: Setup,
     signal_run: RunSignal,
     signal_fake: FakeSignal,
     signal_defender: Callable[..., SignalDefender],
-    signal_debug_log: Path,
+    debug_log: Callable[..., Path],
 ) -> None:
+    log, started = debug_log(primary_setup.settings.log_path, "text"), time.time()
     tag = secrets.token_hex(6)
     canaries = {
         "text": f"canary-text-{tag}",
@@ -85,10 +69,7 @@ def test_text_aci_number_and_file_metadata_are_nowhere_at_rest(
             me.say(answer)
         assert reference_in(me.texts())
 
-    home = primary_setup.settings.home
-    paths = [home / "intake.db", home / "intake.db-wal", signal_debug_log]
-    paths += files_under(sig.attachments)
-    assert signal_debug_log.stat().st_size > 0
-    assert "signal" in signal_debug_log.read_text()
+    assert "signal" in log.read_text()
     assert list(sig.attachments.iterdir()) == []  # taken and deleted at once
-    assert leaks(canaries.values(), [p for p in paths if p.exists()]) == []
+    found = leaks(canaries.values(), at_rest(primary_setup, started, sig.attachments))
+    assert found == [], [(next(k for k, v in canaries.items() if v == c), p.name) for c, p in found]

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from intake.runtime.logs import setup_logging
 from tests.bots.conftest import TELEGRAM_TOKEN, RunTelegram, TelegramDefender
 from tests.bots.telegram.test_e2e import submitted_reference
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.scan import at_rest, leaks
 from tests.support.setup import Setup
-
-
-@pytest.fixture
-def telegram_debug_log(primary_setup: Setup) -> Iterator[Path]:
-    """Log everything, DEBUG included, to the setup's log file, as `serve` would."""
-    path = primary_setup.settings.log_path
-    setup_logging(path, "text", "DEBUG", stderr_level="CRITICAL")
-    try:
-        yield path
-    finally:
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            handler.close()
 
 
 def test_text_ids_username_and_phone_are_nowhere_at_rest(
@@ -35,8 +19,9 @@ def test_text_ids_username_and_phone_are_nowhere_at_rest(
     telegram_run: RunTelegram,
     telegram_fake: FakeTelegram,
     telegram_defender: Callable[..., TelegramDefender],
-    telegram_debug_log: Path,
+    debug_log: Callable[..., Path],
 ) -> None:
+    log, started = debug_log(primary_setup.settings.log_path, "text"), time.time()
     tag = secrets.token_hex(6)
     canaries = {
         "text": f"canary-text-{tag}",
@@ -65,14 +50,6 @@ def test_text_ids_username_and_phone_are_nowhere_at_rest(
         me.press("confirm")
         submitted_reference(me)
 
-    home = primary_setup.settings.home
-    files = [home / "intake.storage.engine", home / "intake.storage.engine-wal", telegram_debug_log]
-    assert telegram_debug_log.stat().st_size > 0
-    assert "batch recorded" in telegram_debug_log.read_text()
-    for path in files:
-        if not path.exists():
-            continue
-        data = path.read_bytes()
-        for what, canary in canaries.items():
-            assert canary.encode() not in data, f"{what} found in {path.name}"
-            assert canary.encode("utf-16-le") not in data, f"{what} (UTF-16) in {path.name}"
+    assert "batch recorded" in log.read_text()
+    found = leaks(canaries.values(), at_rest(primary_setup, started))
+    assert found == [], [(next(k for k, v in canaries.items() if v == c), p.name) for c, p in found]

@@ -108,7 +108,7 @@ def test_missing_setup_exits_3(tmp_path: Path, database_env: dict[str, str]) -> 
     result = run(environment, "queue", "list", check=False)
     assert result.returncode == 3
     assert "hrd-intake init" in result.stderr
-    assert not (tmp_path / "nothing" / "intake.storage.engine").exists()
+    assert not (tmp_path / "nothing" / "intake.db").exists()
 
 
 def test_flows_diagram_and_missing(env: dict[str, str]) -> None:
