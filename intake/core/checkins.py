@@ -34,12 +34,10 @@ from crypto import (
     new_data_key,
     new_word_salt,
     word_matches,
-    wrap_data_key,
 )
 from flows import Catalog, Submit, fold
 from intake.config import RoutingSettings
 from intake.core.cases import route
-from intake.errors import NoKeyAtHand
 from intake.keys.checkin_seals import preseal_case_key
 from intake.keys.directory import KeyDirectory
 from intake.messages import Outbound, Reply, WipeChat
@@ -120,7 +118,12 @@ class Checkins:
     # -- starting -------------------------------------------------------------
 
     def start(self, session: Session, turn: Turn, effect: Submit) -> list[Outbound]:
-        """The flow was confirmed: start the check-in (one per conversation)."""
+        """The flow was confirmed: start the check-in (one per conversation).
+
+        Raises:
+            NoKeyAtHand: there is no recovery key to seal the alert case to.
+            UntrustedKey: the recovery or mission key does not verify.
+        """
         now = self._clock()
         conversation = turn.conversation
         if storage.has_checkin(session, conversation.id):
@@ -143,15 +146,11 @@ class Checkins:
         }
         # Who can decrypt: whoever opens the alert case (mission officers, recovery key).
         payload_ct = self._cipher.seal_json(case_key, "case", case_id, "payload", payload)
-        case_dek_wrapped: bytes | None = None
-        try:
-            seals = preseal_case_key(
-                session, KeyDirectory(self._cipher.keyring()), reference, mission_id, case_key
-            )
-        except NoKeyAtHand:
-            # A setup from before officer keys: like a case, it stays under the keyring.
-            seals = b"[]"
-            case_dek_wrapped = wrap_data_key(self._cipher.keyring(), case_key, "case", case_id)
+        # Raises NoKeyAtHand or UntrustedKey before anything is written: the check-in
+        # then waits like a submission (deferred or held), never under the keyring.
+        seals = preseal_case_key(
+            session, KeyDirectory(self._cipher.keyring()), reference, mission_id, case_key
+        )
         dek, wrapped, version = self._cipher.new_key("checkin", checkin_id)
         link = {"case_id": case_id, "reference": reference, "language": self._language(turn)}
         salt = new_word_salt()
@@ -187,7 +186,6 @@ class Checkins:
             link_ct=self._cipher.seal_json(dek, "checkin", checkin_id, "link", link),
             case_payload_ct=payload_ct,
             case_seals=seals,
-            case_dek_wrapped=case_dek_wrapped,
         )
         session.add(checkin)
         session.flush()

@@ -115,10 +115,22 @@ class EffectHandlers:
     def language(self, turn: Turn) -> str:
         return self._drafts.language(turn)
 
+    @staticmethod
+    def deferred_message(effect: object) -> str:
+        """What the defender is told when `effect` raised NoKeyAtHand (nothing was written)."""
+        if isinstance(effect, Submit) and effect.flow == CHECKIN_FLOW:
+            return "checkin.deferred"
+        return "submit.deferred"
+
     def _on_submit(self, session: Session, turn: Turn, effect: Submit) -> list[Outbound]:
         """Raises NoKeyAtHand (nothing written) when there is no recovery key to seal to."""
         if effect.flow == CHECKIN_FLOW:  # starts a check-in; a case only if it is missed
-            return self.checkins.start(session, turn, effect)
+            try:
+                replies = self.checkins.start(session, turn, effect)
+            except UntrustedKey as untrusted:
+                return self._hold(session, turn, effect, untrusted)
+            turn.record.pop(HELD, None)
+            return replies
         now = self._clock()
         mission_id = cases.route(session, self._routing, effect.routing)
         conversation = turn.conversation
@@ -206,7 +218,8 @@ class EffectHandlers:
             "submission held: a public key does not verify under the keyring (keys verify)",
             extra={"key_kind": untrusted.kind},
         )
-        return [Reply(text=self._catalog.text(self.language(turn), "engine.submission_held"))]
+        held = "checkin.held" if effect.flow == CHECKIN_FLOW else "engine.submission_held"
+        return [Reply(text=self._catalog.text(self.language(turn), held))]
 
     def retry_held(self, session: Session, turn: Turn) -> list[Outbound]:
         """Send a held submission again (on the defender's next message); [] if none waits."""

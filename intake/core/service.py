@@ -392,6 +392,6 @@ class ConversationService(Outbox):
                 # at its confirmation and the defender is told it will go shortly.
                 log.error("submission deferred: no recovery key to seal the case to")
                 turn.record["flow"] = before
-                return self._tell(turn, "submit.deferred")
+                return self._tell(turn, self._effects.deferred_message(effect))
         replies.extend(prompt_to_reply(prompt) for prompt in outcome.prompts)
         return replies
