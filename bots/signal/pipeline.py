@@ -220,6 +220,8 @@ class Pipeline:
         A sender stays to be told if signal-cli is gone (DaemonUnavailable): the
         next session's `resume` tells them. What was sent joins the trace.
         """
+        if not self._to_tell:
+            return
         # No language hint on Signal: the default language (see the module docstring).
         text = self._service.notice("signal_rate_limited")
         traces: dict[str, list[str]] = {}

@@ -73,6 +73,11 @@ def test_a_flood_is_told_once_and_dropped_unread_while_another_sender_is_served(
         assert notices(sig, other.aci) == 0
         # Nothing of the flood beyond the burst reached the inbox or the core.
         assert counts(setup) == (3 + 1 + 3, 3 + 1 + 3)
+
+        # When the flooder then asks to delete the chat, the notice goes with the rest.
+        flooder.settle(sig.inject(flooder.aci, "/delete", received=T0 + 61_000))
+        assert "press and hold" in flooder.texts()[0]
+        assert not any(NOTICE in text for text in flooder.texts())
     # The dropped file left signal-cli's folder too.
     assert list(sig.attachments.iterdir()) == []
 
