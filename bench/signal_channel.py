@@ -40,6 +40,7 @@ import time  # noqa: E402
 from collections.abc import Callable, Coroutine  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bots.ratelimit import RateLimiter  # noqa: E402
 from bots.signal.channel import build_signal  # noqa: E402
 from bots.signal.rpc import RpcClient, parse_endpoint  # noqa: E402
 from intake.config import SignalSettings, load_settings  # noqa: E402
@@ -171,7 +172,9 @@ def run_once(kind: str, defenders: int, transport: str) -> tuple[float, list[flo
                 cipher = app.build_cipher(settings, sessions)
                 service = app.build_service(settings, sessions, cipher)
                 inbox = DurableInbox(service, sessions, cipher, app.utcnow)
-                channel = build_signal(settings, service, inbox)
+                # The whole path, not the limit: scripted defenders outpace any person.
+                limiter = RateLimiter(burst=1_000_000, per_minute=1_000_000)
+                channel = build_signal(settings, service, inbox, limiter=limiter)
                 stop = in_thread(channel.run)
             fake.wait_for(lambda f: f.subscribed_total, 10, "subscribed")
             elapsed, latencies = defenders_run(fake, names, SCRIPT)

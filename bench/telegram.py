@@ -42,8 +42,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
+from bots.ratelimit import RateLimiter  # noqa: E402
 from bots.telegram.channel import build_telegram  # noqa: E402
-from bots.telegram.ratelimit import RateLimiter  # noqa: E402
 from intake.config import TelegramSettings, load_settings  # noqa: E402
 from intake.core import app  # noqa: E402
 from intake.storage.records import RecordCipher  # noqa: E402

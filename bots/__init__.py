@@ -11,7 +11,8 @@ Public names (what the composition root in `intake.cli` uses):
   does not load python-telegram-bot or matrix-nio.
 
 Shared by the platform channels: `bots.deliveries` (officer replies and
-notifications, at least once, with backoff).
+notifications, at least once, with backoff), `bots.ratelimit` (the per-sender
+token bucket, Telegram's and Signal's).
 """
 
 from bots.console import ConsoleChannel

@@ -24,6 +24,10 @@ Faults: `connecting` (until the first subscription: not ready yet),
 `client_outdated` (Signal refuses this signal-cli version: update it; Signal
 expires clients about every three months), `rate_limited`, `daemon_error`.
 
+Each sender is rate-limited as on Telegram (`bots.ratelimit`: burst 10, then
+30 a minute); what is over the limit is dropped unread and the sender told
+once (`pipeline` says why it is not marked read).
+
 Beside the loop, a delivery worker (`bots.deliveries`) sends what officers
 queued (`deliveries`).
 """
@@ -41,6 +45,7 @@ from typing import Any
 
 from bots.core import Core, Inbox
 from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
+from bots.ratelimit import RateLimiter
 from bots.signal.deliveries import SignalSender
 from bots.signal.files import AttachmentFolder, default_folder
 from bots.signal.pipeline import CHANNEL, Pipeline
@@ -74,7 +79,11 @@ class SignalConfig:
 
 
 class SignalChannel:
-    """Runs the Signal channel until `stop` is set (see the module docstring)."""
+    """Runs the Signal channel until `stop` is set (see the module docstring).
+
+    Args:
+        limiter: per-sender rate limit (default: burst 10, then 30 a minute).
+    """
 
     name = CHANNEL
 
@@ -84,13 +93,14 @@ class SignalChannel:
         inbox: Inbox,
         config: SignalConfig,
         faults: FaultReport | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._config = config
         self._faults = faults or (lambda fault: None)
         self._fault: str | None = None
         self._client: RpcClient | None = None
         folder = AttachmentFolder(config.attachments, service.max_attachment_bytes)
-        self._pipeline = Pipeline(service, inbox, folder, config.disappearing_seconds)
+        self._pipeline = Pipeline(service, inbox, folder, config.disappearing_seconds, limiter)
         self._deliveries = DeliveryWorker(service, SignalSender(self._call), config.deliveries)
         self._rng = random.Random()  # noqa: S311 - backoff jitter, not a secret
 
@@ -222,9 +232,10 @@ def build_signal(
     service: Core,
     inbox: Inbox,
     faults: FaultReport | None = None,
+    limiter: RateLimiter | None = None,
     **options: Any,
 ) -> SignalChannel:
-    """The channel from the settings (`serve` calls this).
+    """The channel from the settings (`serve` calls this); `options` go to `SignalConfig`.
 
     Raises:
         ValueError: no account or daemon address, or an address off loopback.
@@ -241,4 +252,4 @@ def build_signal(
         disappearing_seconds=signal.disappearing_seconds,
         **options,
     )
-    return SignalChannel(service, inbox, config, faults)
+    return SignalChannel(service, inbox, config, faults, limiter)

@@ -6,7 +6,9 @@
 into an `Envelope`: who sent it (their ACI, the stable account id; the
 phone number only when signal-cli knows no ACI), its timestamp (with the
 sender, Signal's identity of a message: the dedup key, and what receipts
-and remote deletes name), and what it carries. Anything malformed becomes
+and remote deletes name; the sender's phone chose it), when Signal's server
+received it (`received`: the server's clock, which the rate limit counts
+by), and what it carries. Anything malformed becomes
 `Kind.IGNORE`, never a crash.
 
 Only one-to-one data messages reach the core. Group messages are not
@@ -63,6 +65,7 @@ class Envelope:
     kind: Kind
     sender: str = field(default="", repr=False)
     timestamp: int = 0
+    received: int | None = None  # serverReceivedTimestamp (ms), when signal-cli gives it
     text: str | None = field(default=None, repr=False)
     attachments: tuple[AttachmentRef, ...] = ()
     group: str | None = field(default=None, repr=False)
@@ -92,7 +95,10 @@ def read_notification(params: Mapping[str, Any]) -> Envelope:
     stamp = envelope.get("timestamp")
     if not sender or not isinstance(stamp, int) or isinstance(stamp, bool):
         return Envelope(Kind.IGNORE)
-    base = Envelope(Kind.IGNORE, sender=sender, timestamp=stamp)
+    received = envelope.get("serverReceivedTimestamp")
+    if not isinstance(received, int) or isinstance(received, bool) or received <= 0:
+        received = None
+    base = Envelope(Kind.IGNORE, sender=sender, timestamp=stamp, received=received)
     edit = envelope.get("editMessage")
     data = envelope.get("dataMessage")
     if isinstance(edit, Mapping):
@@ -120,7 +126,7 @@ def read_notification(params: Mapping[str, Any]) -> Envelope:
 
 
 def _with(base: Envelope, kind: Kind, **fields: Any) -> Envelope:
-    return Envelope(kind, base.sender, base.timestamp, **fields)
+    return Envelope(kind, base.sender, base.timestamp, base.received, **fields)
 
 
 def _attachment(value: object) -> AttachmentRef | None:

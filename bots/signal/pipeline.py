@@ -9,7 +9,8 @@ written, the only copy is in the bot's socket buffer: signal-cli will not
 send it again (only a signal-cli crash before that deletion makes it hand
 the same envelope over again after its restart). Hence the order here:
 
-1. read what is in the socket (`RpcClient.notifications`);
+1. read what is in the socket (`RpcClient.notifications`), and apply the
+   per-sender rate limit (below);
 2. `Inbox.keep`: sealed in the database, before any other work ("read means
    kept"); then the attachment files are deleted from signal-cli's folder;
 3. `sendReceipt` "read": the defender's phone shows a message read only once
@@ -22,6 +23,22 @@ the same envelope over again after its restart). Hence the order here:
 
 Sent messages' timestamps join the conversation's trace (sealed, in the
 transaction of `Inbox.sent`), so a later wipe can remote-delete them.
+
+**Over the rate limit** (`bots.ratelimit`, per sender ACI, held in memory
+only; counted by Signal's server receive time, which the sender cannot
+choose, so a backlog that waited on the server while the bot was down is no
+flood): the message is dropped before step 2. Nothing of it is kept, its
+files are deleted, the core never sees it; signal-cli has let go of it, so
+it is gone (a flood must cost neither the core nor the inbox). It is **not
+marked read**, on purpose: on this channel "read" means "kept", and the
+first-contact notice tells defenders to send again what does not show as
+read. Marking a dropped message read would tell the defender it arrived
+when it was thrown away, and they would not send it again. The sender is
+told once per episode, after the answers to what was admitted
+(`signal_rate_limited`: wait a minute, then send again each message Signal
+does not show as read), so the read marks say exactly what to resend;
+further messages of the episode are dropped quietly. Signal gives no
+language hint: the notice is in the default language.
 """
 
 from __future__ import annotations
@@ -33,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots.core import Core, Inbox
+from bots.ratelimit import RateLimiter, Verdict
 from bots.signal.envelopes import AttachmentRef, Envelope, Kind, read_notification
 from bots.signal.files import AttachmentFolder
 from bots.signal.render import render_reply
@@ -64,6 +82,7 @@ class Pipeline:
         inbox: the core's durable inbox.
         folder: signal-cli's attachment folder.
         disappearing_seconds: the timer set at first contact (0: none).
+        limiter: the per-sender rate limit (default: burst 10, then 30 a minute).
         retry: seconds between tries of a database step that failed.
     """
 
@@ -73,12 +92,16 @@ class Pipeline:
         inbox: Inbox,
         folder: AttachmentFolder,
         disappearing_seconds: int,
+        limiter: RateLimiter | None = None,
         retry: float = 1.0,
     ) -> None:
         self._service = service
         self._inbox = inbox
         self._folder = folder
         self._seconds = disappearing_seconds
+        self._limiter = RateLimiter() if limiter is None else limiter
+        # Senders over the limit and not yet told (the answering task tells them).
+        self._to_tell: dict[str, None] = {}
         self._retry = retry
         # One database step at a time: keeping and answering run side by side, and two
         # SQLite writers would meet in its busy handler, which sleeps in coarse steps.
@@ -89,8 +112,17 @@ class Pipeline:
     # -- 1-3: keep and mark read ----------------------------------------------------
 
     async def keep(self, call: Call, notifications: Sequence[dict[str, Any]]) -> None:
-        """Seal the batch in the inbox (retried until it works), delete files, mark read."""
-        read = [self._read(read_notification(params)) for params in notifications]
+        """Seal the batch in the inbox (retried until it works), delete files, mark read.
+
+        What is over the rate limit is not kept and not marked read (see the
+        module docstring); only its files are deleted.
+        """
+        read: list[_Read] = []
+        for envelope in map(read_notification, notifications):
+            if self._admit(envelope):
+                read.append(self._read(envelope))
+            else:  # over the limit: its files are deleted, nothing else is done
+                read.append(_Read(envelope, [], envelope.attachments))
         inbound = [m for item in read for m in item.messages]
         if inbound:
             await self._until_done(lambda: self._inbox.keep(CHANNEL, inbound), "kept")
@@ -100,6 +132,22 @@ class Pipeline:
             if item.messages:  # kept now or before: either way, it is in the inbox
                 stamps.setdefault(item.envelope.sender, []).append(item.envelope.timestamp)
         await self._receipts(call, stamps)
+
+    def _admit(self, envelope: Envelope) -> bool:
+        """Whether this envelope goes on to the inbox (False: dropped, over the limit)."""
+        if envelope.kind in (Kind.IGNORE, Kind.GROUP):
+            return True  # nothing for the core: it costs nothing and counts for nothing
+        if (envelope.sender, envelope.timestamp) in self._receipted:
+            return True  # signal-cli handing over again what was kept: the inbox drops it
+        sent_at = None if envelope.received is None else envelope.received / 1000
+        verdict = self._limiter.admit(envelope.sender, sent_at)
+        if verdict is Verdict.DENY_NOTIFY:
+            self._to_tell[envelope.sender] = None
+            log.info(
+                "a sender is over the rate limit: told once, the rest dropped unread",
+                extra={"channel": CHANNEL},
+            )
+        return verdict is Verdict.ALLOW
 
     def _read(self, envelope: Envelope) -> _Read:
         if envelope.kind in (Kind.IGNORE, Kind.GROUP):
@@ -155,14 +203,48 @@ class Pipeline:
     # -- 4: answer and send ---------------------------------------------------------------
 
     async def answer(self, call: Call) -> int:
-        """Answer everything kept and send it."""
+        """Answer everything kept and send it; then tell who went over the rate limit."""
         total = 0
         while True:
             answers = await self._until_done(lambda: self._inbox.answer(CHANNEL), "answered")
             if not answers:
-                return total
+                break
             await self.send(call, answers)
             total += len(answers)
+        await self._tell_over_limit(call)
+        return total
+
+    async def _tell_over_limit(self, call: Call) -> None:
+        """The rate-limit notice, once per episode, after the sender's answers went out.
+
+        A sender stays to be told if signal-cli is gone (DaemonUnavailable): the
+        next session's `resume` tells them. What was sent joins the trace.
+        """
+        if not self._to_tell:
+            return
+        # No language hint on Signal: the default language (see the module docstring).
+        text = self._service.notice("signal_rate_limited")
+        traces: dict[str, list[str]] = {}
+        slots = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def tell(sender: str) -> None:
+            async with slots:
+                try:
+                    traces[sender] = await self._say(call, sender, text)
+                except RpcError as exc:
+                    if exc.fault is not None:
+                        raise
+                    log.warning(
+                        "notice not delivered (code %d)", exc.code, extra={"channel": CHANNEL}
+                    )
+                self._to_tell.pop(sender, None)
+
+        outcomes = await asyncio.gather(*map(tell, list(self._to_tell)), return_exceptions=True)
+        if traces:
+            await self._until_done(lambda: self._inbox.sent([], CHANNEL, traces), "sent")
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def resume(self, call: Call) -> None:
         """What a killed run left: answers not sent, then messages kept but not answered."""

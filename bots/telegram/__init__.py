@@ -2,6 +2,6 @@
 
 `channel` builds and runs it; `updates` reads updates (no I/O), `batch` drives one
 batch through the core, `render` makes the Bot API calls, `retry` bounds retries,
-`ratelimit` is the per-sender limit, `webhook` the HTTP server, `deliveries` sends
-what officers queued.
+`webhook` the HTTP server, `deliveries` sends what officers queued. The per-sender
+rate limit is shared with the Signal channel (`bots.ratelimit`).
 """

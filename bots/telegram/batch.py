@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bots.core import Core
-from bots.telegram.ratelimit import RateLimiter, Verdict
+from bots.ratelimit import RateLimiter, Verdict
 from bots.telegram.render import Renderer
 from bots.telegram.updates import CHANNEL, Incoming, Route
 from intake.messages import Attachment, Outbound, Reply, WipeChat

@@ -23,8 +23,8 @@ into `[notifications] telegram_chat` (a group the bot stays in, silently).
 
 Module layout: `updates` reads updates (no I/O), `batch`
 drives one batch, `render` makes the Bot API calls,
-`retry` bounds the retries, `ratelimit` is the
-per-sender limit, `webhook` the HTTP server.
+`retry` bounds the retries, `webhook` the HTTP server. The
+per-sender limit is `bots.ratelimit`, shared with the Signal channel.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from telegram.warnings import PTBUserWarning
 
 from bots.core import Core
 from bots.deliveries import DeliveryTiming, DeliveryWorker, run_beside
+from bots.ratelimit import RateLimiter
 from bots.telegram.batch import Batch, BatchProcessor
 from bots.telegram.deliveries import TelegramSender, telegram_chat
-from bots.telegram.ratelimit import RateLimiter
 from bots.telegram.render import Renderer
 from bots.telegram.retry import Backoff, retry_after_seconds
 from bots.telegram.updates import ALLOWED_UPDATES, CHANNEL, Incoming, read_raw

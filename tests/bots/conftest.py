@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bots.ratelimit import RateLimiter
 from bots.telegram.channel import TelegramChannel, build_telegram
-from bots.telegram.ratelimit import RateLimiter
 from intake.config import Settings, TelegramSettings
 from intake.core.service import ConversationService
 from tests.support.channel_thread import ChannelThread

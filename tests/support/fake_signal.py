@@ -174,9 +174,15 @@ class FakeSignal:
         group: str | None = None,
         kind: str = "data",
         timestamp: int | None = None,
+        received: int | None = None,
     ) -> int:
-        """A defender's message (`kind`: data, edit, sticker, receipt, typing); its timestamp."""
+        """A defender's message (`kind`: data, edit, sticker, receipt, typing); its timestamp.
+
+        `timestamp` is the sender's (their phone's clock: Signal's id of the message);
+        `received` is when Signal's server got it, in ms (its clock: now, unless given).
+        """
         stamp = timestamp if timestamp is not None else next(self._clock)
+        received = received if received is not None else int(time.time() * 1000)
         envelope: JSON = {
             "source": number or sender,
             "sourceNumber": number,
@@ -184,8 +190,8 @@ class FakeSignal:
             "sourceName": "Defender",
             "sourceDevice": 1,
             "timestamp": stamp,
-            "serverReceivedTimestamp": stamp + 5,
-            "serverDeliveredTimestamp": stamp + 9,
+            "serverReceivedTimestamp": received,
+            "serverDeliveredTimestamp": received + 4,
         }
         data: JSON = {"timestamp": stamp, "message": text, "expiresInSeconds": 0, "viewOnce": False}
         if attachments:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bots.deliveries import DeliveryTiming
+from bots.ratelimit import RateLimiter
 from bots.signal.channel import SignalChannel, build_signal
 from intake.config import Settings, SignalSettings
 from intake.core.inbox import DurableInbox
@@ -57,13 +58,18 @@ RunSignal = Callable[..., AbstractContextManager[SignalRunning]]
 
 @pytest.fixture
 def signal_run(signal_fake: FakeSignal) -> RunSignal:
-    """`with signal_run(setup, service=None, **signal_settings): ...`, as `serve` builds it."""
+    """`with signal_run(setup, service=None, **signal_settings): ...`, as `serve` builds it.
+
+    The rate limit is lenient unless a `limiter` is given: scripted defenders
+    type faster than people.
+    """
 
     @contextmanager
     def run(
         setup: Setup,
         service: ConversationService | None = None,
         deliveries: DeliveryTiming | None = None,
+        limiter: RateLimiter | None = None,
         **signal: Any,
     ) -> Iterator[SignalRunning]:
         settings = signal_settings(setup, signal_fake, **signal)
@@ -76,6 +82,8 @@ def signal_run(signal_fake: FakeSignal) -> RunSignal:
             service,
             inbox,
             faults=faults.append,
+            # Not `limiter or ...`: a limiter tracking no sender yet is falsy (`__len__`).
+            limiter=RateLimiter(burst=1000, per_minute=6000) if limiter is None else limiter,
             base_backoff=0.05,
             max_backoff=0.5,
             **timing,

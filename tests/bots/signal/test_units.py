@@ -36,6 +36,17 @@ def test_the_number_only_when_there_is_no_aci() -> None:
     assert envelope.sender == "+15550123"
 
 
+def test_the_server_receive_time_is_read_apart_from_the_senders_timestamp() -> None:
+    # The sender's phone chooses `timestamp`; Signal's server sets the receive time,
+    # which is what the rate limit counts by.
+    data = {"dataMessage": {"message": "x"}}
+    envelope = read_notification(note(BASE | data | {"serverReceivedTimestamp": 1700000009000}))
+    assert (envelope.timestamp, envelope.received) == (1700000000123, 1700000009000)
+    assert read_notification(note(BASE | {"typingMessage": {}, "serverReceivedTimestamp": 7})).received == 7
+    for missing in [{}, {"serverReceivedTimestamp": "1"}, {"serverReceivedTimestamp": True}]:
+        assert read_notification(note(BASE | data | missing)).received is None
+
+
 @pytest.mark.parametrize(
     ("data", "kind"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bots.telegram.ratelimit import RateLimiter
+from bots.ratelimit import RateLimiter
 from intake.core import app
 from tests.bots.conftest import RunTelegram, TelegramDefender
 from tests.bots.telegram.test_failures import recorded

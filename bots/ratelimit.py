@@ -1,7 +1,10 @@
 """Per-sender rate limit: a token bucket, with one notice per episode.
 
-Pure logic with an injected clock; state lives in memory only (it is lost on
-restart, which only makes the limit more lenient for a moment).
+Shared by the platform channels (Telegram's batches, Signal's pipeline); each
+decides what a denied message means on its platform. Pure logic with an
+injected clock; state lives in memory only (it is lost on restart, which only
+makes the limit more lenient for a moment), keyed by whatever the channel
+names senders by: the key is never logged.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class RateLimiter:
     Args:
         burst: bucket size (messages accepted back to back).
         per_minute: refill rate.
-        clock: wall-clock seconds (Unix time, like Telegram's message dates).
+        clock: wall-clock seconds (Unix time, like Telegram's message dates and
+            Signal's server timestamps), for messages without a platform time.
         max_senders: above this many tracked senders, idle (full) buckets are forgotten.
     """
 
@@ -56,10 +60,11 @@ class RateLimiter:
     def admit(self, sender: str, sent_at: float | None = None) -> Verdict:
         """Whether this message of `sender` goes through.
 
-        `sent_at` is when the platform received it, if known: messages that
-        waited for us (the service was down, or restarting) are counted at
-        the pace they were written, not the pace they reach us, so a
-        defender's backlog is never mistaken for a flood. A time that goes
+        `sent_at` is when the platform's server received it, if known (Unix
+        seconds; never a time the sender chose, which a flood could forge):
+        messages that waited for us (the service was down, or restarting) are
+        counted at the pace they were written, not the pace they reach us, so
+        a defender's backlog is never mistaken for a flood. A time that goes
         backwards counts as no time.
         """
         now = self._clock() if sent_at is None else sent_at
