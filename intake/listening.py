@@ -8,9 +8,14 @@ these names); a module of its own so that the console's settings can grow.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["LOOPBACK_HOSTS", "HttpSettings", "WebSettings", "parse_http_addr"]
+__all__ = ["LOOPBACK_HOSTS", "HttpSettings", "Network", "WebSettings", "parse_http_addr"]
+
+Network = IPv4Network | IPv6Network
 
 
 class _Frozen(BaseModel):
@@ -38,6 +43,13 @@ class WebSettings(_Frozen):
     and set `behind_tls`, which marks the session cookie Secure. WebAuthn needs the
     origin the browser sees (`origin`, e.g. "https://console.example.org") and its
     host name (`rp_id`); both default to the listening address.
+
+    Sign-in attempts (every login POST: passphrase, second factor, enrolment step)
+    are limited per client address: `login_attempts` at once, then one more every
+    `login_refill_seconds` (`intake.triage.throttle`). The client address is the
+    connection's peer, unless the peer is one of `trusted_proxies` (addresses or
+    networks of the operator's reverse proxies): then it is the nearest address in
+    `X-Forwarded-For` that is not a trusted proxy. None is trusted by default.
     """
 
     listen: str | None = None
@@ -47,6 +59,37 @@ class WebSettings(_Frozen):
     rp_id: str | None = None
     idle_minutes: int = Field(default=15, ge=1, le=240)
     absolute_hours: int = Field(default=8, ge=1, le=24)
+    trusted_proxies: tuple[str, ...] = ()
+    # 20 at once: a delegation's handful of officers behind one NAT, each signing in with
+    # 2 attempts (3 at the first login) and a typo or two, all in the same few minutes.
+    # Then one every 30 s (120 an hour): a steady sign-in a minute for that office,
+    # about 18 s of Argon2id an hour for whoever sprays passphrases from one address.
+    login_attempts: int = Field(default=20, ge=1, le=1000)
+    login_refill_seconds: int = Field(default=30, ge=1, le=3600)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_list(cls, value: Any) -> Any:
+        # HRD_INTAKE_WEB_TRUSTED_PROXIES is one string: "127.0.0.1, ::1".
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return tuple(ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @field_validator("listen")
     @classmethod
