@@ -27,6 +27,10 @@ from pydantic import (
 )
 
 from intake.errors import ConfigError
+from intake.listening import LOOPBACK_HOSTS as LOOPBACK_HOSTS
+from intake.listening import HttpSettings as HttpSettings
+from intake.listening import WebSettings as WebSettings
+from intake.listening import parse_http_addr as parse_http_addr
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 
@@ -167,70 +171,6 @@ class CheckinSettings(_Frozen):
     word_iterations: int = Field(default=2, ge=1, le=10)
 
 
-class HttpSettings(_Frozen):
-    """`[http]`: the health and metrics endpoints (`HRD_INTAKE_HTTP_ADDR`).
-
-    They are for the machine's probes and Prometheus: loopback only, unless
-    `allow_public` says the operator put them behind their own access control
-    (in a container, the probes come from the container's own loopback).
-    """
-
-    allow_public: bool = False
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-
-
-class WebSettings(_Frozen):
-    """`[web]`: the officers' web console (`hrd-intake web`, and `serve` when `listen` is set).
-
-    It listens on loopback unless `allow_public`: put it behind a TLS reverse proxy
-    and set `behind_tls`, which marks the session cookie Secure. WebAuthn needs the
-    origin the browser sees (`origin`, e.g. "https://console.example.org") and its
-    host name (`rp_id`); both default to the listening address.
-    """
-
-    listen: str | None = None
-    allow_public: bool = False
-    behind_tls: bool = False
-    origin: str | None = None
-    rp_id: str | None = None
-    idle_minutes: int = Field(default=15, ge=1, le=240)
-    absolute_hours: int = Field(default=8, ge=1, le=24)
-
-    @field_validator("listen")
-    @classmethod
-    def _listen_format(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_http_addr(value)
-        return value
-
-    @model_validator(mode="after")
-    def _listen_on_loopback(self) -> WebSettings:
-        if self.listen is not None and not self.allow_public:
-            host, _ = parse_http_addr(self.listen)
-            if host not in LOOPBACK_HOSTS:
-                raise ValueError(
-                    f"web listen {self.listen!r} is not on loopback: put the console behind "
-                    "a TLS reverse proxy on this machine, or set [web] allow_public = true"
-                )
-        return self
-
-
-def parse_http_addr(addr: str) -> tuple[str, int]:
-    """`host:port` (`[::1]:9090` for IPv6) -> (host, port).
-
-    Raises:
-        ValueError: not host:port with a port from 0 to 65535.
-    """
-    host, sep, port = addr.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"expected host:port, got {addr!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
-
-
 class Settings(_Frozen):
     home: Path
     database_url: str
@@ -292,6 +232,9 @@ _ENV_KEYS = {
     "HRD_INTAKE_HTTP_ADDR": "http_addr",
     "HRD_INTAKE_OFFICER": "officer",
     "HRD_INTAKE_WEB_LISTEN": "web.listen",
+    "HRD_INTAKE_WEB_TRUSTED_PROXIES": "web.trusted_proxies",
+    "HRD_INTAKE_WEB_LOGIN_ATTEMPTS": "web.login_attempts",
+    "HRD_INTAKE_WEB_LOGIN_REFILL_SECONDS": "web.login_refill_seconds",
     "HRD_INTAKE_DEFAULT_LANGUAGE": "default_language",
     "HRD_INTAKE_KEYRING": "keyring.path",
     "HRD_INTAKE_TELEGRAM_API_URL": "telegram.api_url",

@@ -51,6 +51,7 @@ from intake.triage.missions import (
     read_directory,
 )
 from intake.triage.staff import StaffDesk
+from intake.triage.throttle import AttemptLimiter, SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +353,15 @@ def build_logins(
 ) -> LoginDesk:
     """The web console's login desk (passphrase, second factors, enrolment, lockout)."""
     return LoginDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock)
+
+
+def build_login_throttle(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+) -> SignInThrottle:
+    """The web console's limit on sign-in attempts per client address (`[web] login_*`)."""
+    refill = timedelta(seconds=settings.web.login_refill_seconds)
+    limiter = AttemptLimiter(settings.web.login_attempts, refill, clock)
+    return SignInThrottle(limiter, sessions, AuditTrail(sessions, settings.audit_checkpoint), clock)
 
 
 def build_staff_desk(

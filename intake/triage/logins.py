@@ -17,7 +17,8 @@ A failure at any stage (unknown officer, wrong passphrase, wrong code) counts
 against the officer id, and answers the same sentence; from `FREE_FAILURES`
 on, each further failure locks the id out for twice as long as the last (one
 minute, two, four... at most an hour). Every failure, lockout and login is
-in the audit log.
+in the audit log. Before any of it, the console takes each attempt from its
+client address's allowance (`intake.triage.throttle`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from intake.errors import Refused
 from intake.triage.desk import CaseDesk
 from intake.triage.logins import LoginDesk
+from intake.triage.throttle import SignInThrottle
 from intake.web import case_pages as cases
 from intake.web import login_pages as login
 from intake.web.console import HERE, Console, Redirect, WebOptions
@@ -56,6 +57,7 @@ async def _redirect(request: Request, exc: Exception) -> Response:
 def build_app(
     desk: CaseDesk,
     logins: LoginDesk,
+    throttle: SignInThrottle,
     store: SessionStore,
     options: WebOptions,
     clock: Callable[[], datetime],
@@ -85,5 +87,5 @@ def build_app(
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={HTTPException: _http_error, Redirect: _redirect, Refused: _refused},
     )
-    app.state.console = Console(desk, logins, store, options, clock)
+    app.state.console = Console(desk, logins, throttle, store, options, clock)
     return app

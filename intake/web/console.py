@@ -6,6 +6,7 @@ holds the desks (which decide and audit), the session store and the templates.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,26 +22,32 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from intake.listening import Network
 from intake.references import CaseRef, parse_reference
 from intake.triage.desk import CaseDesk
 from intake.triage.logins import LoginDesk
 from intake.triage.statistics import shown
+from intake.triage.throttle import SignInThrottle
+from intake.web.client import client_address
 from intake.web.sessions import SessionStore, WebSession, same_token
 
 __all__ = ["HERE", "Console", "Redirect", "WebOptions", "form_text", "reference_of"]
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class WebOptions:
-    """How the console is reached: cookie flags and the WebAuthn relying party."""
+    """How the console is reached: cookie flags, the WebAuthn relying party, the proxies."""
 
     secure_cookies: bool = False
     rp_id: str = "localhost"
     origin: str = "http://localhost"
     rp_name: str = "hrd-intake officers' console"
+    # Reverse proxies whose X-Forwarded-For names the client (`intake.web.client`).
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def cookie(self) -> str:
@@ -53,12 +60,14 @@ class Console:
         self,
         desk: CaseDesk,
         logins: LoginDesk,
+        throttle: SignInThrottle,
         store: SessionStore,
         options: WebOptions,
         clock: Callable[[], datetime],
     ) -> None:
         self.desk = desk
         self.logins = logins
+        self.throttle = throttle
         self.store = store
         self.options = options
         self.clock = clock
@@ -69,6 +78,19 @@ class Console:
         )
         self.templates = Jinja2Templates(env=env)
         self.templates.env.globals["shown"] = shown
+        self._told_untrusted = False
+
+    def client_address(self, request: Request) -> str:
+        """Where the request comes from, as far as the trusted proxies tell (README)."""
+        forwarded = request.headers.getlist("x-forwarded-for")
+        if forwarded and not self.options.trusted_proxies and not self._told_untrusted:
+            self._told_untrusted = True
+            log.warning(
+                "requests carry X-Forwarded-For but [web] trusted_proxies is empty: sign-in "
+                "attempts are limited per connecting address (your proxy's, shared by all)"
+            )
+        peer = request.client.host if request.client is not None else None
+        return client_address(peer, forwarded, self.options.trusted_proxies)
 
     # Sessions and forms
 

@@ -1,5 +1,10 @@
 """Logging in: passphrase, second factor (TOTP form, WebAuthn JSON), first-login enrolment,
-logout and the language of the pages."""
+logout and the language of the pages.
+
+Every sign-in POST first takes an attempt from its client address's allowance
+(`intake.triage.throttle`), before the form is read: over the limit it is
+answered 429 with `Retry-After`, and nothing typed is looked at.
+"""
 
 from __future__ import annotations
 
@@ -37,9 +42,32 @@ async def login_page(request: Request) -> Response:
     return console.page(request, "login.html", session)
 
 
+async def _over_limit(console: Console, request: Request) -> LoginRefused | None:
+    """Take one sign-in attempt of the client's address: the refusal if none is left."""
+    throttled = console.throttle.admit(console.client_address(request))
+    if throttled is None:
+        return None
+    if throttled.first:
+        await console.call(console.throttle.record, throttled)
+    return throttled.refusal()
+
+
+def _throttled(
+    console: Console, request: Request, session: WebSession | None, exc: LoginRefused, back: str
+) -> Response:
+    """The answer over the limit; the session (and a pending unlock) is kept as it was."""
+    response = console.page(
+        request, "throttled.html", session, status_code=429, error=str(exc), back=back
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def login_submit(request: Request) -> Response:
     console: Console = request.app.state.console
     session = console.session(request)
+    if (over := await _over_limit(console, request)) is not None:
+        return _throttled(console, request, session, over, "/login")
     form = await console.form(request, session)
     assert session is not None  # noqa: S101 - checked by form()
     officer_id = form_text(form, "officer")
@@ -92,6 +120,8 @@ async def factor_page(request: Request) -> Response:
 
 async def factor_submit(request: Request) -> Response:
     console: Console = request.app.state.console
+    if (over := await _over_limit(console, request)) is not None:
+        return _throttled(console, request, console.session(request), over, "/login/factor")
     session, unlocked = _pending(console, request)
     form = await console.form(request, session)
     try:
@@ -131,6 +161,8 @@ async def enrol_page(request: Request) -> Response:
 
 async def enrol_submit(request: Request) -> Response:
     console: Console = request.app.state.console
+    if (over := await _over_limit(console, request)) is not None:
+        return _throttled(console, request, console.session(request), over, "/login/enrol")
     session, unlocked = _pending(console, request)
     form = await console.form(request, session)
     try:
@@ -195,6 +227,10 @@ async def webauthn_options(request: Request) -> Response:
 
 async def webauthn_verify(request: Request) -> Response:
     console: Console = request.app.state.console
+    if (over := await _over_limit(console, request)) is not None:
+        # Nothing of the session changes: the officer touches the key again once let in.
+        headers = {"Retry-After": str(over.retry_after)}
+        return JSONResponse({"error": str(over)}, status_code=429, headers=headers)
     session, unlocked = _pending(console, request)
     _json_csrf(request, session)
     purpose = request.path_params["purpose"]

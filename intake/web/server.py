@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
 from intake.config import LOOPBACK_HOSTS, Settings, parse_http_addr
-from intake.core.app import build_cipher, build_desk, build_logins, utcnow
+from intake.core.app import build_cipher, build_desk, build_login_throttle, build_logins, utcnow
 from intake.web.app import WebOptions, build_app
 from intake.web.sessions import SessionStore
 
@@ -31,6 +31,7 @@ def web_options(settings: Settings, listen: str) -> WebOptions:
         secure_cookies=settings.web.behind_tls,
         rp_id=settings.web.rp_id or shown,
         origin=origin,
+        trusted_proxies=settings.web.trusted_networks,
     )
 
 
@@ -51,7 +52,9 @@ def console_app(
         absolute=timedelta(hours=settings.web.absolute_hours),
         on_end=lambda officer, why: logins.logged_out(officer, why),
     )
-    return build_app(desk, logins, store, web_options(settings, listen), clock), store
+    throttle = build_login_throttle(settings, sessions, clock)
+    options = web_options(settings, listen)
+    return build_app(desk, logins, throttle, store, options, clock), store
 
 
 async def serve_console(app: Starlette, store: SessionStore, listen: str) -> None:
@@ -64,6 +67,8 @@ async def serve_console(app: Starlette, store: SessionStore, listen: str) -> Non
         # Our own logs only: an access log would carry paths and queries.
         access_log=False,
         log_config=None,
+        # uvicorn would believe X-Forwarded-For from any loopback peer; the console
+        # decides whom to believe itself ([web] trusted_proxies, intake.web.client).
         proxy_headers=False,
         server_header=False,
         lifespan="off",

@@ -93,3 +93,28 @@ def test_web_console_settings(tmp_path: Path) -> None:
     env = {"HRD_INTAKE_HOME": str(tmp_path), "HRD_INTAKE_WEB_LISTEN": "0.0.0.0:8088"}
     with pytest.raises(ConfigError, match="not on loopback"):
         load_settings(env)
+
+
+def test_sign_in_limit_and_trusted_proxies(tmp_path: Path) -> None:
+    home = {"HRD_INTAKE_HOME": str(tmp_path)}
+    web = load_settings(home).web
+    assert (web.login_attempts, web.login_refill_seconds, web.trusted_proxies) == (20, 30, ())
+    (tmp_path / "config.toml").write_text(
+        '[web]\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/8"]\nlogin_attempts = 50\n'
+    )
+    web = load_settings(home).web
+    assert [str(n) for n in web.trusted_networks] == ["127.0.0.1/32", "10.0.0.0/8"]
+    assert web.login_attempts == 50 and web.login_refill_seconds == 30
+    env = {
+        **home,
+        "HRD_INTAKE_WEB_TRUSTED_PROXIES": "::1, 127.0.0.1",
+        "HRD_INTAKE_WEB_LOGIN_ATTEMPTS": "10",
+        "HRD_INTAKE_WEB_LOGIN_REFILL_SECONDS": "60",
+    }
+    web = load_settings(env).web
+    assert web.trusted_proxies == ("::1", "127.0.0.1")
+    assert (web.login_attempts, web.login_refill_seconds) == (10, 60)
+    with pytest.raises(ConfigError, match=r"web\.trusted_proxies.*not an IP address or network"):
+        load_settings({**home, "HRD_INTAKE_WEB_TRUSTED_PROXIES": "proxy.example.org"})
+    with pytest.raises(ConfigError, match=r"web\.login_attempts"):
+        load_settings({**home, "HRD_INTAKE_WEB_LOGIN_ATTEMPTS": "0"})

@@ -9,8 +9,9 @@ import pyotp
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from intake.core.app import build_desk, build_logins
+from intake.core.app import build_desk, build_login_throttle, build_logins
 from intake.triage.logins import LoginDesk
+from intake.triage.throttle import SignInThrottle
 from intake.web import SessionStore, WebOptions, build_app
 from tests.support.officers import enrol
 from tests.support.setup import Setup
@@ -26,11 +27,19 @@ class WebWorld:
     app: Starlette
     store: SessionStore
     logins: LoginDesk
+    throttle: SignInThrottle
     officers: dict[str, str] = field(default_factory=dict)
     totp: dict[str, str] = field(default_factory=dict)
 
-    def client(self) -> TestClient:
-        return TestClient(self.app, base_url="http://localhost", follow_redirects=False)
+    def client(self, peer: str = "testclient", **headers: str) -> TestClient:
+        """A browser connecting from `peer` (its address), sending `headers` with each request."""
+        return TestClient(
+            self.app,
+            base_url="http://localhost",
+            follow_redirects=False,
+            client=(peer, 50000),
+            headers=headers,
+        )
 
     def code(self, officer: str) -> str:
         """The TOTP code of `officer`'s authenticator app at the setup's clock."""
@@ -51,9 +60,10 @@ def web_world(setup: Setup, options: WebOptions | None = None) -> WebWorld:
     officers["ivan"] = enrol(setup, "eu-del-ua", "Ivan Officer", PASSPHRASE)[0]
     desk = build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
     logins = build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    throttle = build_login_throttle(setup.settings, setup.sessions, setup.clock)
     store = SessionStore(setup.clock, on_end=logins.logged_out)
-    app = build_app(desk, logins, store, options or WebOptions(), setup.clock)
-    return WebWorld(setup, app, store, logins, officers)
+    app = build_app(desk, logins, throttle, store, options or WebOptions(), setup.clock)
+    return WebWorld(setup, app, store, logins, throttle, officers)
 
 
 def csrf(html: str) -> str:
