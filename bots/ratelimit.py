@@ -95,5 +95,7 @@ class RateLimiter:
         for sender in full:
             del self._buckets[sender]
 
-    def __len__(self) -> int:
+    @property
+    def tracked(self) -> int:
+        """How many are remembered (not `__len__`: an empty one would be falsy)."""
         return len(self._buckets)

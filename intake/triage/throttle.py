@@ -150,7 +150,9 @@ class AttemptLimiter:
                 return
             del self._buckets[key]
 
-    def __len__(self) -> int:
+    @property
+    def tracked(self) -> int:
+        """How many are remembered (not `__len__`: an empty one would be falsy)."""
         return len(self._buckets)
 
 

@@ -40,6 +40,6 @@ def test_rate_limit_forgets_idle_senders() -> None:
         limiter.admit(sender)
     now[0] += 10
     limiter.admit("d")
-    assert len(limiter) == 1
+    assert limiter.tracked == 1
     with pytest.raises(ValueError, match="burst"):
         RateLimiter(burst=0)

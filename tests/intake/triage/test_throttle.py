@@ -49,17 +49,17 @@ def test_full_buckets_are_forgotten_and_the_table_is_capped() -> None:
     limiter = _limiter(clock, attempts=2, refill=30, most=3)
     for n in range(3):
         limiter.take(f"192.0.2.{n}")
-    assert len(limiter) == 3
+    assert limiter.tracked == 3
     limiter.take("192.0.2.9")  # a fourth: the least recently used goes
-    assert len(limiter) == 3
+    assert limiter.tracked == 3
     # Idle long enough to be full again (2 x 30 s): forgotten at the next attempt.
     clock.advance(seconds=60)
     limiter.take("198.51.100.1")
-    assert len(limiter) == 1
+    assert limiter.tracked == 1
     # A flood from many addresses keeps the table at its cap.
     for n in range(1000):
         limiter.take(f"10.0.{n // 256}.{n % 256}")
-    assert len(limiter) == 3
+    assert limiter.tracked == 3
 
 
 def test_only_a_full_bucket_is_forgotten() -> None:
@@ -68,7 +68,7 @@ def test_only_a_full_bucket_is_forgotten() -> None:
     limiter.take("192.0.2.1"), limiter.take("192.0.2.1")
     clock.advance(seconds=59)  # not quite full again: kept
     limiter.take("198.51.100.1")
-    assert len(limiter) == 2
+    assert limiter.tracked == 2
     assert limiter.take("192.0.2.1") is None
     assert limiter.take("192.0.2.1") is not None  # 1.97 attempts were back, not 2
 
