@@ -46,24 +46,11 @@ from bots.signal.rpc import RpcClient, parse_endpoint  # noqa: E402
 from intake.config import SignalSettings, load_settings  # noqa: E402
 from intake.core import app  # noqa: E402
 from intake.core.inbox import DurableInbox  # noqa: E402
+from tests.support.defender import numbered_threat_report  # noqa: E402
 from tests.support.fake_signal import FakeSignal  # noqa: E402
 
-SCRIPT = [
-    "/start",
-    "1",  # report a threat
-    "1",  # consent
-    "Kenya",
-    "1",  # me
-    "1, 2",
-    "1",  # ongoing
-    "They followed me home after the hearing.",
-    "1",  # no files
-    "1",  # immediate danger
-    "Signal, evenings",
-    "1",  # confidential
-    "1",  # share with the UN
-    "1",  # send
-]
+DETAILS, CONTACT = "They followed me home after the hearing.", "Signal, evenings"
+SCRIPT = ["/start", *numbered_threat_report(DETAILS, CONTACT)]
 
 
 class TimedFake(FakeSignal):

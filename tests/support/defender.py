@@ -113,14 +113,13 @@ def assistance_request(country: str = "Ukraine") -> list[tuple[str, str]]:
     ]
 
 
-def console_threat_report(details: str = "They followed me.", contact: str = "Signal") -> str:
-    """A threat report from Kenya as typed into the console channel (`hrd-intake chat`).
+def numbered_threat_report(details: str = "They followed me.", contact: str = "Signal") -> list[str]:
+    """A threat report from Kenya answered by number, one message a line (console, Signal).
 
-    The console numbers each choice; every button pressed here is the first one
-    offered, so the answers are those of `threat_report` (with `details` and
-    `contact` as the typed texts), one line each.
+    Every choice is the first one offered, so the answers are those of
+    `threat_report`, with `details` and `contact` as the typed texts.
     """
-    lines = [
+    return [
         "1",  # the flow: threat_report
         "1",  # consent_store: yes
         "Kenya",  # country
@@ -135,7 +134,11 @@ def console_threat_report(details: str = "They followed me.", contact: str = "Si
         "1",  # share_un: yes
         "1",  # confirm
     ]
-    return "".join(f"{line}\n" for line in lines)
+
+
+def console_threat_report(details: str = "They followed me.", contact: str = "Signal") -> str:
+    """`numbered_threat_report` as typed into the console channel (`hrd-intake chat`)."""
+    return "".join(f"{line}\n" for line in numbered_threat_report(details, contact))
 
 
 def play(defender: Defender, script: list[tuple[str, str]]) -> None:
