@@ -22,8 +22,12 @@ On start, `unsent()` gives replies a killed run did not finish sending
 never answered. Nothing kept is lost; nothing is processed twice.
 
 Who can decrypt: the service (keyring). Payloads and replies live only
-until they are answered and sent; `hrd-intake purge` forgets the digests
-(`intake.keys.retention`).
+until they are answered and sent, each row's data key wrapped under a KEK
+version like every keyring record (`keys rewrap` moves it, `keys retire`
+waits for it, `keys verify` opens it: `intake.storage.wrapped_keys`); a done
+row keeps only its digest (a keyed pseudonym, its version in
+`pseudonym_version`), which `hrd-intake purge` forgets after
+`[retention] processed_message_days` (`intake.keys.retention`).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from intake.storage.records import RecordCipher, new_record_id
 
 __all__ = ["Answer", "DurableInbox"]
 
-RECORD = "inbox"
+RECORD = inbox_store.RECORD_TYPE
 FORMAT = 1
 
 

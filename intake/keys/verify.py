@@ -106,8 +106,15 @@ def _check_row(cipher: RecordCipher, spec: WrappedTable, row: AnyRow, report: Ve
             )
             return
         dek = cipher.open_key(spec.record_type, record_id, wrapped)
+        opened = 0
         for field_name, column in spec.fields.items():
+            blob = getattr(row, column)
+            if blob is None and field_name in spec.optional:
+                continue
             # Opened to prove it decrypts; the plaintext is dropped at once.
-            cipher.open(dek, spec.record_type, record_id, field_name, getattr(row, column))
+            cipher.open(dek, spec.record_type, record_id, field_name, blob)
+            opened += 1
+        if not opened:
+            report.fail(spec.record_type, record_id, "holds a data key but no sealed field")
     except CryptoError as exc:
         report.fail(spec.record_type, record_id, type(exc).__name__)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from intake.storage.models import InboxMessage
 
+# What an inbox row's data key and fields are bound to (`crypto.Binding`).
+RECORD_TYPE = "inbox"
 PENDING, ANSWERED, DONE = "pending", "answered", "done"
 
 

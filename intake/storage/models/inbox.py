@@ -27,7 +27,8 @@ class InboxMessage(Base):
     storing who sent it. `payload_ct` (the neutral inbound message, file
     bytes included) lives until the core has answered; `answer_ct` (the
     replies) until they are sent; the row then stays as a bare digest until
-    retention purges it.
+    retention purges it. Until then its data key is wrapped under the keyring
+    like any record's (`kek_version`: rewrap, retire and verify cover it).
     """
 
     __tablename__ = "inbox"

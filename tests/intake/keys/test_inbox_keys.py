@@ -1,0 +1,137 @@
+"""The durable inbox (Signal) under key rotation: rewrap, retire, verify and purge cover it.
+
+An inbox row waits (state pending or answered) whenever the bot is down or was
+killed between keeping a message and sending its answer. Such a row has a data
+key wrapped under a KEK version like every keyring record, and a digest under
+a pseudonym key version: rotation must carry both, on both databases.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from intake.core.inbox import DurableInbox
+from intake.errors import RetireRefused
+from intake.keys.rewrap import rewrap_all
+from intake.messages import Inbound, Reply
+from intake.storage import key_usage
+from intake.storage.models import InboxMessage
+from intake.storage.records import RecordCipher
+from intake.storage.wrapped_keys import records_per_version
+from tests.support.keys import fresh_cipher, keyring_now, retire, rotate, service, verify
+from tests.support.setup import Setup
+
+ACI = "5d2c7b1e-0000-4000-8000-00000000beef"
+
+
+def message(stamp: int, text: str, sender: str = ACI) -> Inbound:
+    """What the Signal channel keeps for a text message (`bots.signal.pipeline`)."""
+    return Inbound(
+        channel="signal", sender=sender, chat=sender, message_id=f"{sender}:{stamp}", text=text
+    )
+
+
+def inbox_on(setup: Setup, cipher: RecordCipher) -> DurableInbox:
+    """The inbox as `serve` builds it, on a service holding `cipher`'s keyring."""
+    return DurableInbox(service(setup, cipher), setup.sessions, cipher, setup.clock)
+
+
+def rows(setup: Setup) -> dict[str, InboxMessage]:
+    with setup.sessions() as session:
+        return {row.id: row for row in session.scalars(select(InboxMessage))}
+
+
+def flip_a_byte(setup: Setup, row_id: str, column: str) -> None:
+    """Someone with write access to the database edits a sealed field."""
+    with setup.sessions.begin() as session:
+        row = session.get(InboxMessage, row_id)
+        assert row is not None
+        blob = bytearray(getattr(row, column))
+        blob[-3] ^= 0x01
+        session.execute(
+            update(InboxMessage).where(InboxMessage.id == row_id).values({column: bytes(blob)})
+        )
+
+
+def test_messages_waiting_through_rotate_rewrap_retire_are_answered_afterwards(
+    setup: Setup,
+) -> None:
+    # Given the bot was stopped with one answer not sent and one message not answered.
+    inbox = inbox_on(setup, setup.cipher)
+    assert inbox.keep("signal", [message(1, "/start")]) == [True]
+    unsent = inbox.answer("signal")
+    assert len(unsent) == 1
+    assert inbox.keep("signal", [message(2, "1")]) == [True]
+    assert sorted(r.state for r in rows(setup).values()) == ["answered", "pending"]
+    with setup.sessions() as session:
+        spent_before = key_usage.encryptions(session).get(2, 0)
+
+    # When security staff rotate the KEK, retiring the old version is refused until
+    # rewrap has moved the waiting rows (they are counted where it says what needs it).
+    assert rotate(setup) == 2
+    with pytest.raises(RetireRefused) as refused:
+        retire(setup, 1)
+    assert refused.value.needed_by.get("inbox") == 2
+    assert "keys rewrap" in str(refused.value)
+    cipher = fresh_cipher(setup)
+    report = rewrap_all(setup.sessions, cipher)
+    assert (report.failures, report.remaining) == ([], 0)
+    assert {r.kek_version for r in rows(setup).values()} == {2}
+    with setup.sessions() as session:
+        assert records_per_version(session)[2]["inbox"] == 2
+        assert key_usage.encryptions(session)[2] >= spent_before + 2  # rewraps are counted
+    assert retire(setup, 1)
+    assert keyring_now(setup).versions("kek")[0].material == b""
+
+    # Then keys verify opens both rows with what is left...
+    after = fresh_cipher(setup)
+    verified = verify(setup, after, setup.recovery)
+    assert verified.ok, verified.failures
+    assert verified.checked["inbox"] == 2
+
+    # ...and a bot started now sends the answer left over, then answers the waiting message.
+    restarted = inbox_on(setup, after)
+    left = restarted.unsent("signal")
+    assert left == unsent
+    restarted.sent([a.id for a in left])
+    answers = restarted.answer("signal")
+    assert [a.message_id for a in answers] == [f"{ACI}:2"]
+    assert not answers[0].first_contact and isinstance(answers[0].outbound[-1], Reply)
+    assert answers[0].outbound[-1].choices  # the next question of the report, with choices
+    restarted.sent([a.id for a in answers])
+    assert {r.state for r in rows(setup).values()} == {"done"}
+    # A done row keeps nothing a KEK protects: no wrapped key, no ciphertext.
+    assert all(
+        (r.dek_wrapped, r.kek_version, r.payload_ct, r.answer_ct) == (None,) * 4
+        for r in rows(setup).values()
+    )
+
+
+def test_keys_verify_counts_inbox_rows_and_names_one_that_does_not_open(setup: Setup) -> None:
+    inbox = inbox_on(setup, setup.cipher)
+    inbox.keep("signal", [message(1, "/start"), message(2, "/start", sender="aci-2")])
+    inbox.sent([a.id for a in inbox.answer("signal")[:1]])  # one done: nothing left to open
+    inbox.keep("signal", [message(3, "1"), message(4, "hello", sender="aci-3")])
+    by_state: dict[str, list[str]] = {r.state: [] for r in rows(setup).values()}
+    for row in rows(setup).values():
+        by_state[row.state].append(row.id)
+    assert {state: len(ids) for state, ids in by_state.items()} == {
+        "done": 1,
+        "answered": 1,
+        "pending": 2,
+    }
+    verified = verify(setup, setup.cipher, setup.recovery)
+    assert verified.ok, verified.failures
+    assert verified.checked["inbox"] == 3  # the answered one opened through its replies
+
+    # When someone edits a waiting message's ciphertext in the database...
+    tampered = by_state["pending"][0]
+    flip_a_byte(setup, tampered, "payload_ct")
+    broken = verify(setup, setup.cipher, setup.recovery)
+
+    # ...keys verify names that row (type, random id, error class), nothing more.
+    assert broken.checked["inbox"] == 3
+    assert [(f.record_type, f.record_id, f.problem) for f in broken.failures] == [
+        ("inbox", tampered, "Tampered")
+    ]
