@@ -19,6 +19,7 @@ from intake.storage import key_usage
 from intake.storage.models import InboxMessage
 from intake.storage.records import RecordCipher
 from intake.storage.wrapped_keys import records_per_version
+from tests.intake.keys.test_purge import run_purge
 from tests.support.keys import fresh_cipher, keyring_now, retire, rotate, service, verify
 from tests.support.setup import Setup
 
@@ -135,3 +136,32 @@ def test_keys_verify_counts_inbox_rows_and_names_one_that_does_not_open(setup: S
     assert [(f.record_type, f.record_id, f.problem) for f in broken.failures] == [
         ("inbox", tampered, "Tampered")
     ]
+
+
+def test_retiring_a_pseudonym_version_waits_for_the_inbox_digests_under_it(setup: Setup) -> None:
+    # Given messages kept under pseudonym version 1, one of them answered and sent.
+    inbox = inbox_on(setup, setup.cipher)
+    inbox.keep("signal", [message(1, "/start")])
+    inbox.sent([a.id for a in inbox.answer("signal")])
+    inbox.keep("signal", [message(2, "1")])
+    assert rotate(setup, "pseudonym") == 2
+
+    # A service on the new keyring still recognises a redelivery of either message.
+    after = inbox_on(setup, fresh_cipher(setup))
+    assert after.keep("signal", [message(1, "/start"), message(2, "1")]) == [False, False]
+    assert after.keep("signal", [message(3, "hello")]) == [True]
+    assert sorted(r.pseudonym_version for r in rows(setup).values()) == [1, 1, 2]
+
+    # Then version 1 cannot be retired while inbox digests are under it.
+    with pytest.raises(RetireRefused) as refused:
+        retire(setup, 1, "pseudonym")
+    assert refused.value.needed_by["inbox"] == 2
+    assert "inbox digests" in str(refused.value)
+
+    # Once answered, sent and past retention, purge forgets them and the version can go.
+    after.sent([a.id for a in after.answer("signal")])
+    setup.clock.advance(days=setup.settings.retention.processed_message_days + 1)
+    purged = run_purge(setup)
+    assert purged["inbox_messages"] == 3
+    assert rows(setup) == {}
+    assert retire(setup, 1, "pseudonym")
