@@ -15,6 +15,7 @@ from intake.core.inbox import DurableInbox
 from intake.errors import RetireRefused
 from intake.keys.rewrap import rewrap_all
 from intake.messages import Inbound, Reply
+from intake.storage import inbox as inbox_store
 from intake.storage import key_usage
 from intake.storage.models import InboxMessage
 from intake.storage.records import RecordCipher
@@ -93,6 +94,7 @@ def test_messages_waiting_through_rotate_rewrap_retire_are_answered_afterwards(
 
     # ...and a bot started now sends the answer left over, then answers the waiting message.
     restarted = inbox_on(setup, after)
+    assert restarted.retry_set_aside("signal") == 0
     left = restarted.unsent("signal")
     assert left == unsent
     restarted.sent([a.id for a in left])
@@ -136,6 +138,28 @@ def test_keys_verify_counts_inbox_rows_and_names_one_that_does_not_open(setup: S
     assert [(f.record_type, f.record_id, f.problem) for f in broken.failures] == [
         ("inbox", tampered, "Tampered")
     ]
+
+
+def test_a_message_set_aside_is_named_by_verify_even_once_it_opens(setup: Setup) -> None:
+    inbox = inbox_on(setup, setup.cipher)
+    inbox.keep("signal", [message(1, "/start")])
+    (row_id,) = rows(setup)
+    original = rows(setup)[row_id].payload_ct
+    flip_a_byte(setup, row_id, "payload_ct")
+    assert inbox.answer("signal") == []
+    assert rows(setup)[row_id].state == inbox_store.UNREADABLE
+    # The ciphertext is put back (a restored backup): it opens, but nobody processed it yet.
+    with setup.sessions.begin() as session:
+        session.execute(
+            update(InboxMessage).where(InboxMessage.id == row_id).values(payload_ct=original)
+        )
+    verified = verify(setup, setup.cipher, setup.recovery)
+    assert [(f.record_type, f.record_id) for f in verified.failures] == [("inbox", row_id)]
+    assert "set aside by the signal channel" in verified.failures[0].problem
+    # The channel's next session puts it back in line and answers it.
+    assert inbox.retry_set_aside("signal") == 1
+    assert [a.id for a in inbox.answer("signal")] == [row_id]
+    assert verify(setup, setup.cipher, setup.recovery).ok
 
 
 def test_retiring_a_pseudonym_version_waits_for_the_inbox_digests_under_it(setup: Setup) -> None:
