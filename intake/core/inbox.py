@@ -26,7 +26,8 @@ A row that does not open (tampered, its KEK version destroyed, a sealed body
 this version cannot read) is set aside (state "unreadable"), with an ERROR
 naming its random id and the error class, never content: it must not hold up
 the messages behind it, and it is not deleted. `keys verify` names it,
-`/readyz` and `/metrics` count it.
+`/readyz` and `/metrics` count it; `hrd-intake purge` deletes it only once
+nothing can open it any more (its KEK version retired or gone).
 
 Who can decrypt: the service (keyring). Payloads and replies live only
 until they are answered and sent, each row's data key wrapped under a KEK

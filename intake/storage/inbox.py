@@ -103,6 +103,16 @@ def set_aside_rows(session: Session) -> list[SetAside]:
     return [SetAside(row.id, row.channel, row.dek_wrapped) for row in rows]
 
 
+def delete_set_aside(session: Session, ids: Sequence[str]) -> int:
+    """Delete these rows if they are still set aside; how many went."""
+    if not ids:
+        return 0
+    result = session.execute(
+        delete(InboxMessage).where(InboxMessage.id.in_(list(ids)), InboxMessage.state == UNREADABLE)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def mark_done(session: Session, ids: Sequence[str]) -> None:
     """Sent: keep only the digest (the payload went when the core answered)."""
     if ids:

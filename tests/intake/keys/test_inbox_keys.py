@@ -11,8 +11,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from crypto import load_keyring
+from intake.core import app
 from intake.core.inbox import DurableInbox
 from intake.errors import RetireRefused
+from intake.keys.keyring_admin import save_keyring
 from intake.keys.rewrap import rewrap_all
 from intake.messages import Inbound, Reply
 from intake.storage import inbox as inbox_store
@@ -189,3 +192,36 @@ def test_retiring_a_pseudonym_version_waits_for_the_inbox_digests_under_it(setup
     assert purged["inbox_messages"] == 3
     assert rows(setup) == {}
     assert retire(setup, 1, "pseudonym")
+
+
+def test_purge_deletes_set_aside_messages_only_once_nothing_can_open_them(setup: Setup) -> None:
+    # Given two messages set aside: one tampered, one under a KEK version retired by a
+    # release that did not count the inbox (the material is gone from the keyring).
+    inbox = inbox_on(setup, setup.cipher)
+    inbox.keep("signal", [message(1, "/start"), message(2, "/start", sender="aci-2")])
+    first, second = sorted(rows(setup).values(), key=lambda r: r.received_at)
+    rotate(setup)
+    now = setup.clock()
+    path, passphrase = setup.settings.keyring.path, app.keyring_passphrase(setup.settings)
+    keyring = load_keyring(path, passphrase)
+    # Only this one is rewrapped; then version 1 is destroyed behind the inbox's back.
+    with setup.sessions.begin() as session:
+        wrapped, version = fresh_cipher(setup).rewrap_key("inbox", second.id, second.dek_wrapped)
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == second.id)
+            .values(dek_wrapped=wrapped, kek_version=version)
+        )
+    save_keyring(path, keyring.retire("kek", keyring.versions("kek")[0].version, now), passphrase)
+    flip_a_byte(setup, second.id, "payload_ct")
+    cipher = fresh_cipher(setup)
+    assert inbox_on(setup, cipher).answer("signal") == []
+    assert {r.state for r in rows(setup).values()} == {inbox_store.UNREADABLE}
+    problems = {f.record_id: f.problem for f in verify(setup, cipher, setup.recovery).failures}
+    assert problems == {first.id: "KeyRetired", second.id: "Tampered"}
+
+    # When purge runs, the one nobody can open goes (counted); the tampered one stays.
+    assert run_purge(setup, dry_run=True)["unopenable_inbox_messages"] == 1
+    assert len(rows(setup)) == 2
+    assert run_purge(setup)["unopenable_inbox_messages"] == 1
+    assert set(rows(setup)) == {second.id}

@@ -68,7 +68,7 @@ def test_done_keeps_only_the_digest_and_purge_forgets_it(sessions: sessionmaker[
         assert inbox.digests_present(session, "signal", ["d-a", "d-b", "d-c"]) == {"d-b", "d-c"}
 
 
-def test_rows_set_aside_are_counted_and_requeued_by_what_they_hold(
+def test_rows_set_aside_are_counted_requeued_by_what_they_hold_and_deleted_on_request(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions.begin() as session:
@@ -96,3 +96,9 @@ def test_rows_set_aside_are_counted_and_requeued_by_what_they_hold(
     with sessions() as session:
         states = {r.id: r.state for r in session.scalars(select(InboxMessage))}
         assert states == {"a": inbox.PENDING, "b": inbox.ANSWERED, "c": inbox.PENDING}
+    with sessions.begin() as session:
+        inbox.set_aside(session, "a", inbox.PENDING)
+        assert inbox.delete_set_aside(session, ["a", "c"]) == 1  # "c" is not set aside
+        assert inbox.delete_set_aside(session, []) == 0
+    with sessions() as session:
+        assert sorted(session.scalars(select(InboxMessage.id))) == ["b", "c"]
