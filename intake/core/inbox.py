@@ -255,19 +255,22 @@ class DurableInbox:
 
         Never retried in a loop (it would hold up every later message) and never
         deleted: the row keeps its ciphertext and wrapped key, `keys verify` names it,
-        `/readyz` and `/metrics` count it (`inbox_set_aside`), and the next channel
-        session tries it again (`retry_set_aside`).
+        `/readyz` and `/metrics` count it (`unreadable_inbox_messages`), and the next
+        channel session tries it again (`retry_set_aside`). Logged once committed.
         """
         if not unreadable:
             return
         with self._sessions.begin() as session:
-            for row_id, error in unreadable:
-                if inbox_store.set_aside(session, row_id, state):
-                    log.error(
-                        "an inbox message does not open: set aside, not processed"
-                        " (keys verify names it)",
-                        extra={"channel": channel, "record": row_id, "kind": error},
-                    )
+            moved = [
+                (row_id, error)
+                for row_id, error in unreadable
+                if inbox_store.set_aside(session, row_id, state)
+            ]
+        for row_id, error in moved:
+            log.error(
+                "an inbox message does not open: set aside, not processed (keys verify names it)",
+                extra={"channel": channel, "record": row_id, "kind": error},
+            )
 
     def _open(self, row: InboxMessage, what: str) -> Any:
         if row.dek_wrapped is None:
