@@ -56,7 +56,7 @@ class Inbox(Protocol):
     """The core's durable inbox, for platforms that do not wait for an acknowledgement.
 
     See `intake.core.inbox`: `keep` before any other work, then `answer`, send,
-    `sent`; on start, `unsent` first.
+    `sent`; on start, `retry_set_aside` and `unsent` first.
     """
 
     def keep(self, channel: str, messages: Sequence[Inbound]) -> list[bool]:
@@ -67,6 +67,9 @@ class Inbox(Protocol):
 
     def unsent(self, channel: str, limit: int = 500) -> list[Answer]:
         """Answers an earlier run committed but did not finish sending."""
+
+    def retry_set_aside(self, channel: str) -> int:
+        """Put back in line the messages set aside because they did not open; how many."""
 
     def sent(
         self,

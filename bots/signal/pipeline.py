@@ -247,7 +247,13 @@ class Pipeline:
                 raise outcome
 
     async def resume(self, call: Call) -> None:
-        """What a killed run left: answers not sent, then messages kept but not answered."""
+        """What a killed run left: answers not sent, then messages kept but not answered.
+
+        Messages an earlier session set aside (they did not open) are tried once more
+        first: a keyring restored meanwhile opens them; otherwise they are set aside
+        again, without holding up the others.
+        """
+        await self._until_done(lambda: self._inbox.retry_set_aside(CHANNEL), "requeued")
         unsent = await self._until_done(lambda: self._inbox.unsent(CHANNEL), "read")
         if unsent:
             log.info(

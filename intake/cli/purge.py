@@ -21,6 +21,7 @@ _LABELS = {
     "draft_attachments": "  draft files",
     "processed_messages": "old processed-message digests",
     "inbox_messages": "  digests of kept messages (Signal), answered and sent",
+    "unopenable_inbox_messages": "kept messages set aside whose KEK version is gone, deleted",
     "orphan_seals": "seals of records already gone",
     "unreadable_conversations": "idle conversations that do not decrypt (left; see keys verify)",
     "draft_epoch_keys": "draft-epoch keys past the window destroyed",

@@ -17,25 +17,39 @@ possible: the platform does not wait. So the channel calls, in order:
 3. `sent(ids, traces)`: once the replies went out, only the digest stays; the
    ids of what was sent join the conversation's trace in the same transaction.
 
-On start, `unsent()` gives replies a killed run did not finish sending
+On start, `retry_set_aside()` puts back in line what an earlier session
+could not open, `unsent()` gives replies a killed run did not finish sending
 (sent again: at least once), then `answer()` processes what was kept but
 never answered. Nothing kept is lost; nothing is processed twice.
 
+A row that does not open (tampered, its KEK version destroyed, a sealed body
+this version cannot read) is set aside (state "unreadable"), with an ERROR
+naming its random id and the error class, never content: it must not hold up
+the messages behind it, and it is not deleted. `keys verify` names it,
+`/readyz` and `/metrics` count it; `hrd-intake purge` deletes it only once
+nothing can open it any more (its KEK version retired or gone).
+
 Who can decrypt: the service (keyring). Payloads and replies live only
-until they are answered and sent; `hrd-intake purge` forgets the digests
-(`intake.keys.retention`).
+until they are answered and sent, each row's data key wrapped under a KEK
+version like every keyring record (`keys rewrap` moves it, `keys retire`
+waits for it, `keys verify` opens it: `intake.storage.wrapped_keys`); a done
+row keeps only its digest (a keyed pseudonym, its version in
+`pseudonym_version`), which `hrd-intake purge` forgets after
+`[retention] processed_message_days` (`intake.keys.retention`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from crypto import CryptoError, KeyNotFound
 from intake.core.service import ConversationService
 from intake.messages import Answer, Attachment, Choice, Inbound, Outbound, Reply, WipeChat
 from intake.storage import conversations
@@ -45,8 +59,13 @@ from intake.storage.records import RecordCipher, new_record_id
 
 __all__ = ["Answer", "DurableInbox"]
 
-RECORD = "inbox"
+RECORD = inbox_store.RECORD_TYPE
 FORMAT = 1
+# What makes one message unreadable, as opposed to a database that failed (the whole
+# step is then retried): a crypto error, or a sealed body this version cannot read.
+_UNREADABLE = (CryptoError, ValueError, KeyError, TypeError)
+
+log = logging.getLogger(__name__)
 
 
 class DurableInbox:
@@ -114,11 +133,19 @@ class DurableInbox:
         return kept
 
     def answer(self, channel: str, limit: int = 100) -> list[Answer]:
-        """Process pending messages (oldest first) in one transaction; their answers."""
-        with self._sessions() as session:
-            rows = inbox_store.messages_in_state(session, channel, inbox_store.PENDING, limit)
-            opened = [(row.id, self._open(row, "payload")) for row in rows]
-            new_senders = self._new_senders(session, channel, [m for _, m in opened])
+        """Process pending messages (oldest first) in one transaction; their answers.
+
+        A message that does not open is set aside (see `_set_aside`), never retried
+        in a loop: the next ones are answered in its place.
+        """
+        while True:
+            with self._sessions() as session:
+                rows = inbox_store.messages_in_state(session, channel, inbox_store.PENDING, limit)
+                opened, unreadable = self._open_rows(rows, "payload")
+                new_senders = self._new_senders(session, channel, [m for _, m in opened])
+            self._set_aside(channel, unreadable, inbox_store.PENDING)
+            if opened or not unreadable:
+                break  # each round without an opened row set at least one aside: bounded
         if not opened:
             return []
         answers: list[Answer] = []
@@ -171,10 +198,21 @@ class DurableInbox:
         row.state = inbox_store.ANSWERED
 
     def unsent(self, channel: str, limit: int = 500) -> list[Answer]:
-        """Answers committed by an earlier run and not (all) sent."""
+        """Answers committed by an earlier run and not (all) sent (those that open)."""
         with self._sessions() as session:
             rows = inbox_store.messages_in_state(session, channel, inbox_store.ANSWERED, limit)
-            return [_answer_from_json(row.id, channel, self._open(row, "answer")) for row in rows]
+            opened, unreadable = self._open_rows(rows, "answer")
+        self._set_aside(channel, unreadable, inbox_store.ANSWERED)
+        return [answer for _, answer in opened]
+
+    def retry_set_aside(self, channel: str) -> int:
+        """Put messages set aside back in line (a restored keyring may open them now).
+
+        Called as a channel session starts, before `unsent`: each is tried once more
+        per session, and set aside again (with its ERROR) if it still does not open.
+        """
+        with self._sessions.begin() as session:
+            return inbox_store.requeue_set_aside(session, channel)
 
     def sent(
         self,
@@ -191,6 +229,49 @@ class DurableInbox:
                 self._service.record_sent_in(session, channel, traces)
             inbox_store.mark_done(session, ids)
 
+    def _open_rows(
+        self, rows: Sequence[InboxMessage], what: str
+    ) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+        """(id, opened value) of the rows that open, and (id, error class) of those that do not."""
+        opened: list[tuple[str, Any]] = []
+        unreadable: list[tuple[str, str]] = []
+        for row in rows:
+            try:
+                opened.append((row.id, self._open(row, what)))
+            except KeyNotFound:
+                # Written under a version this process has not loaded yet (another
+                # process rotated and wrote first): read the keyring file, try once more.
+                self._cipher.fresh_keyring()
+                try:
+                    opened.append((row.id, self._open(row, what)))
+                except _UNREADABLE as exc:
+                    unreadable.append((row.id, type(exc).__name__))
+            except _UNREADABLE as exc:
+                unreadable.append((row.id, type(exc).__name__))
+        return opened, unreadable
+
+    def _set_aside(self, channel: str, unreadable: Sequence[tuple[str, str]], state: str) -> None:
+        """Set rows that did not open aside, each with an ERROR naming it and the error only.
+
+        Never retried in a loop (it would hold up every later message) and never
+        deleted: the row keeps its ciphertext and wrapped key, `keys verify` names it,
+        `/readyz` and `/metrics` count it (`unreadable_inbox_messages`), and the next
+        channel session tries it again (`retry_set_aside`). Logged once committed.
+        """
+        if not unreadable:
+            return
+        with self._sessions.begin() as session:
+            moved = [
+                (row_id, error)
+                for row_id, error in unreadable
+                if inbox_store.set_aside(session, row_id, state)
+            ]
+        for row_id, error in moved:
+            log.error(
+                "an inbox message does not open: set aside, not processed (keys verify names it)",
+                extra={"channel": channel, "record": row_id, "kind": error},
+            )
+
     def _open(self, row: InboxMessage, what: str) -> Any:
         if row.dek_wrapped is None:
             raise ValueError("inbox row already done")
@@ -199,7 +280,9 @@ class DurableInbox:
         if blob is None:
             raise ValueError(f"inbox row has no {what}")
         value = json.loads(self._cipher.open(dek, RECORD, row.id, what, blob))
-        return _inbound_from_json(value) if what == "payload" else value
+        if what == "payload":
+            return _inbound_from_json(value)
+        return _answer_from_json(row.id, row.channel, value)
 
 
 # -- serialisation (inside the sealed fields only) ------------------------------

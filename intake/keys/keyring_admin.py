@@ -39,6 +39,7 @@ from intake.errors import RetireRefused
 from intake.storage.counts import (
     count_channel_items_on_pseudonym_version,
     count_conversations_on_pseudonym_version,
+    count_inbox_on_pseudonym_version,
     count_processed_messages_before,
 )
 from intake.storage.wrapped_keys import records_on_version
@@ -151,8 +152,9 @@ def retirement_blockers(
             "run keys rewrap first"
             if kind == "kek"
             else "conversations move on next contact or go when purged; processed-message"
-            " digests go after [retention] processed_message_days (hrd-intake purge); a"
-            " channel's encryption store moves at the channel's next start"
+            " digests, and inbox digests once answered and sent, go after [retention]"
+            " processed_message_days (hrd-intake purge); a channel's encryption store moves"
+            " at the channel's next start"
         )
         raise RetireRefused(
             kind,
@@ -197,10 +199,11 @@ def _successor(keyring: Keyring, kind: KeyKind, version: int) -> KeyEntry:
 
 
 def _pseudonym_users(session: Session, version: int, cutoff: datetime) -> dict[str, int]:
-    """Conversations found by this version, and processed-message digests that may be under it.
+    """What may still need this pseudonym version: records found by it, digests under it.
 
-    Digests carry no version: those recorded before the successor took over
-    (plus the grace) may be under this one.
+    Processed-message digests carry no version: those recorded before the
+    successor took over (plus the grace) may be under this one. Inbox digests
+    name theirs; without it a redelivered Signal message would be answered twice.
     """
     needed = {}
     conversations = count_conversations_on_pseudonym_version(session, version)
@@ -209,6 +212,9 @@ def _pseudonym_users(session: Session, version: int, cutoff: datetime) -> dict[s
     digests = count_processed_messages_before(session, cutoff)
     if digests:
         needed["processed_messages"] = digests
+    inbox = count_inbox_on_pseudonym_version(session, version)
+    if inbox:
+        needed["inbox"] = inbox
     # A channel's encryption store moves to the primary version at its next start.
     items = count_channel_items_on_pseudonym_version(session, version)
     if items:

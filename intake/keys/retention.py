@@ -16,7 +16,11 @@ What goes:
   the defender through the case's sealed return address;
 - digests of processed platform messages older than
   `[retention] processed_message_days` (only needed against redelivery),
-  and of messages the inbox kept (Signal) once answered and sent;
+  and of messages the inbox kept (Signal) once answered and sent (a done
+  inbox row holds nothing else: no ciphertext, no wrapped key);
+- inbox messages the service set aside because they did not open, once
+  nothing can open them any more (their KEK version retired or gone). One
+  that is tampered stays (not ours to destroy blindly: keys verify names it);
 - seals whose case or event no longer exists.
 
 SQLite runs with `secure_delete` (deleted rows are overwritten in the file)
@@ -70,6 +74,7 @@ class PurgeReport:
     draft_attachments: int = 0
     processed_messages: int = 0
     inbox_messages: int = 0  # digests of kept messages (Signal), answered and sent
+    unopenable_inbox_messages: int = 0  # set aside, their KEK version destroyed
     orphan_seals: int = 0
     unreadable_conversations: int = 0
     draft_epoch_keys: int = 0
@@ -107,7 +112,37 @@ def purge(
             report.processed_messages = store.delete_processed_messages_before(session, cutoff)
             report.orphan_seals = delete_orphan_seals(session)
         report.inbox_messages = inbox.purge_done_before(session, cutoff, dry_run)
+    report.unopenable_inbox_messages = _purge_unopenable_inbox(sessions, cipher, dry_run)
     return report
+
+
+def _purge_unopenable_inbox(
+    sessions: sessionmaker[Session], cipher: RecordCipher, dry_run: bool
+) -> int:
+    """Delete set-aside inbox rows whose data key nobody can unwrap any more; how many.
+
+    The keyring file is read first: a holder that has not reloaded since a
+    rotation would take a row under the new version for one under a destroyed one.
+    """
+    with sessions() as session:
+        rows = inbox.set_aside_rows(session)
+    if rows:
+        cipher.fresh_keyring()
+    doomed: list[str] = []
+    for row in rows:
+        if row.dek_wrapped is None:
+            doomed.append(row.id)  # nothing sealed left to read
+            continue
+        try:
+            cipher.open_key(inbox.RECORD_TYPE, row.id, row.dek_wrapped)
+        except (KeyNotFound, KeyRetired):
+            doomed.append(row.id)  # its KEK version is destroyed: it opens for nobody
+        except CryptoError:
+            continue  # tampered: kept for staff, named by keys verify
+    if dry_run or not doomed:
+        return len(doomed)
+    with sessions.begin() as session:
+        return inbox.delete_set_aside(session, doomed)
 
 
 def checkpoint_sqlite(engine: Engine) -> bool:

@@ -20,6 +20,7 @@ from intake.storage.counts import (
     count_deliveries_by_channel,
     unreadable_queues,
 )
+from intake.storage.inbox import count_set_aside_by_channel
 from intake.storage.leases import all_leases
 from intake.storage.wrapped_keys import records_per_version
 
@@ -44,12 +45,22 @@ def database_families(session: Session, now: datetime) -> list[Family]:
     unreadable = {
         labels(mission=queue.mission_id): queue.cases for queue in unreadable_queues(session)
     }
+    set_aside = {
+        labels(channel=channel): count
+        for channel, count in count_set_aside_by_channel(session).items()
+    }
     return [
         family(
             "unreadable_cases",
             "gauge",
             "Cases in a mission no active officer can open (enrol one; see keys status).",
             unreadable,
+        ),
+        family(
+            "unreadable_inbox_messages",
+            "gauge",
+            "Kept messages set aside because they did not open, per channel (see keys verify).",
+            set_aside,
         ),
         family("queue_cases", "gauge", "Cases per mission, kind and state.", cases),
         family(

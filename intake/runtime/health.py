@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.runtime.metrics import Family, family, labels
 from intake.storage.counts import unreadable_queues
 from intake.storage.engine import ping
+from intake.storage.inbox import count_set_aside_by_channel
 
 
 class ChannelState(StrEnum):
@@ -112,16 +113,30 @@ class Health:
         except SQLAlchemyError:
             return {}
 
+    def unreadable_inbox(self) -> dict[str, int]:
+        """Channel -> inbox messages set aside because they did not open (blocking: in a thread).
+
+        Empty when the database does not answer (`database` says so already).
+        """
+        try:
+            with self._sessions() as session:
+                return count_set_aside_by_channel(session)
+        except SQLAlchemyError:
+            return {}
+
     def report(
         self,
         database: bool,
         untrusted: list[str] | None = None,
         unreadable: dict[str, int] | None = None,
+        unreadable_inbox: dict[str, int] | None = None,
     ) -> tuple[bool, dict[str, object]]:
         """(ready, details): details name states and keys only, never content or a defender.
 
-        `unreadable` (mission -> cases no officer can open) is shown, not a reason to
-        be unready: defenders can still submit, and `keys status` fails for it.
+        `unreadable` (mission -> cases no officer can open) and `unreadable_inbox`
+        (channel -> kept messages set aside because they did not open) are shown,
+        not reasons to be unready: the channels work on, and `keys status` /
+        `keys verify` fail for them.
         """
         channels: dict[str, dict[str, object]] = {}
         for status in self._channels.values():
@@ -136,6 +151,8 @@ class Health:
             details["untrusted_keys"] = list(untrusted)
         if unreadable:
             details["unreadable_cases"] = dict(unreadable)
+        if unreadable_inbox:
+            details["unreadable_inbox_messages"] = dict(unreadable_inbox)
         return ready, details
 
     def families(self) -> list[Family]:

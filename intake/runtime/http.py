@@ -7,8 +7,10 @@
 
 - `/healthz`: 200 while the process's event loop answers (liveness).
 - `/readyz`: 200 when the database answers `SELECT 1` and every channel
-  runs with its lease held, else 503; a JSON body names the states, and
-  `unreadable_cases` the missions holding cases no active officer can open.
+  runs with its lease held, else 503; a JSON body names the states,
+  `unreadable_cases` the missions holding cases no active officer can open,
+  and `unreadable_inbox_messages` the channels holding kept messages set aside
+  because they did not open.
 - `/metrics`: Prometheus text: the service's counters, the channels'
   states, and what the database says (`intake.runtime.gauges`).
 
@@ -102,9 +104,13 @@ class StatusServer:
         no_problems: list[str] = []  # a probe that times out says nothing of the keys
         untrusted = await self._in_thread(self._health.untrusted_keys, no_problems)
         unreadable: dict[str, int] = {}
+        unreadable_inbox: dict[str, int] = {}
         if database:
             unreadable = await self._in_thread(self._health.unreadable_cases, unreadable)
-        ready, details = self._health.report(database, untrusted, unreadable)
+            unreadable_inbox = await self._in_thread(
+                self._health.unreadable_inbox, unreadable_inbox
+            )
+        ready, details = self._health.report(database, untrusted, unreadable, unreadable_inbox)
         return web.Response(
             text=json.dumps(details, sort_keys=True) + "\n",
             status=200 if ready else 503,

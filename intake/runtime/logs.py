@@ -16,7 +16,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-SAFE_FIELDS = ("channel", "conversation", "case", "mission", "kind", "count", "batch", "officer")
+# `record`: the random id of a stored record (an inbox message that does not open), as
+# `keys verify` names it.
+SAFE_FIELDS = (
+    "channel",
+    "conversation",
+    "case",
+    "mission",
+    "kind",
+    "count",
+    "batch",
+    "officer",
+    "record",
+)
 
 
 class JsonFormatter(logging.Formatter):

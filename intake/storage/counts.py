@@ -17,6 +17,7 @@ from intake.storage.models import (
     ChannelItem,
     Conversation,
     Delivery,
+    InboxMessage,
     KeySeal,
     MissionKey,
     Officer,
@@ -86,6 +87,18 @@ def count_channel_items_on_pseudonym_version(session: Session, version: int) -> 
             select(func.count())
             .select_from(ChannelItem)
             .where(ChannelItem.pseudonym_version == version)
+        )
+        or 0
+    )
+
+
+def count_inbox_on_pseudonym_version(session: Session, version: int) -> int:
+    """Inbox messages (any state, until purged) whose digest is under this pseudonym key version."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(InboxMessage)
+            .where(InboxMessage.pseudonym_version == version)
         )
         or 0
     )

@@ -3,7 +3,8 @@
 Every such record has `dek_wrapped` (its data key under a KEK version) and
 `kek_version` (that version, as a column so rotation finds the rows still on
 an old one). Cases lose both once sealed to their mission; attachments once
-their key moved into the case payload: NULL rows need no KEK.
+their key moved into the case payload; inbox messages (Signal) once answered
+and sent (only their digest stays): NULL rows need no KEK.
 
 Rewrap, retire, status and verify all walk this list, so a new keyring-wrapped
 table is added here once.
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Dialect, Row, Table, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from intake.storage.inbox import RECORD_TYPE as INBOX_RECORD
 from intake.storage.models import (
     Attachment,
     Case,
@@ -26,6 +28,7 @@ from intake.storage.models import (
     Checkin,
     Conversation,
     Delivery,
+    InboxMessage,
 )
 
 
@@ -38,12 +41,16 @@ class WrappedTable:
         record_type: the record type the keys and fields are bound to.
         key_columns: the primary key's columns.
         fields: binding field name -> ciphertext column, what `keys verify` opens.
+        optional: fields whose column may be NULL while the row holds a data key
+            (an inbox message has its payload until answered, then its replies);
+            `keys verify` opens those present and wants at least one.
     """
 
     table: Table
     record_type: str
     key_columns: tuple[str, ...]
     fields: Mapping[str, str]
+    optional: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -86,6 +93,15 @@ WRAPPED_TABLES: tuple[WrappedTable, ...] = (
     ),
     # The link to the check-in's alert case; its details are sealed to the mission instead.
     WrappedTable(_table(Checkin), "checkin", ("id",), {"link": "link_ct"}),
+    # Messages kept before processing (Signal), until answered and sent; pending ones
+    # may wait through a rotation (the bot was down), so rewrap and retire cover them.
+    WrappedTable(
+        _table(InboxMessage),
+        INBOX_RECORD,
+        ("id",),
+        {"payload": "payload_ct", "answer": "answer_ct"},
+        optional=frozenset({"payload", "answer"}),
+    ),
 )
 
 

@@ -27,7 +27,10 @@ class InboxMessage(Base):
     storing who sent it. `payload_ct` (the neutral inbound message, file
     bytes included) lives until the core has answered; `answer_ct` (the
     replies) until they are sent; the row then stays as a bare digest until
-    retention purges it.
+    retention purges it. Until then its data key is wrapped under the keyring
+    like any record's (`kek_version`: rewrap, retire and verify cover it). A
+    row that does not open is set aside ("unreadable") rather than retried
+    forever (`intake.core.inbox`).
     """
 
     __tablename__ = "inbox"
@@ -40,7 +43,7 @@ class InboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(20))
     digest: Mapped[str] = mapped_column(String(64))
     pseudonym_version: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(10))  # pending | answered | done
+    state: Mapped[str] = mapped_column(String(10))  # pending | answered | unreadable | done
     dek_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     kek_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from intake.core.inbox import DurableInbox
 from intake.messages import Attachment, Inbound, Reply, WipeChat
+from intake.storage import inbox as inbox_store
 from intake.storage.models import InboxMessage
 from tests.support.setup import Setup
 
@@ -107,3 +108,63 @@ def test_purge_forgets_digests_of_messages_done_past_retention(setup: Setup) -> 
     )
     assert report.inbox_messages == 1
     assert states(setup) == ["answered"]  # not sent yet: kept
+
+
+def tamper(setup: Setup, row_id: str, column: str) -> None:
+    """Flip one byte of a sealed field, as someone writing the database could."""
+    with setup.sessions.begin() as session:
+        row = session.get(InboxMessage, row_id)
+        assert row is not None
+        blob = bytearray(getattr(row, column))
+        blob[-3] ^= 0x01
+        setattr(row, column, bytes(blob))
+
+
+def row_ids(setup: Setup) -> list[str]:
+    with setup.sessions() as session:
+        return list(session.scalars(select(InboxMessage.id).order_by(InboxMessage.received_at)))
+
+
+def test_a_message_that_does_not_open_is_set_aside_and_the_ones_behind_it_answered(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given three kept messages, the two oldest tampered with in the database.
+    inbox = inbox_for(setup)
+    secret = "my-canary-text-7f3e"
+    inbox.keep(
+        "signal",
+        [message(1, secret, "aci-1"), message(2, secret, "aci-2"), message(3, "/start", "aci-3")],
+    )
+    first, second, third = row_ids(setup)
+    tamper(setup, first, "payload_ct")
+    tamper(setup, second, "dek_wrapped")
+
+    # When the core answers one message at a time (the batch holds only broken rows)...
+    with caplog.at_level("ERROR", logger="intake.core.inbox"):
+        answers = inbox.answer("signal", limit=1)
+
+    # ...the broken ones are set aside, not retried in a loop, and the third is answered.
+    assert [a.id for a in answers] == [third]
+    assert states(setup) == ["unreadable", "unreadable", "answered"]
+    errors = [r for r in caplog.records if r.name == "intake.core.inbox"]
+    assert [(r.levelname, r.__dict__["record"], r.__dict__["kind"]) for r in errors] == [
+        ("ERROR", first, "Tampered"),
+        ("ERROR", second, "Tampered"),
+    ]
+    assert all(secret not in r.getMessage() and "aci-" not in r.getMessage() for r in errors)
+    with setup.sessions() as session:
+        assert inbox_store.count_set_aside_by_channel(session) == {"signal": 2}
+        kept = session.get(InboxMessage, first)
+        assert kept is not None and kept.payload_ct is not None  # nothing deleted
+    assert inbox.answer("signal") == []
+
+    # A replies row that does not open is set aside too; the other replies still go out.
+    tamper(setup, third, "answer_ct")
+    assert inbox.unsent("signal") == []
+    assert states(setup) == ["unreadable"] * 3
+
+    # The channel's next session tries them again: back in line by what each holds.
+    assert inbox.retry_set_aside("signal") == 3
+    assert states(setup) == ["pending", "pending", "answered"]
+    assert inbox.answer("signal") == [] and inbox.unsent("signal") == []
+    assert states(setup) == ["unreadable"] * 3

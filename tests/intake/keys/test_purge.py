@@ -114,6 +114,7 @@ def test_purge_shreds_expired_cases_and_drafts_only(setup: Setup) -> None:
         "draft_attachments": 1,
         "processed_messages": len(digests),  # every message but the fresh draft's
         "inbox_messages": 0,
+        "unopenable_inbox_messages": 0,
         "orphan_seals": 0,
         "unreadable_conversations": 0,
         "draft_epoch_keys": 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,3 +66,39 @@ def test_done_keeps_only_the_digest_and_purge_forgets_it(sessions: sessionmaker[
         assert inbox.purge_done_before(session, T0 + timedelta(seconds=30)) == 1
     with sessions() as session:
         assert inbox.digests_present(session, "signal", ["d-a", "d-b", "d-c"]) == {"d-b", "d-c"}
+
+
+def test_rows_set_aside_are_counted_requeued_by_what_they_hold_and_deleted_on_request(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        inbox.add_message(session, kept("a", "d-a"))
+        inbox.add_message(session, kept("b", "d-b", state=inbox.ANSWERED))
+        inbox.add_message(session, kept("c", "d-c"))
+    with sessions.begin() as session:
+        answered = session.get(InboxMessage, "b")
+        assert answered is not None
+        answered.payload_ct, answered.answer_ct = None, b"sealed replies"
+    with sessions.begin() as session:
+        assert inbox.set_aside(session, "a", inbox.PENDING)
+        assert inbox.set_aside(session, "b", inbox.ANSWERED)
+        assert not inbox.set_aside(session, "c", inbox.ANSWERED)  # moved on: left alone
+    with sessions() as session:
+        assert inbox.count_set_aside_by_channel(session) == {"signal": 2}
+        assert [(r.id, r.channel) for r in inbox.set_aside_rows(session)] == [
+            ("a", "signal"),
+            ("b", "signal"),
+        ]
+        assert inbox.messages_in_state(session, "signal", inbox.PENDING, 10)[0].id == "c"
+    with sessions.begin() as session:
+        assert inbox.requeue_set_aside(session, "matrix") == 0
+        assert inbox.requeue_set_aside(session, "signal") == 2
+    with sessions() as session:
+        states = {r.id: r.state for r in session.scalars(select(InboxMessage))}
+        assert states == {"a": inbox.PENDING, "b": inbox.ANSWERED, "c": inbox.PENDING}
+    with sessions.begin() as session:
+        inbox.set_aside(session, "a", inbox.PENDING)
+        assert inbox.delete_set_aside(session, ["a", "c"]) == 1  # "c" is not set aside
+        assert inbox.delete_set_aside(session, []) == 0
+    with sessions() as session:
+        assert sorted(session.scalars(select(InboxMessage.id))) == ["b", "c"]
