@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.storage import inbox
+from intake.storage import counts, inbox
 from intake.storage.models import InboxMessage
 from tests.support.rows import T0
 
@@ -102,3 +102,18 @@ def test_rows_set_aside_are_counted_requeued_by_what_they_hold_and_deleted_on_re
         assert inbox.delete_set_aside(session, []) == 0
     with sessions() as session:
         assert sorted(session.scalars(select(InboxMessage.id))) == ["b", "c"]
+
+
+def test_rows_are_counted_by_pseudonym_version_in_any_state(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        inbox.add_message(session, kept("a", "d-a"))
+        inbox.add_message(session, kept("b", "d-b", state=inbox.ANSWERED))
+        newer = kept("c", "d-c")
+        newer.pseudonym_version = 2
+        inbox.add_message(session, newer)
+    with sessions() as session:
+        assert counts.count_inbox_on_pseudonym_version(session, 1) == 2
+        assert counts.count_inbox_on_pseudonym_version(session, 2) == 1
+        assert counts.count_inbox_on_pseudonym_version(session, 3) == 0
