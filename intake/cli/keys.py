@@ -24,7 +24,7 @@ from intake.cli.common import (
 )
 from intake.cli.lazy import LazyGroup
 from intake.cli.progress import progress_bar
-from intake.core.app import build_key_desk
+from intake.core.desks import build_key_desk
 from intake.keys.admin import KeyDesk
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand

@@ -20,7 +20,7 @@ from intake.cli.common import (
     warn_if_exposed,
 )
 from intake.cli.lazy import LazyGroup
-from intake.core.app import build_staff_desk
+from intake.core.desks import build_staff_desk
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.triage import officers
