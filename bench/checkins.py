@@ -38,7 +38,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 from flows import RoutingFacts, Submit, load_catalog
 from intake.config import CheckinSettings, load_settings
-from intake.core import app
+from intake.core import app, desks
 from intake.core.checkin_scheduler import CheckinScheduler
 from intake.core.effects import EffectHandlers
 from intake.keys.holders import new_mission_key
@@ -55,8 +55,8 @@ CHUNK = 500
 def populate(env: dict[str, str], count: int) -> float:
     """Start `count` check-ins (interval 2 h), all within T0's minute; returns the seconds it took."""
     settings = load_settings(env).model_copy(update={"checkins": CHEAP})
-    engine, sessions = app.open_database(settings)
-    cipher = app.build_cipher(settings, sessions)
+    engine, sessions = desks.open_database(settings)
+    cipher = desks.build_cipher(settings, sessions)
     with sessions.begin() as session:
         new_mission_key(session, "eu-del-ke", T0)  # so alerts are sealed to a mission key too
     started = time.time()
@@ -125,10 +125,10 @@ def populate(env: dict[str, str], count: int) -> float:
 
 def worker(env: dict[str, str], moment: datetime, batch: int, barrier: Any, results: Any) -> None:
     settings = load_settings(env)
-    engine, sessions = app.open_database(settings)
+    engine, sessions = desks.open_database(settings)
     scheduler = CheckinScheduler(
         sessions,
-        app.build_cipher(settings, sessions),
+        desks.build_cipher(settings, sessions),
         load_catalog(),
         lambda: moment,
         grace=timedelta(minutes=settings.checkins.grace_minutes),
@@ -166,7 +166,7 @@ def phase(env: dict[str, str], workers: int, moment: datetime, batch: int) -> tu
 
 def counts(env: dict[str, str]) -> tuple[int, int, int]:
     settings = load_settings(env)
-    engine, sessions = app.open_database(settings)
+    engine, sessions = desks.open_database(settings)
     with sessions() as session:
         prompts = session.scalar(
             select(func.count()).select_from(Delivery).where(Delivery.kind == "checkin")

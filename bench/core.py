@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from intake.config import load_settings
-from intake.core import app
+from intake.core import app, desks
 from intake.messages import Inbound
 from intake.storage.models import Conversation
 from intake.storage.records import RecordCipher
@@ -53,8 +53,8 @@ def build(home: Path):  # type: ignore[no-untyped-def]
     env = {"HRD_INTAKE_HOME": str(home)}
     app.initialise(load_settings(env), demo=True)
     settings = load_settings(env)
-    engine, sessions = app.open_database(settings)
-    service = app.build_service(settings, sessions, RecordCipher(app.open_keyring(settings)))
+    engine, sessions = desks.open_database(settings)
+    service = app.build_service(settings, sessions, RecordCipher(desks.open_keyring(settings)))
     return settings, engine, sessions, service
 
 

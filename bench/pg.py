@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text
 
 from intake.config import load_settings
-from intake.core import app
+from intake.core import app, desks
 from intake.messages import Inbound
 
 # The first steps of a threat report (as bench/core.py): conversations stay open mid-flow.
@@ -72,8 +72,8 @@ def worker(
     results: Any,
 ) -> None:
     settings = load_settings(env)
-    engine, sessions = app.open_database(settings)
-    service = app.build_service(settings, sessions, app.build_cipher(settings, sessions))
+    engine, sessions = desks.open_database(settings)
+    service = app.build_service(settings, sessions, desks.build_cipher(settings, sessions))
     service.handle_batch(messages(10, f"{prefix}-warm"))  # imports, caches, connections
     inbound = messages(conversations, prefix)
     barrier.wait()

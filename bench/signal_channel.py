@@ -44,7 +44,7 @@ from bots.ratelimit import RateLimiter  # noqa: E402
 from bots.signal.channel import build_signal  # noqa: E402
 from bots.signal.rpc import RpcClient, parse_endpoint  # noqa: E402
 from intake.config import SignalSettings, load_settings  # noqa: E402
-from intake.core import app  # noqa: E402
+from intake.core import app, desks  # noqa: E402
 from intake.core.inbox import DurableInbox  # noqa: E402
 from tests.support.defender import numbered_threat_report  # noqa: E402
 from tests.support.fake_signal import FakeSignal  # noqa: E402
@@ -155,10 +155,10 @@ def run_once(kind: str, defenders: int, transport: str) -> tuple[float, list[flo
                         )
                     }
                 )
-                _engine, sessions = app.open_database(settings)
-                cipher = app.build_cipher(settings, sessions)
+                _engine, sessions = desks.open_database(settings)
+                cipher = desks.build_cipher(settings, sessions)
                 service = app.build_service(settings, sessions, cipher)
-                inbox = DurableInbox(service, sessions, cipher, app.utcnow)
+                inbox = DurableInbox(service, sessions, cipher, desks.utcnow)
                 # The whole path, not the limit: scripted defenders outpace any person.
                 limiter = RateLimiter(burst=1_000_000, per_minute=1_000_000)
                 channel = build_signal(settings, service, inbox, limiter=limiter)

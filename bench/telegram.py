@@ -45,7 +45,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters  # n
 from bots.ratelimit import RateLimiter  # noqa: E402
 from bots.telegram.channel import build_telegram  # noqa: E402
 from intake.config import TelegramSettings, load_settings  # noqa: E402
-from intake.core import app  # noqa: E402
+from intake.core import app, desks  # noqa: E402
 from intake.storage.records import RecordCipher  # noqa: E402
 from tests.support.defender import numbered_threat_report  # noqa: E402
 from tests.support.fake_telegram import FakeTelegram  # noqa: E402
@@ -180,8 +180,8 @@ def run_intake(tg: TimedFake, home: Path, users: int, rounds: int) -> Run:
     settings = settings.model_copy(
         update={"telegram": TelegramSettings(token=TOKEN, api_url=tg.api_root)}  # type: ignore[arg-type]
     )
-    engine, sessions = app.open_database(settings)
-    service = app.build_service(settings, sessions, RecordCipher(app.open_keyring(settings)))
+    engine, sessions = desks.open_database(settings)
+    service = app.build_service(settings, sessions, RecordCipher(desks.open_keyring(settings)))
     limiter = RateLimiter(burst=1_000_000, per_minute=1_000_000)
     channel = build_telegram(settings, service, limiter=limiter, poll_timeout=10)
 

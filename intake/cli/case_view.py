@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from intake.cli.common import emit_json
-from intake.core.app import utcnow
+from intake.core.desks import utcnow
 from intake.errors import Refused
 from intake.triage.actions import AttachmentContent, OpenedCase
 from intake.triage.case_file import CaseFile

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import CryptoError
 from intake.config import Settings, load_settings
-from intake.core import app
+from intake.core import desks
 from intake.errors import ConfigError, SetupError
 from intake.runtime.logs import setup_logging
 from intake.storage import audit
@@ -51,7 +51,7 @@ class Context:
     def database(self) -> tuple[Engine, sessionmaker[Session]]:
         """The database, which must exist at the current schema (`init`, `db upgrade` make it so)."""
         try:
-            engine, sessions = app.open_database(self.settings, require_schema=not self.setting_up)
+            engine, sessions = desks.open_database(self.settings, require_schema=not self.setting_up)
         except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
         # Every audit entry and checkpoint is keyed: the keyring opens on the first one.
@@ -69,7 +69,7 @@ class Context:
     @cached_property
     def cipher(self) -> RecordCipher:
         try:
-            return app.build_cipher(self.settings, self.sessions)
+            return desks.build_cipher(self.settings, self.sessions)
         except SetupError as exc:
             fail(str(exc), EXIT_SETUP)
         except CryptoError as exc:

@@ -22,8 +22,9 @@ from intake.cli.common import (
     recovery_key_option,
     warn_if_exposed,
 )
+from intake.cli.lazy import LazyGroup
 from intake.cli.progress import progress_bar
-from intake.core.app import build_key_desk
+from intake.core.desks import build_key_desk
 from intake.keys.admin import KeyDesk
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
@@ -31,7 +32,16 @@ from intake.keys.recovery import recovery_keys_at_hand
 KINDS = click.Choice(["kek", "pseudonym"])
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    # The reports live in a sibling module (imported when one of them runs).
+    lazy_subcommands={
+        "authenticate": "intake.cli.keys_report.keys_authenticate",
+        "rewrap": "intake.cli.keys_report.keys_rewrap",
+        "status": "intake.cli.keys_report.keys_status",
+        "verify": "intake.cli.keys_report.keys_verify",
+    },
+)
 def keys() -> None:
     """Keys: keyring versions, recovery key, mission keys."""
 

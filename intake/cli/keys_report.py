@@ -18,7 +18,7 @@ from intake.cli.common import (
     recovery_key_option,
 )
 from intake.cli.progress import progress_bar
-from intake.core.app import build_key_desk, utcnow
+from intake.core.desks import build_key_desk, utcnow
 from intake.keys.directory import directory_problems
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand

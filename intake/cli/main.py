@@ -7,23 +7,30 @@ import sys
 
 import click
 
-from intake.cli.audit import audit_group
 from intake.cli.common import EXIT_REFUSED, EXIT_SETUP, Context, fail, pass_context, refusals
-from intake.cli.keys import keys
-from intake.cli.keys_report import keys_authenticate, keys_rewrap, keys_status, keys_verify
-from intake.cli.matrix import matrix_group
-from intake.cli.missions import missions, warn_without_officers
-from intake.cli.officers import officers_group
-from intake.cli.purge import purge_command
-from intake.cli.queue_steps import queue  # the group, with its triage steps
-from intake.cli.serve import serve
-from intake.cli.web import web, web_enrol
-from intake.core import app
+from intake.cli.lazy import LazyGroup
 from intake.errors import Refused, RoutingError, SetupError
-from intake.storage import migrate
+
+# Each command's module is imported when that command runs (see intake.cli.lazy):
+# `queue list` need not load the bots, the web server or the conversation stack.
+SUBCOMMANDS = {
+    "audit": "intake.cli.audit.audit_group",
+    "keys": "intake.cli.keys.keys",
+    "matrix": "intake.cli.matrix.matrix_group",
+    "missions": "intake.cli.missions.missions",
+    "officers": "intake.cli.officers.officers_group",
+    "purge": "intake.cli.purge.purge_command",
+    "queue": "intake.cli.queue_steps.queue",  # the group, with its triage steps
+    "serve": "intake.cli.serve.serve",
+    "web": "intake.cli.web.web",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=SUBCOMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="hrd-intake")
 def cli() -> None:
     """hrd-intake: secure intake for human rights defenders at risk."""
@@ -35,6 +42,12 @@ def cli() -> None:
 @pass_context
 def init(ctx: Context, demo: bool, if_absent: bool) -> None:
     """Create $HRD_INTAKE_HOME: keyring, migrated database, demo missions."""
+    # Imported here, not at the top: Alembic and the conversation stack would
+    # otherwise load at every command's start (see intake.cli.lazy).
+    from intake.cli.missions import warn_without_officers
+    from intake.core import app
+    from intake.storage import migrate
+
     settings = ctx.settings
     ctx.setting_up = True
     if if_absent and settings.keyring.path.exists():
@@ -72,6 +85,7 @@ def init(ctx: Context, demo: bool, if_absent: bool) -> None:
 def chat(ctx: Context, sender: str) -> None:
     """Talk to the bot in this terminal (reads stdin line by line; scriptable)."""
     from bots.console import ConsoleChannel
+    from intake.core import app  # the conversation stack: only for the commands that talk
 
     service = app.build_service(ctx.settings, ctx.sessions, ctx.cipher)
     with refusals(RoutingError):
@@ -87,6 +101,8 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Apply pending migrations."""
+    from intake.storage import migrate  # Alembic: only for the commands that migrate
+
     ctx.setting_up = True
     engine, _ = ctx.database
     migrate.upgrade(engine)
@@ -120,22 +136,6 @@ def flows_missing() -> None:
         click.echo(f"{language}: {len(absent)} missing")
         for key in absent:
             click.echo(f"  {key}")
-
-
-cli.add_command(serve)
-cli.add_command(missions)
-cli.add_command(queue)
-cli.add_command(officers_group)
-keys.add_command(keys_status)
-keys.add_command(keys_rewrap)
-keys.add_command(keys_verify)
-keys.add_command(keys_authenticate)
-cli.add_command(keys)
-cli.add_command(audit_group)
-cli.add_command(purge_command)
-cli.add_command(matrix_group)
-cli.add_command(web)
-officers_group.add_command(web_enrol)
 
 
 def main() -> None:

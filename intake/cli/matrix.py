@@ -19,7 +19,7 @@ import segno
 from bots.matrix.identity import fingerprint, published_link
 from bots.matrix.state import MatrixState
 from intake.cli.common import EXIT_SETUP, Context, emit_json, fail, pass_context
-from intake.core import app
+from intake.core import desks
 from intake.storage.channel_state import ChannelStateStore
 
 
@@ -40,7 +40,7 @@ def matrix_group() -> None:
 @pass_context
 def matrix_identity(ctx: Context, out: Path | None, no_terminal_qr: bool, as_json: bool) -> None:
     """Print the bot's Matrix id and master-key fingerprint; write its QR code."""
-    state = MatrixState(ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow))
+    state = MatrixState(ChannelStateStore("matrix", ctx.sessions, ctx.cipher, desks.utcnow))
     identity = state.public_identity()
     if identity is None:
         fail(

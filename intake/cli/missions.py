@@ -25,7 +25,7 @@ def missions() -> None:
 @pass_context
 def missions_import(ctx: Context, path: Path) -> None:
     """Import or update missions from a YAML file (validated whole first)."""
-    from intake.core.app import utcnow
+    from intake.core.desks import utcnow
 
     with refusals(DirectoryError):
         directory = read_directory(path)

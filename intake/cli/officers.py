@@ -19,14 +19,20 @@ from intake.cli.common import (
     recovery_key_option,
     warn_if_exposed,
 )
-from intake.core.app import build_staff_desk
+from intake.cli.lazy import LazyGroup
+from intake.core.desks import build_staff_desk
 from intake.keys.holders import KeysAtHand
 from intake.keys.recovery import recovery_keys_at_hand
 from intake.triage import officers
 from intake.triage.staff import StaffDesk, check_new_passphrase
 
 
-@click.group("officers")
+@click.group(
+    "officers",
+    cls=LazyGroup,
+    # The web console's enrolment codes, defined beside the console's command.
+    lazy_subcommands={"web-enrol": "intake.cli.web.web_enrol"},
+)
 def officers_group() -> None:
     """Liaison officers and their keys."""
 

@@ -9,7 +9,7 @@ import click
 from flows import load_catalog
 from intake.cli.common import Context, emit_json, pass_context
 from intake.core import app
-from intake.core.app import build_key_desk, utcnow
+from intake.core.desks import build_draft_epochs, build_key_desk, utcnow
 from intake.keys.retention import checkpoint_sqlite, purge
 
 _LABELS = {
@@ -47,7 +47,7 @@ def purge_command(ctx: Context, dry_run: bool, as_json: bool) -> None:
         engine.new_state,
         now,
         dry_run=dry_run,
-        draft_epochs=app.build_draft_epochs(settings, ctx.cipher),
+        draft_epochs=build_draft_epochs(settings, ctx.cipher),
     )
     counts = report.as_dict()
     checkpointed = True

@@ -22,7 +22,7 @@ from intake.cli.common import (
     read_passphrase,
     recovery_key_option,
 )
-from intake.core.app import build_desk, utcnow
+from intake.core.desks import build_desk, utcnow
 from intake.references import CaseRef, MissionId, OfficerId, parse_reference
 from intake.storage.models import Officer
 from intake.triage.desk import Acting, CaseDesk

@@ -30,7 +30,7 @@ from flows import CountryMatcher, load_catalog
 from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
-from intake.core import app, background
+from intake.core import app, background, desks
 from intake.core.inbox import DurableInbox
 from intake.core.service import ConversationService
 from intake.errors import RoutingError
@@ -66,10 +66,10 @@ def serve(ctx: Context) -> None:
         ctx.sessions,
         new_holder_id(),
         timedelta(seconds=settings.leases.ttl_seconds),
-        app.utcnow,
+        desks.utcnow,
     )
     channels = _leased_channels(ctx, service, leases, health)
-    epochs = app.build_draft_epochs(settings, ctx.cipher)
+    epochs = desks.build_draft_epochs(settings, ctx.cipher)
     with refusals(RoutingError):
         asyncio.run(_main(settings, ctx, health, [metrics, counter], channels, service, epochs))
 
@@ -94,8 +94,8 @@ def _leased_channels(
     if settings.matrix.homeserver:
         from bots.matrix.channel import build_matrix
 
-        store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
-        items = ChannelItemStore("matrix", ctx.sessions, ctx.cipher, app.utcnow)
+        store = ChannelStateStore("matrix", ctx.sessions, ctx.cipher, desks.utcnow)
+        items = ChannelItemStore("matrix", ctx.sessions, ctx.cipher, desks.utcnow)
 
         def matrix() -> Channel:
             return build_matrix(settings, service, store, items)
@@ -115,7 +115,7 @@ def _signal_channel(
     from bots.signal.channel import build_signal, signal_lease_name
 
     settings = ctx.settings
-    inbox = DurableInbox(service, ctx.sessions, ctx.cipher, app.utcnow)
+    inbox = DurableInbox(service, ctx.sessions, ctx.cipher, desks.utcnow)
     status = health.channel("signal")
 
     def signal() -> Channel:
@@ -138,7 +138,7 @@ async def _main(
     server: StatusServer | None = None
     if settings.http_addr is not None:
         host, port = parse_http_addr(settings.http_addr)
-        server = StatusServer(host, port, health, ctx.sessions, counters, app.utcnow)
+        server = StatusServer(host, port, health, ctx.sessions, counters, desks.utcnow)
         try:
             await server.start()
         except OSError as exc:
@@ -185,7 +185,7 @@ async def shred_periodically(
     sessions: sessionmaker[Session],
     epochs: DraftEpochs,
     interval: float = SHRED_INTERVAL,
-    clock: Callable[[], datetime] = app.utcnow,
+    clock: Callable[[], datetime] = desks.utcnow,
 ) -> None:
     """Destroy draft-epoch keys past the window, now and then every `interval` seconds.
 

@@ -8,7 +8,7 @@ import click
 
 from intake.cli.common import EXIT_SETUP, Context, emit_json, fail, pass_context
 from intake.config import LOOPBACK_HOSTS, parse_http_addr
-from intake.core.app import build_logins
+from intake.core.desks import build_logins
 from intake.errors import SetupError
 
 __all__ = ["web", "web_enrol"]

@@ -4,7 +4,7 @@ The keyring file is read, changed and written back under an exclusive lock
 (`<keyring>.lock`, flock), so two staff members rotating at once cannot lose
 one another's version. The file is replaced atomically with the same
 Argon2id cost it had; a running service notices the new modification time
-and reloads it (`intake.core.app.KeyringHolder`), so a rotation needs no restart.
+and reloads it (`intake.core.desks.KeyringHolder`), so a rotation needs no restart.
 
 Retiring destroys a version's material. It is refused while any record still
 needs the version, and until the version has been out of primary service for

@@ -46,7 +46,7 @@ class RecordCipher:
         keyring: returns the keyring to use now (the holder may reload it
             after a rotation without a restart).
         usage: notes every wrap per KEK version (see `intake.storage.key_usage`);
-            `intake.core.app.build_cipher` ties it to the session factory.
+            `intake.core.desks.build_cipher` ties it to the session factory.
     """
 
     def __init__(self, keyring: Callable[[], Keyring], usage: UsageCounter | None = None) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
 from intake.config import LOOPBACK_HOSTS, Settings, parse_http_addr
-from intake.core.app import build_cipher, build_desk, build_login_throttle, build_logins, utcnow
+from intake.core.desks import build_cipher, build_desk, build_login_throttle, build_logins, utcnow
 from intake.web.app import WebOptions, build_app
 from intake.web.sessions import SessionStore
 

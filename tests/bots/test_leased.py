@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from bots.leased import LeasedChannel
 from bots.runner import Channel
-from intake.core import app
+from intake.core import desks
 from intake.runtime.health import ChannelState, ChannelStatus
 from intake.storage.leases import Leases, current
 from intake.storage.models import Lease
@@ -59,7 +59,7 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
 
 
 def leases_for(setup: Setup, holder: str, ttl: float) -> Leases:
-    return Leases(setup.sessions, holder, timedelta(seconds=ttl), app.utcnow)
+    return Leases(setup.sessions, holder, timedelta(seconds=ttl), desks.utcnow)
 
 
 def test_only_the_holder_runs_and_a_clean_stop_hands_over_at_once(setup: Setup) -> None:
@@ -151,8 +151,8 @@ def test_unreachable_database_stops_the_channel_before_its_lease_expires(
         settings = setup.settings.model_copy(
             update={"database_url": through_port(setup.settings.database_url, proxy.port)}
         )
-        engine, sessions = app.open_database(settings)
-        leases = Leases(sessions, "a", timedelta(seconds=ttl), app.utcnow)
+        engine, sessions = desks.open_database(settings)
+        leases = Leases(sessions, "a", timedelta(seconds=ttl), desks.utcnow)
         runs: list[list[datetime]] = []
         status = ChannelStatus("fake")
         channel = LeasedChannel("fake", LEASE, factory(runs), leases, status)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from crypto import KeyKind, Keyring, KeyVersion, load_keyring
-from intake.core import app
+from intake.core import app, desks
 from intake.core.service import ConversationService
 from intake.keys.holders import KeysAtHand
 from intake.keys.keyring_admin import pin_recovery_key, retire_version, rotate_keyring
@@ -22,7 +22,7 @@ def pin(setup: Setup) -> Callable[[bytes], None]:
 
     def pin_key(public_key: bytes) -> None:
         pin_recovery_key(
-            setup.settings.keyring.path, app.keyring_passphrase(setup.settings), public_key
+            setup.settings.keyring.path, desks.keyring_passphrase(setup.settings), public_key
         )
 
     return pin_key
@@ -30,18 +30,18 @@ def pin(setup: Setup) -> Callable[[bytes], None]:
 
 def keyring_now(setup: Setup) -> Keyring:
     """The keyring as the file holds it now."""
-    return load_keyring(setup.settings.keyring.path, app.keyring_passphrase(setup.settings))
+    return load_keyring(setup.settings.keyring.path, desks.keyring_passphrase(setup.settings))
 
 
 def rotate(setup: Setup, kind: KeyKind = "kek") -> KeyVersion:
     return rotate_keyring(
-        setup.settings.keyring.path, app.keyring_passphrase(setup.settings), kind, setup.clock()
+        setup.settings.keyring.path, desks.keyring_passphrase(setup.settings), kind, setup.clock()
     )
 
 
 def fresh_cipher(setup: Setup) -> RecordCipher:
     """A cipher on the keyring file as it is now (a service started after the rotation)."""
-    return app.build_cipher(setup.settings, setup.sessions)
+    return desks.build_cipher(setup.settings, setup.sessions)
 
 
 def stale_cipher(setup: Setup) -> RecordCipher:
@@ -56,7 +56,7 @@ def retire(setup: Setup, version: int, kind: KeyKind = "kek", *, after_grace: bo
     with setup.sessions() as session:
         return retire_version(
             setup.settings.keyring.path,
-            app.keyring_passphrase(setup.settings),
+            desks.keyring_passphrase(setup.settings),
             session,
             kind,
             version,

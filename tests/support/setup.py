@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import KdfParams
 from intake.config import Settings, load_settings
-from intake.core import app
+from intake.core import app, desks
 from intake.core.service import ConversationService
 from intake.keys.directory import KeyDirectory
 from intake.keys.holders import KeysAtHand
@@ -71,8 +71,8 @@ def embedded_setup(
     env = home_env(home, database_url, **extra_env)
     app.initialise(load_settings(env), demo=True, kdf=kdf)
     settings = load_settings(env)  # now with the generated keyring passphrase
-    engine, sessions = app.open_database(settings)
+    engine, sessions = desks.open_database(settings)
     try:
-        yield Setup(settings, env, engine, sessions, app.build_cipher(settings, sessions), Clock())
+        yield Setup(settings, env, engine, sessions, desks.build_cipher(settings, sessions), Clock())
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ import pyotp
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from intake.core.app import build_desk, build_login_throttle, build_logins
+from intake.core.desks import build_desk, build_login_throttle, build_logins
 from intake.triage.logins import LoginDesk
 from intake.triage.throttle import SignInThrottle
 from intake.web import SessionStore, WebOptions, build_app

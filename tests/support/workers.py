@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from intake.config import load_settings
-from intake.core import app, background
+from intake.core import app, background, desks
 from intake.errors import OfficerRefused
 from intake.storage import audit
 from intake.storage.models import Case, Delivery
@@ -45,7 +45,7 @@ def claims(subject: str, out: Path, go: Path) -> None:
     """
     officer_id, _, order = subject.partition(":")
     settings = load_settings()
-    engine, sessions = app.open_database(settings, require_schema=True)
+    engine, sessions = desks.open_database(settings, require_schema=True)
     with sessions() as session:
         officer = active_officer(session, officer_id)
         references = list(
@@ -61,7 +61,7 @@ def claims(subject: str, out: Path, go: Path) -> None:
             try:
                 with sessions.begin() as session:
                     case = triage.find_case(session, reference, officer)
-                    triage.claim(session, case, officer, app.utcnow())
+                    triage.claim(session, case, officer, desks.utcnow())
                 outcome = "claimed"
             except OfficerRefused:
                 outcome = "refused"
@@ -75,8 +75,8 @@ def claims(subject: str, out: Path, go: Path) -> None:
 def deliveries(channel: str, out: Path, go: Path) -> None:
     """Send (here: write down) what the channel's queue holds, as a channel worker does."""
     settings = load_settings()
-    engine, sessions = app.open_database(settings, require_schema=True)
-    service = app.build_service(settings, sessions, app.build_cipher(settings, sessions))
+    engine, sessions = desks.open_database(settings, require_schema=True)
+    service = app.build_service(settings, sessions, desks.build_cipher(settings, sessions))
     _start_together(out, go)
     deadline = time.monotonic() + DEADLINE
     with out.open("w", encoding="utf-8") as lines:
@@ -123,13 +123,13 @@ def checkins(subject: str, out: Path, go: Path) -> None:
             raise SystemExit("never killed")
 
     settings = load_settings()
-    engine, sessions = app.open_database(settings, require_schema=True)
+    engine, sessions = desks.open_database(settings, require_schema=True)
     scheduler = background.build_checkin_scheduler(
-        settings, sessions, app.build_cipher(settings, sessions), lambda: now
+        settings, sessions, desks.build_cipher(settings, sessions), lambda: now
     )
     scheduler = CheckinScheduler(
         sessions,
-        app.build_cipher(settings, sessions),
+        desks.build_cipher(settings, sessions),
         scheduler._catalog,
         lambda: now,
         grace=scheduler._grace,

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from crypto import Keyring, load_keyring
 from intake.cli.serve import shred_periodically
-from intake.core import app
+from intake.core import desks
 from tests.support.setup import Setup
 
 
 def test_serve_destroys_old_epoch_keys_and_keeps_going(setup: Setup) -> None:
-    epochs = app.build_draft_epochs(setup.settings, setup.cipher)
+    epochs = desks.build_draft_epochs(setup.settings, setup.cipher)
     assert epochs is not None
-    path, passphrase = setup.settings.keyring.path, app.keyring_passphrase(setup.settings)
+    path, passphrase = setup.settings.keyring.path, desks.keyring_passphrase(setup.settings)
     window = epochs.window
     start = load_keyring(path, passphrase).versions("draft")[0].created_at
     # Given epochs that turned while the service ran (two hours apart)...

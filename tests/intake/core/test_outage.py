@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from intake.core import app
+from intake.core import app, desks
 from intake.core.service import ConversationService
 from intake.messages import Inbound, Reply
 from intake.storage.models import ProcessedMessage
@@ -96,9 +96,9 @@ def test_thirty_seconds_without_postgresql_lose_and_duplicate_nothing(
         settings = setup.settings.model_copy(
             update={"database_url": through_port(setup.settings.database_url, proxy.port)}
         )
-        engine, sessions = app.open_database(settings)
+        engine, sessions = desks.open_database(settings)
         service = app.build_service(
-            settings, sessions, app.build_cipher(settings, sessions), clock=setup.clock
+            settings, sessions, desks.build_cipher(settings, sessions), clock=setup.clock
         )
         channel = PlayedChannel(service)
         scripts = conversations()

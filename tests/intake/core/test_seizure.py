@@ -17,7 +17,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import make_url
 
 from crypto import CryptoError, KeyNotFound, load_keyring
-from intake.core import app
+from intake.core import desks
 from intake.errors import NoKeyAtHand
 from intake.keys.retention import shred_draft_epochs
 from intake.messages import Attachment
@@ -51,7 +51,7 @@ def sqlite_files(setup: Setup) -> Path | None:
 
 def current_cipher(setup: Setup) -> RecordCipher:
     """What the server holds now: the keyring file as it is, with its passphrase."""
-    keyring = load_keyring(setup.settings.keyring.path, app.keyring_passphrase(setup.settings))
+    keyring = load_keyring(setup.settings.keyring.path, desks.keyring_passphrase(setup.settings))
     return RecordCipher(lambda: keyring)
 
 
@@ -79,7 +79,7 @@ def test_a_backup_from_drafting_time_opens_nothing_once_the_window_has_passed(
     setup: Setup, tmp_path: Path
 ) -> None:
     setup.clock.now = datetime.now(UTC) + timedelta(minutes=1)  # after the keyring's first epoch
-    epochs = app.build_draft_epochs(setup.settings, setup.cipher)
+    epochs = desks.build_draft_epochs(setup.settings, setup.cipher)
     assert epochs is not None
     defender = Defender(setup.service(), channel="telegram")
     defender.send("/start")
@@ -138,8 +138,8 @@ def test_a_backup_from_drafting_time_opens_nothing_once_the_window_has_passed(
             for table in TABLES:
                 if rows[table.name]:
                     connection.execute(insert(table), rows[table.name])
-    setup.engine, setup.sessions = app.open_database(setup.settings)
-    setup.cipher = app.build_cipher(setup.settings, setup.sessions)
+    setup.engine, setup.sessions = desks.open_database(setup.settings)
+    setup.cipher = desks.build_cipher(setup.settings, setup.sessions)
     with setup.sessions() as session:
         restored = list(session.scalars(select(Conversation)))
         assert restored  # the draft's row is back...

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from crypto import generate_keypair, keyring_file_params, load_keyring, save_keyring
 from intake.cli.main import cli
-from intake.core import app
+from intake.core import app, desks
 from intake.errors import UntrustedKey
 from intake.keys.directory import directory_problems
 from intake.keys.mission_keys import rotate_mission_key
@@ -158,7 +158,7 @@ def test_a_forged_officer_key_gets_no_mission_key(setup: Setup) -> None:
 def test_rows_from_before_the_directory_are_authenticated_by_staff(setup: Setup) -> None:
     """The upgrade: rows without a MAC and a keyring without a pin, until `keys authenticate`."""
     enrol(setup, "eu-del-ke", "Ana")
-    path, passphrase = setup.settings.keyring.path, app.keyring_passphrase(setup.settings)
+    path, passphrase = setup.settings.keyring.path, desks.keyring_passphrase(setup.settings)
     old = load_keyring(path, passphrase)
     save_keyring(
         path,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from intake.config import load_settings
-from intake.core import app
+from intake.core import desks
 from intake.errors import ConfigError
 from intake.keys.mission_keys import rotate_mission_key
 from intake.keys.recovery import RECOVERY_FILE_NAME
@@ -26,7 +26,7 @@ from tests.support.setup import Setup
 
 def status_of(setup: Setup, **key_settings: int) -> KeyStatus:
     settings = setup.settings.keys.model_copy(update=key_settings)
-    keyring = app.build_cipher(setup.settings, setup.sessions).keyring()
+    keyring = desks.build_cipher(setup.settings, setup.sessions).keyring()
     with setup.sessions() as session:
         return key_status(session, keyring, settings, setup.settings.home, setup.clock())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.core import app
+from intake.core import desks
 from intake.errors import NoReaders
 from intake.keys.readers import missions_without_officers, unreadable_missions
 from intake.keys.status import key_status
@@ -84,7 +84,7 @@ def test_revoking_one_of_two_officers_needs_no_force(setup: Setup) -> None:
 def test_transfer_to_a_mission_without_officers_needs_force(setup: Setup) -> None:
     ana, ana_keys = enrol(setup, "eu-del-ke", "Ana")
     reference = CaseRef(submit_kenya(setup))
-    desk = app.build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    desk = desks.build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
     with setup.sessions() as session:
         acting = Acting(officers.get_officer(session, ana), ana_keys)
     with pytest.raises(NoReaders, match="no active officer of eu-del-co can open cases"):

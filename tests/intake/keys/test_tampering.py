@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from crypto import KeyNotFound, Misplaced, Tampered, load_keyring, save_keyring
-from intake.core.app import keyring_passphrase
+from intake.core.desks import keyring_passphrase
 from intake.storage.conversation_record import open_turn
 from intake.storage.models import Case, Conversation, KeySeal
 from intake.storage.records import RecordCipher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.core.app import build_desk
+from intake.core.desks import build_desk
 from intake.errors import IllegalTransition, OfficerRefused, ReasonRequired, Refused
 from intake.references import CaseRef, MissionId, OfficerId
 from intake.storage.queue_pages import QueueFilter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from intake.core import app
+from intake.core import desks
 from intake.errors import NoKeyAtHand, OfficerRefused, PassphraseRefused, Refused
 from intake.keys.holders import current_mission_key
 from intake.storage import audit
@@ -20,7 +20,7 @@ PASSPHRASE = b"correct horse battery staple"
 
 
 def desk(setup: Setup) -> StaffDesk:
-    return app.build_staff_desk(
+    return desks.build_staff_desk(
         setup.settings, setup.sessions, setup.cipher, setup.clock, kdf=CHEAP_KDF
     )
 

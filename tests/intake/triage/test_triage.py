@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crypto import CryptoError, DataKey, Keyring, load_keyring, unwrap_data_key
-from intake.core import app
-from intake.core.app import keyring_passphrase
+from intake.core import desks
+from intake.core.desks import keyring_passphrase
 from intake.errors import DuressRefused, IllegalTransition, NoKeyAtHand, OfficerRefused
 from intake.keys.holders import KeysAtHand
 from intake.references import CaseRef
@@ -281,7 +281,7 @@ def test_after_duress_a_reply_is_refused_and_the_case_flagged(setup: Setup) -> N
     defender, reference = submit(setup, threat_report("Kenya"))
     defender.send("Bluebird")
     assert defender.wiped
-    desk = app.build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    desk = desks.build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
     with setup.sessions() as session:
         acting = Acting(officers.active_officer(session, ana), keys)
     with pytest.raises(DuressRefused):
