@@ -21,15 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from crypto import KdfParams
 from intake.runtime.logs import setup_logging
 from tests.support.databases import pg_schema, postgres_available, selected_databases
-from tests.support.setup import Setup, embedded_setup
+from tests.support.setup import CHEAP_KDF, Setup, embedded_setup
 
 DATABASES = selected_databases()
 PRIMARY = DATABASES[0]
 # Argon2id at 64 MiB x 3 passes is the production cost; tests derive cheaply.
-CHEAP_KDF = KdfParams(memory_kib=1024, iterations=1, lanes=1)
 
 _PG = postgres_available()
 

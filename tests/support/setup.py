@@ -34,6 +34,20 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
+# Argon2id at its cheapest: the tests unlock keyrings and officer keys thousands of times.
+CHEAP_KDF = KdfParams(memory_kib=1024, iterations=1, lanes=1)
+
+
+def init_home(env: dict[str, str], kdf: KdfParams = CHEAP_KDF) -> None:
+    """`hrd-intake init --demo` for the home `env` names, with a cheap keyring KDF.
+
+    For command-line tests whose subject is not `init` itself: every later
+    command then unlocks the keyring cheaply. The output of `init` is tested
+    through the real command in tests/intake/cli/test_cli.py.
+    """
+    app.initialise(load_settings(env), demo=True, kdf=kdf)
+
+
 def home_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {"HRD_INTAKE_HOME": str(home), "HRD_INTAKE_DATABASE_URL": database_url}
     env.update(extra)

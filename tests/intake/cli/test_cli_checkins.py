@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.setup import init_home
+
 CLI = [sys.executable, "-m", "intake"]
 CHECKIN = "3\n1\nCANARY-WHERE court\nCANARY-WHO lawyer\nKenya\n1\n2\n1\nsunflower\nthunder\n1\n"
 
@@ -26,7 +28,7 @@ def test_queue_checkins_lists_metadata_of_the_officers_mission(
     env = {**os.environ, "HRD_INTAKE_HOME": str(tmp_path / "home"), **database_env}
     env.pop("HRD_INTAKE_PASSPHRASE", None)
     env.pop("HRD_INTAKE_OFFICER", None)
-    run(env, "init", "--demo")
+    init_home(env)
     chat = run(env, "chat", stdin=CHECKIN)
     assert "Your check-in is set" in chat.stdout
     secret = tmp_path / "ana.pass"

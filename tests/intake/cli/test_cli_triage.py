@@ -14,6 +14,7 @@ from sqlalchemy import text
 from intake.config import load_settings
 from intake.storage.engine import make_engine
 from tests.support.defender import console_threat_report
+from tests.support.setup import init_home
 
 CLI = [sys.executable, "-m", "intake"]
 REPORT = console_threat_report("CANARY-CLI-DETAIL")
@@ -37,7 +38,7 @@ def world(
     base = tmp_path_factory.mktemp("triage")
     env = {**os.environ, "HRD_INTAKE_HOME": str(base / "home"), **module_database_env}
     env.pop("HRD_INTAKE_PASSPHRASE", None)
-    run(env, "init", "--demo")
+    init_home(env)
     for name, mission in (("ana", "eu-del-ke"), ("ivan", "eu-del-ua")):
         secret = base / f"{name}.pass"
         secret.write_text(f"{name} passphrase, long enough\n")

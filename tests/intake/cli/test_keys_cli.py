@@ -14,6 +14,7 @@ from sqlalchemy import text
 from intake.config import load_settings
 from intake.storage.engine import make_engine
 from tests.support.defender import console_threat_report
+from tests.support.setup import init_home
 
 CLI = [sys.executable, "-m", "intake"]
 REPORT = console_threat_report("CANARY-KEYS-DETAIL")
@@ -37,7 +38,7 @@ def world(
     home = base / "home"
     env = {**os.environ, "HRD_INTAKE_HOME": str(home), "BASE": str(base), **module_database_env}
     env.pop("HRD_INTAKE_PASSPHRASE", None)
-    run(env, "init", "--demo")
+    init_home(env)
     (home / "config.toml").write_text("[keys]\nretire_grace_minutes = 0\n")
     for name, by in (("ana", None), ("ben", "ana")):
         secret = base / f"{name}.pass"
