@@ -20,7 +20,7 @@ from alembic import op
 from intake.storage.types import UTCDateTime
 
 revision = "0011"
-down_revision = "0009"  # the chain: 0006, 0007, 0008, 0009, 0010, 0011
+down_revision = "0009"  # the chain: ... 0008, 0009, 0011, 0012, 0010 (the head)
 branch_labels = None
 depends_on = None
 
