@@ -25,7 +25,8 @@ from intake.triage.logins import Unlocked
 
 __all__ = ["SessionStore", "WebSession", "same_token"]
 
-# Sessions kept at most (logged in or not): a flood of anonymous visits evicts the oldest.
+# Sessions kept at most. Past it the oldest session nobody has signed in to goes first, so a
+# flood of anonymous visits (each GET /login makes one) cannot log the officers out.
 MAX_SESSIONS = 10_000
 
 
@@ -72,8 +73,10 @@ class SessionStore:
         idle: timedelta = timedelta(minutes=15),
         absolute: timedelta = timedelta(hours=8),
         on_end: Callable[[str, str], None] | None = None,
+        max_sessions: int = MAX_SESSIONS,
     ) -> None:
         self._clock = clock
+        self._max = max_sessions
         self.idle = idle
         self.absolute = absolute
         # Told (officer id, why) when a logged-in session ends: the audit entry.
@@ -90,11 +93,20 @@ class SessionStore:
             seen=now,
             language=language,
         )
+        evicted: list[WebSession] = []
         with self._lock:
             self._sessions[session.id] = session
-            while len(self._sessions) > MAX_SESSIONS:
-                _, oldest = self._sessions.popitem(last=False)
-                oldest.wipe()
+            while len(self._sessions) > self._max:
+                # Oldest first; officers' sessions only once no anonymous one is left.
+                older = (s for s in self._sessions.values() if s is not session)
+                anonymous = (s for s in older if s.officer_id is None)
+                victim = next(anonymous, None) or next(
+                    s for s in self._sessions.values() if s is not session
+                )
+                del self._sessions[victim.id]
+                evicted.append(victim)
+        for victim in evicted:
+            self._end(victim, "evicted")
         return session
 
     def get(self, session_id: str | None) -> WebSession | None:
