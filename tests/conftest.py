@@ -38,6 +38,38 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# The fixtures through which a test reaches a database (directly or through another fixture).
+_DATABASE_FIXTURES = frozenset(
+    {
+        "pg_url",
+        "database_url",
+        "setup",
+        "primary_setup",
+        "postgres_setup",
+        "database_env",
+        "module_database_env",
+        "store",  # tests/intake/storage
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A PostgreSQL-only run leaves out the tests that use no database.
+
+    That run is the second pass of `make unit`, after a first pass of every test
+    on SQLite: a test that touches no database would only run again unchanged.
+    """
+    if "sqlite" in DATABASES:
+        return
+    kept, left_out = [], []
+    for item in items:
+        uses_database = _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (kept if uses_database else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
 def _require_postgres() -> None:
     if "postgresql" not in DATABASES:
         pytest.skip("PostgreSQL is not selected (HRD_TEST_DATABASES)")
