@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.errors import LoginRefused, OfficerRefused
 from intake.storage import web_login
 from intake.storage.audit import AuditTrail
-from intake.triage.officers import active_officer
+from intake.triage.officers import UNKNOWN_ID, active_officer
 
 __all__ = ["FIRST_LOCK", "FREE_FAILURES", "LONGEST_LOCK", "REFUSED", "Lockout"]
 
@@ -53,42 +53,44 @@ class Lockout:
                 f"too many failed attempts: try again in {retry} seconds", retry_after=retry
             )
 
-    def failed(self, officer_id: str, stage: str, reason: str) -> NoReturn:
-        """Count a failure (lock out past the free ones), audit it, and refuse."""
+    def failed(self, officer_id: str | None, stage: str, reason: str) -> NoReturn:
+        """Count a failure (lock out past the free ones), audit it, and refuse.
+
+        `officer_id` None: what was typed is no officer id; the entry names `UNKNOWN_ID`.
+        """
         now = self._clock()
         with self._sessions.begin() as session:
-            try:
-                active_officer(session, officer_id)
-                known = True
-            except OfficerRefused:
-                known = False
-            if known:
-                row = web_login.lockout_of(session, officer_id, now)
-                row.failures += 1
-                row.updated_at = now
-                over = row.failures - FREE_FAILURES
-                if over >= 0:
-                    row.locked_until = now + min(FIRST_LOCK * (2**over), LONGEST_LOCK)
-                    self._trail.append(
-                        session,
-                        now,
-                        "service",
-                        "web.locked",
-                        officer_id,
-                        failures=row.failures,
-                        until=row.locked_until.isoformat(),
-                    )
+            if officer_id is not None and _is_active(session, officer_id):
+                self._count(session, officer_id, now)
+            named = UNKNOWN_ID if officer_id is None else officer_id
             self._trail.append(
                 session,
                 now,
-                f"officer:{officer_id}",
+                f"officer:{named}",
                 "refused",
-                officer_id,
+                named,
                 attempted=f"web.login.{stage}",
                 reason=reason,
             )
         self._trail.synced()
         raise LoginRefused(REFUSED)
+
+    def _count(self, session: Session, officer_id: str, now: datetime) -> None:
+        row = web_login.lockout_of(session, officer_id, now)
+        row.failures += 1
+        row.updated_at = now
+        over = row.failures - FREE_FAILURES
+        if over >= 0:
+            row.locked_until = now + min(FIRST_LOCK * (2**over), LONGEST_LOCK)
+            self._trail.append(
+                session,
+                now,
+                "service",
+                "web.locked",
+                officer_id,
+                failures=row.failures,
+                until=row.locked_until.isoformat(),
+            )
 
     def logged_in(self, session: Session, officer_id: str, factor: str, now: datetime) -> None:
         """Reset the count and audit the login, in the caller's transaction."""
@@ -97,3 +99,11 @@ class Lockout:
         self._trail.append(
             session, now, f"officer:{officer_id}", "web.login", officer_id, factor=factor
         )
+
+
+def _is_active(session: Session, officer_id: str) -> bool:
+    try:
+        active_officer(session, officer_id)
+    except OfficerRefused:
+        return False
+    return True

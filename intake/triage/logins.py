@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto import BadPassphrase, CryptoError, PublicKey, SealContext, open_sealed, seal
 from intake.errors import OfficerRefused
 from intake.keys.holders import officer_recipient
+from intake.references import parse_officer_id
 from intake.storage import web_login
 from intake.storage.audit import AuditTrail
 from intake.storage.models import Officer, WebFactor
@@ -131,12 +132,19 @@ class LoginDesk:
 
     # Step 1: the passphrase
 
-    def unlock(self, officer_id: str, passphrase: bytes) -> Unlocked:
+    def unlock(self, typed_id: str, passphrase: bytes) -> Unlocked:
         """Check the lockout, then open the officer's key (Argon2id: ~150 ms).
+
+        `typed_id` is what was typed as the officer id: anything not shaped like
+        one (`parse_officer_id`: at most 45 characters) is never looked up, and is
+        refused like a wrong passphrase.
 
         Raises:
             LoginRefused: locked out (with `retry_after`), or any of id and passphrase wrong.
         """
+        officer_id = parse_officer_id(typed_id)
+        if officer_id is None:
+            self._lockout.failed(None, "passphrase", "not an officer id")
         self._lockout.check(officer_id)
         with self._sessions() as session:
             try:

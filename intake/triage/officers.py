@@ -10,8 +10,6 @@ creates its key.
 
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -32,23 +30,33 @@ from intake.keys.holders import (
     seal_mission_key,
 )
 from intake.keys.readers import mission_readers
+from intake.references import new_officer_id, parse_officer_id
 from intake.storage.mission_keys import mission_key_versions
 from intake.storage.models import Officer
 from intake.storage.officers import officer_by_id, officers_by_mission_and_id
 from intake.storage.seals import delete_mission_key_seals_to, mission_key_records_held_by
 from intake.triage.missions import mission_exists
 
-
-def _new_officer_id(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "officer"
-    return f"{slug}-{secrets.token_hex(2)}"
+# What the audit log names instead of a typed officer id it may not keep (never what was typed).
+UNKNOWN_ID = "unknown-id"
 
 
 def get_officer(session: Session, officer_id: str) -> Officer:
-    officer = officer_by_id(session, officer_id)
+    """The officer (active or revoked) whose id this is; what is not shaped like one is not looked up.
+
+    Raises:
+        OfficerRefused: no such officer.
+    """
+    parsed = parse_officer_id(officer_id)
+    officer = None if parsed is None else officer_by_id(session, parsed)
     if officer is None:
         raise OfficerRefused(f"no officer {officer_id!r}")
     return officer
+
+
+def named_officer(typed: str) -> str:
+    """What an audit entry may say of an id as typed: itself if shaped like one, else UNKNOWN_ID."""
+    return typed if parse_officer_id(typed) is not None else UNKNOWN_ID
 
 
 def active_officer(session: Session, officer_id: str) -> Officer:
@@ -79,7 +87,7 @@ def enrol(
     """
     if not mission_exists(session, mission_id):
         raise OfficerRefused(f"no mission {mission_id!r} in the directory")
-    officer_id = _new_officer_id(name)
+    officer_id = new_officer_id(name)
     private, public = generate_keypair()
     officer = Officer(
         id=officer_id,

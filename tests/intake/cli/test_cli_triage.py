@@ -200,3 +200,17 @@ def test_cases_nobody_can_read_are_reported_and_guarded(world: dict[str, str]) -
     # Revoking a mission's last officer needs --force
     last = run(world, "officers", "revoke", world["ID_ivan"], check=False)
     assert last.returncode == 1 and "--force" in last.stderr and "eu-del-ua" in last.stderr
+
+
+def test_a_long_typed_officer_id_is_refused_and_audited(world: dict[str, str]) -> None:
+    typed = "x" * 93  # `officer:` and these overflowed the audit log's actor column (100)
+    for env, args in (
+        ({**world, "HRD_INTAKE_OFFICER": typed}, ("queue", "list", "--mine")),
+        (world, ("queue", "show", "HRD-0000-0000", "--officer", "a" * 5000)),
+        (world, ("queue", "claim", "HRD-0000-0000", "--officer", "Ana Officer")),
+    ):
+        refused = run(env, *args, check=False)
+        assert refused.returncode == 1, refused.stderr
+        assert "Traceback" not in refused.stderr and "no officer" in refused.stderr
+    entries = json.loads(run(world, "audit", "list", "--limit", "3", "--json").stdout)
+    assert [e["actor"] for e in entries] == ["officer:unknown-id"] * 3

@@ -1,0 +1,79 @@
+"""The login desk and the officer desks with an officer id as typed, on SQLite and PostgreSQL.
+
+What is typed as an officer id may be anything (a passphrase typed into the
+wrong field, a paste gone wrong): it is bounded before any lookup, refused
+like a wrong passphrase, and written to the audit log only if it is an id.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from intake.core import app
+from intake.errors import LoginRefused, Refused
+from intake.storage.models import AuditEntry
+from intake.triage.logins import REFUSED, LoginDesk
+from intake.triage.officers import UNKNOWN_ID
+from tests.conftest import CHEAP_KDF
+from tests.support.officers import enrol
+from tests.support.setup import Setup
+
+PASSPHRASE = b"correct horse battery staple"
+# Not ids enrolment could make: longer than an audit column, wrong shape, not ASCII.
+NOT_IDS = ("x" * 93, "ana-officer-" + "0" * 200, "é" * 120, "Ana Officer", "")
+
+
+def _logins(setup: Setup) -> LoginDesk:
+    return app.build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock)
+
+
+def _entries(setup: Setup, after: int = 0) -> list[AuditEntry]:
+    with setup.sessions() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.seq > after)))
+
+
+def _last_seq(setup: Setup) -> int:
+    entries = _entries(setup)
+    return entries[-1].seq if entries else 0
+
+
+def test_what_is_not_an_officer_id_is_refused_like_a_wrong_passphrase(setup: Setup) -> None:
+    ana, _ = enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
+    logins = _logins(setup)
+    with pytest.raises(LoginRefused) as wrong:
+        logins.unlock(ana, b"a wrong guess")
+    before = _last_seq(setup)
+    for typed in NOT_IDS:
+        with pytest.raises(LoginRefused) as refused:
+            logins.unlock(typed, PASSPHRASE)
+        assert str(refused.value) == str(wrong.value) == REFUSED
+        assert refused.value.retry_after is None
+    entries = _entries(setup, before)
+    assert [(e.actor, e.action, e.subject) for e in entries] == [
+        (f"officer:{UNKNOWN_ID}", "refused", UNKNOWN_ID)
+    ] * len(NOT_IDS)
+    assert {e.detail["attempted"] for e in entries} == {"web.login.passphrase"}
+    # Ana's own id is untouched by all of it: she still logs in.
+    assert logins.unlock(ana, PASSPHRASE).officer.id == ana
+
+
+def test_the_staff_desk_bounds_a_typed_id_too(setup: Setup) -> None:
+    staff = app.build_staff_desk(
+        setup.settings, setup.sessions, setup.cipher, setup.clock, kdf=CHEAP_KDF
+    )
+    enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
+    before = _last_seq(setup)
+    typed = "x" * 200
+    attempts = (
+        lambda: staff.unlock(typed, PASSPHRASE, "officer.enrol", "eu-del-ke"),
+        lambda: staff.revoke(typed, None, keep_mission_key=True),
+        lambda: staff.rotate_key(typed, PASSPHRASE, None),
+        lambda: staff.change_passphrase(typed, PASSPHRASE, b"a new passphrase, long enough"),
+    )
+    for attempt in attempts:
+        with pytest.raises(Refused):
+            attempt()
+    entries = _entries(setup, before)
+    assert len(entries) == len(attempts) and {e.action for e in entries} == {"refused"}
+    assert all(typed not in f"{e.actor} {e.subject}" for e in entries)
