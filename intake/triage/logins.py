@@ -33,7 +33,15 @@ from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import BadPassphrase, CryptoError, PublicKey, SealContext, open_sealed, seal
+from crypto import (
+    BadPassphrase,
+    CryptoError,
+    KdfParams,
+    PublicKey,
+    SealContext,
+    open_sealed,
+    seal,
+)
 from intake.errors import OfficerRefused
 from intake.keys.holders import officer_recipient
 from intake.references import parse_officer_id
@@ -41,6 +49,7 @@ from intake.storage import web_login
 from intake.storage.audit import AuditTrail
 from intake.storage.models import Officer, WebFactor
 from intake.storage.records import RecordCipher, new_record_id
+from intake.triage.decoy import DecoyKey
 from intake.triage.desk import Acting
 from intake.triage.lockout import FREE_FAILURES, REFUSED, Lockout
 from intake.triage.officers import active_officer, unlock
@@ -108,12 +117,15 @@ class LoginDesk:
         cipher: RecordCipher,
         trail: AuditTrail,
         clock: Callable[[], datetime],
+        kdf: KdfParams | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._trail = trail
         self._clock = clock
         self._lockout = Lockout(sessions, trail, clock)
+        # One Argon2id run, here: `kdf` is the cost officers' keys have (the default).
+        self.decoy = DecoyKey(kdf or KdfParams())
 
     # Security staff
 
@@ -136,19 +148,27 @@ class LoginDesk:
         """Check the lockout, then open the officer's key (Argon2id: ~150 ms).
 
         `typed_id` is what was typed as the officer id: anything not shaped like
-        one (`parse_officer_id`: at most 45 characters) is never looked up, and is
-        refused like a wrong passphrase.
+        one (`parse_officer_id`: at most 45 characters) is never looked up. When
+        no active officer has it, the passphrase is tried on the decoy key
+        (`intake.triage.decoy`: the same Argon2id run) and refused like a wrong
+        one, so the answer's time does not tell which ids exist.
 
         Raises:
             LoginRefused: locked out (with `retry_after`), or any of id and passphrase wrong.
         """
         officer_id = parse_officer_id(typed_id)
-        if officer_id is None:
-            self._lockout.failed(None, "passphrase", "not an officer id")
-        self._lockout.check(officer_id)
+        if officer_id is not None:
+            self._lockout.check(officer_id)
         with self._sessions() as session:
             try:
+                if officer_id is None:
+                    raise OfficerRefused("not an officer id")
                 officer = active_officer(session, officer_id)
+            except OfficerRefused as exc:
+                session.rollback()
+                self.decoy.open(passphrase)
+                self._lockout.failed(officer_id, "passphrase", str(exc))
+            try:
                 keys = unlock(session, officer_id, passphrase)
             except (OfficerRefused, BadPassphrase) as exc:
                 reason = "wrong passphrase" if isinstance(exc, BadPassphrase) else str(exc)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from intake.core import app
+from crypto import KdfParams
+from intake.core import desks
 from intake.errors import LoginRefused, Refused
 from intake.storage.models import AuditEntry
 from intake.triage.logins import REFUSED, LoginDesk
@@ -25,7 +26,7 @@ NOT_IDS = ("x" * 93, "ana-officer-" + "0" * 200, "é" * 120, "Ana Officer", "")
 
 
 def _logins(setup: Setup) -> LoginDesk:
-    return app.build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    return desks.build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock, CHEAP_KDF)
 
 
 def _entries(setup: Setup, after: int = 0) -> list[AuditEntry]:
@@ -59,7 +60,7 @@ def test_what_is_not_an_officer_id_is_refused_like_a_wrong_passphrase(setup: Set
 
 
 def test_the_staff_desk_bounds_a_typed_id_too(setup: Setup) -> None:
-    staff = app.build_staff_desk(
+    staff = desks.build_staff_desk(
         setup.settings, setup.sessions, setup.cipher, setup.clock, kdf=CHEAP_KDF
     )
     enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
@@ -77,3 +78,30 @@ def test_the_staff_desk_bounds_a_typed_id_too(setup: Setup) -> None:
     entries = _entries(setup, before)
     assert len(entries) == len(attempts) and {e.action for e in entries} == {"refused"}
     assert all(typed not in f"{e.actor} {e.subject}" for e in entries)
+
+
+def test_a_login_with_no_officer_behind_its_id_derives_a_key_all_the_same(setup: Setup) -> None:
+    ana, ana_keys = enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
+    ben, _ = enrol(setup, "eu-del-ke", "Ben Officer", PASSPHRASE, unlock=ana_keys)
+    staff = desks.build_staff_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    staff.revoke(ben, None, keep_mission_key=True)
+    logins = _logins(setup)
+    # The decoy is a real wrapped key, at the cost the officers' keys have.
+    assert logins.decoy.params == CHEAP_KDF
+    # Given a wrong passphrase for a real id: the officer's own key is tried, not the decoy.
+    with pytest.raises(LoginRefused):
+        logins.unlock(ana, b"a wrong guess")
+    assert logins.decoy.opened == 0
+    # When the id is unknown, revoked or no id at all, the passphrase is tried on the decoy.
+    for typed in ("nobody-officer-0000", ben, "x" * 93, "correct horse"):
+        with pytest.raises(LoginRefused, match=REFUSED):
+            logins.unlock(typed, PASSPHRASE)
+    assert logins.decoy.opened == 4
+    # And a login that works opens no decoy.
+    logins.unlock(ana, PASSPHRASE)
+    assert logins.decoy.opened == 4
+
+
+def test_the_decoy_costs_what_an_officer_key_costs_in_production(setup: Setup) -> None:
+    logins = desks.build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    assert logins.decoy.params == KdfParams() and logins.decoy.params.meets_production_floor

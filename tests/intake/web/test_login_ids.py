@@ -44,7 +44,8 @@ def test_a_typed_id_of_any_length_is_refused_like_a_wrong_passphrase(world: WebW
         answer = _attempt(client, typed)
         assert answer.status_code == 401, typed[:20]
         assert REFUSED in answer.text
-    # Each was checked (and audited) as a login attempt: one refusal apiece.
+    # Each was checked as a login attempt: its passphrase tried on the decoy key, and audited.
+    assert world.logins.decoy.opened == len(NOT_IDS)
     refusals = _entries(world)[before:]
     assert [e.action for e in refusals] == ["refused"] * len(NOT_IDS)
     assert {e.detail["attempted"] for e in refusals} == {"web.login.passphrase"}
