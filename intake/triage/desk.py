@@ -88,12 +88,12 @@ class CaseDesk:
     # Who acts
 
     def officer(self, typed_id: str, action: str, subject: str) -> Officer:
-        """The active officer whose id was typed (refusal audited; no id kept unless shaped so)."""
+        """The active officer whose id was typed (refusal audited; an id kept only if real)."""
         with self._sessions() as session:
             try:
                 return active_officer(session, typed_id)
             except OfficerRefused as exc:
-                self._refuse(f"officer:{named_officer(typed_id)}", action, subject, exc)
+                self._refuse(f"officer:{named_officer(session, typed_id)}", action, subject, exc)
 
     def unlock(self, officer: Officer, passphrase: bytes, subject: str) -> Acting:
         """The officer's keys, opened with their passphrase (a wrong one is audited)."""

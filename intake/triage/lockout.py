@@ -2,7 +2,9 @@
 
 What is kept: failures in a row and the lockout end per officer
 (`web_lockouts`, plaintext), and an audit entry for every failure, lockout
-and login. From `FREE_FAILURES` failures in a row on, each further failure
+and login. An entry names the id typed only when it is an officer's (active
+or revoked); otherwise the fixed `unknown-id`, so nothing typed by mistake
+into the id field (a passphrase, say) is kept. From `FREE_FAILURES` failures in a row on, each further failure
 locks the id out for twice as long as the last (one minute, two, four... at
 most an hour); a login resets the count.
 """
@@ -15,10 +17,10 @@ from typing import NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.errors import LoginRefused, OfficerRefused
+from intake.errors import LoginRefused
 from intake.storage import web_login
 from intake.storage.audit import AuditTrail
-from intake.triage.officers import UNKNOWN_ID, active_officer
+from intake.triage.officers import UNKNOWN_ID, find_officer
 
 __all__ = ["FIRST_LOCK", "FREE_FAILURES", "LONGEST_LOCK", "REFUSED", "Lockout"]
 
@@ -56,13 +58,15 @@ class Lockout:
     def failed(self, officer_id: str | None, stage: str, reason: str) -> NoReturn:
         """Count a failure (lock out past the free ones), audit it, and refuse.
 
-        `officer_id` None: what was typed is no officer id; the entry names `UNKNOWN_ID`.
+        `officer_id` None: what was typed is not shaped like an id. The entry names
+        the id only if it is an officer's, else `UNKNOWN_ID` (see `officers.UNKNOWN_ID`).
         """
         now = self._clock()
         with self._sessions.begin() as session:
-            if officer_id is not None and _is_active(session, officer_id):
-                self._count(session, officer_id, now)
-            named = UNKNOWN_ID if officer_id is None else officer_id
+            officer = None if officer_id is None else find_officer(session, officer_id)
+            if officer is not None and officer.status == "active":
+                self._count(session, officer.id, now)
+            named = UNKNOWN_ID if officer is None else officer.id
             self._trail.append(
                 session,
                 now,
@@ -100,10 +104,3 @@ class Lockout:
             session, now, f"officer:{officer_id}", "web.login", officer_id, factor=factor
         )
 
-
-def _is_active(session: Session, officer_id: str) -> bool:
-    try:
-        active_officer(session, officer_id)
-    except OfficerRefused:
-        return False
-    return True

@@ -164,7 +164,7 @@ class LoginDesk:
                 if officer_id is None:
                     raise OfficerRefused("not an officer id")
                 officer = active_officer(session, officer_id)
-            except OfficerRefused as exc:
+            except OfficerRefused as exc:  # its message never repeats the id
                 session.rollback()
                 self.decoy.open(passphrase)
                 self._lockout.failed(officer_id, "passphrase", str(exc))

@@ -37,26 +37,34 @@ from intake.storage.officers import officer_by_id, officers_by_mission_and_id
 from intake.storage.seals import delete_mission_key_seals_to, mission_key_records_held_by
 from intake.triage.missions import mission_exists
 
-# What the audit log names instead of a typed officer id it may not keep (never what was typed).
+# What the audit log names instead of an id as typed that is no officer's: never what was
+# typed (a passphrase typed into the id field would stay in plaintext for good), not even a
+# hash of it (a short passphrase hashed is guessed offline).
 UNKNOWN_ID = "unknown-id"
 
 
+def find_officer(session: Session, typed: str) -> Officer | None:
+    """The officer (active or revoked) whose id was typed; what is not shaped like one is not looked up."""
+    officer_id = parse_officer_id(typed)
+    return None if officer_id is None else officer_by_id(session, officer_id)
+
+
 def get_officer(session: Session, officer_id: str) -> Officer:
-    """The officer (active or revoked) whose id this is; what is not shaped like one is not looked up.
+    """`find_officer`, or refuse (the message does not repeat what was typed).
 
     Raises:
         OfficerRefused: no such officer.
     """
-    parsed = parse_officer_id(officer_id)
-    officer = None if parsed is None else officer_by_id(session, parsed)
+    officer = find_officer(session, officer_id)
     if officer is None:
-        raise OfficerRefused(f"no officer {officer_id!r}")
+        raise OfficerRefused("no such officer")
     return officer
 
 
-def named_officer(typed: str) -> str:
-    """What an audit entry may say of an id as typed: itself if shaped like one, else UNKNOWN_ID."""
-    return typed if parse_officer_id(typed) is not None else UNKNOWN_ID
+def named_officer(session: Session, typed: str) -> str:
+    """What an audit entry may say of an id as typed: itself if it is an officer's, else UNKNOWN_ID."""
+    officer = find_officer(session, typed)
+    return UNKNOWN_ID if officer is None else officer.id
 
 
 def active_officer(session: Session, officer_id: str) -> Officer:

@@ -117,7 +117,7 @@ class StaffDesk:
                     Refused(f"cannot unlock {officer_id}: wrong passphrase"),
                 )
             except OfficerRefused as exc:
-                named = officers.named_officer(officer_id)
+                named = self._named(officer_id)
                 self._refuse(
                     f"officer:{named}",
                     action,
@@ -242,7 +242,7 @@ class StaffDesk:
             self._refuse(
                 actor,
                 "officer.revoke",
-                officers.named_officer(officer_id),
+                self._named(officer_id),
                 NoKeyAtHand("rotating the mission key needs --by OFFICER or --recovery-key FILE"),
             )
         with self._sessions.begin() as session:
@@ -254,7 +254,7 @@ class StaffDesk:
                 removed = officers.revoke(session, officer_id, now, force=force)
             except OfficerRefused as exc:
                 session.rollback()
-                self._refuse(actor, "officer.revoke", officers.named_officer(officer_id), exc)
+                self._refuse(actor, "officer.revoke", self._named(officer_id), exc)
             self._trail.append(
                 session,
                 now,
@@ -310,7 +310,7 @@ class StaffDesk:
         if new_passphrase is not None:
             check_new_passphrase(new_passphrase)
         now = self._clock()
-        named = officers.named_officer(officer_id)  # the refusals' subject: never a typed non-id
+        named = self._named(officer_id)  # what the refusals may record of it
         actor = f"officer:{named}"
         with self._sessions.begin() as session:
             try:
@@ -357,7 +357,7 @@ class StaffDesk:
         """
         check_new_passphrase(new)
         now = self._clock()
-        named = officers.named_officer(officer_id)  # the refusals' subject: never a typed non-id
+        named = self._named(officer_id)  # what the refusals may record of it
         actor = f"officer:{named}"
         with self._sessions.begin() as session:
             try:
@@ -370,6 +370,11 @@ class StaffDesk:
                 self._refuse(actor, "officer.passwd", named, exc)
             self._trail.append(session, now, actor, "officer.passwd", officer_id)
         self._trail.synced()
+
+    def _named(self, typed: str) -> str:
+        """What a refusal may record of an officer id as typed (`officers.named_officer`)."""
+        with self._sessions() as session:
+            return officers.named_officer(session, typed)
 
     def _refuse(self, actor: str, action: str, subject: str, exc: Exception) -> NoReturn:
         reason = str(exc)

@@ -2,7 +2,8 @@
 
 What is typed as an officer id may be anything (a passphrase typed into the
 wrong field, a paste gone wrong): it is bounded before any lookup, refused
-like a wrong passphrase, and written to the audit log only if it is an id.
+like a wrong passphrase, and written to the audit log only if it is an
+officer's id (else as `unknown-id`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,30 @@ def test_what_is_not_an_officer_id_is_refused_like_a_wrong_passphrase(setup: Set
     assert logins.unlock(ana, PASSPHRASE).officer.id == ana
 
 
+def test_an_id_is_recorded_only_when_it_is_an_officers(setup: Setup) -> None:
+    ana, ana_keys = enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
+    ben, _ = enrol(setup, "eu-del-ke", "Ben Officer", PASSPHRASE, unlock=ana_keys)
+    staff = desks.build_staff_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    staff.revoke(ben, None, keep_mission_key=True)
+    logins = _logins(setup)
+    before = _last_seq(setup)
+    typed_unknown = "nobody-officer-0000"  # shaped like an id, nobody's
+    typed_text = "my secret passphrase"  # typed into the id field by mistake
+    for typed in (ana, ben, typed_unknown, typed_text):
+        with pytest.raises(LoginRefused, match=REFUSED):
+            logins.unlock(typed, b"a wrong guess")
+    entries = _entries(setup, before)
+    assert [(e.actor, e.subject, e.detail["reason"]) for e in entries] == [
+        (f"officer:{ana}", ana, "wrong passphrase"),
+        (f"officer:{ben}", ben, f"officer {ben} is revoked"),
+        (f"officer:{UNKNOWN_ID}", UNKNOWN_ID, "no such officer"),
+        (f"officer:{UNKNOWN_ID}", UNKNOWN_ID, "not an officer id"),
+    ]
+    # Nothing of what was typed, in any field of any entry.
+    kept = repr([(e.actor, e.action, e.subject, e.detail) for e in _entries(setup)])
+    assert "nobody" not in kept and "secret" not in kept
+
+
 def test_the_staff_desk_bounds_a_typed_id_too(setup: Setup) -> None:
     staff = desks.build_staff_desk(
         setup.settings, setup.sessions, setup.cipher, setup.clock, kdf=CHEAP_KDF
@@ -66,18 +91,25 @@ def test_the_staff_desk_bounds_a_typed_id_too(setup: Setup) -> None:
     enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
     before = _last_seq(setup)
     typed = "x" * 200
-    attempts = (
-        lambda: staff.unlock(typed, PASSPHRASE, "officer.enrol", "eu-del-ke"),
-        lambda: staff.revoke(typed, None, keep_mission_key=True),
-        lambda: staff.rotate_key(typed, PASSPHRASE, None),
-        lambda: staff.change_passphrase(typed, PASSPHRASE, b"a new passphrase, long enough"),
-    )
+    unknown = "nobody-officer-0000"
+    attempts = [
+        attempt
+        for officer in (typed, unknown)
+        for attempt in (
+            lambda o=officer: staff.unlock(o, PASSPHRASE, "officer.enrol", "eu-del-ke"),
+            lambda o=officer: staff.revoke(o, None, keep_mission_key=True),
+            lambda o=officer: staff.rotate_key(o, PASSPHRASE, None),
+            lambda o=officer: staff.change_passphrase(o, PASSPHRASE, b"another passphrase, long"),
+        )
+    ]
     for attempt in attempts:
-        with pytest.raises(Refused):
+        with pytest.raises(Refused) as refused:
             attempt()
+        assert "xxx" not in str(refused.value) and "nobody" not in str(refused.value)
     entries = _entries(setup, before)
     assert len(entries) == len(attempts) and {e.action for e in entries} == {"refused"}
-    assert all(typed not in f"{e.actor} {e.subject}" for e in entries)
+    kept = repr([(e.actor, e.subject, e.detail) for e in entries])
+    assert "xxx" not in kept and "nobody" not in kept and UNKNOWN_ID in kept
 
 
 def test_a_login_with_no_officer_behind_its_id_derives_a_key_all_the_same(setup: Setup) -> None:
