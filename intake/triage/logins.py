@@ -11,13 +11,15 @@ What is kept, and who can read it:
   attacker's (they could seal one to the officer's public key, not MAC it).
 - Enrolment codes (`officers web-enrol ID`) are kept as SHA-256 hashes of
   128 random bits, valid 72 hours, used once.
-- Failed attempts in a row and the lockout end (`web_lockouts`): plaintext.
+- Failed attempts in a row and the lockout end (`web_lockouts`): plaintext,
+  for officers; for ids that are nobody's, in memory only.
+- Audit entries name the id typed only if it is an officer's, else `unknown-id`.
 
 A failure at any stage (unknown officer, wrong passphrase, wrong code) answers
-the same sentence, and counts against a real officer id with backoff
-(`intake.triage.lockout`). Every failure, lockout and login is in the audit
-log. Before any of it, the console takes each attempt from its
-client address's allowance (`intake.triage.throttle`).
+the same sentence, takes as long (`intake.triage.decoy`), and counts against
+the id typed, real or not, with backoff (`intake.triage.lockout`). Every
+failure, lockout and login is in the audit log. Before any of it, the console
+takes each attempt from its client address's allowance (`intake.triage.throttle`).
 """
 
 from __future__ import annotations
@@ -156,9 +158,8 @@ class LoginDesk:
         Raises:
             LoginRefused: locked out (with `retry_after`), or any of id and passphrase wrong.
         """
+        self._lockout.check(typed_id)
         officer_id = parse_officer_id(typed_id)
-        if officer_id is not None:
-            self._lockout.check(officer_id)
         with self._sessions() as session:
             try:
                 if officer_id is None:
@@ -167,7 +168,7 @@ class LoginDesk:
             except OfficerRefused as exc:  # its message never repeats the id
                 session.rollback()
                 self.decoy.open(passphrase)
-                self._lockout.failed(officer_id, "passphrase", str(exc))
+                self._lockout.failed(typed_id, "passphrase", str(exc))
             try:
                 keys = unlock(session, officer_id, passphrase)
             except (OfficerRefused, BadPassphrase) as exc:

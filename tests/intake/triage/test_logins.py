@@ -8,13 +8,17 @@ officer's id (else as `unknown-id`).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from crypto import KdfParams
 from intake.core import desks
 from intake.errors import LoginRefused, Refused
-from intake.storage.models import AuditEntry
+from intake.storage.audit import AuditTrail
+from intake.storage.models import AuditEntry, WebLockout
+from intake.triage.lockout import Lockout
 from intake.triage.logins import REFUSED, LoginDesk
 from intake.triage.officers import UNKNOWN_ID
 from tests.conftest import CHEAP_KDF
@@ -137,3 +141,63 @@ def test_a_login_with_no_officer_behind_its_id_derives_a_key_all_the_same(setup:
 def test_the_decoy_costs_what_an_officer_key_costs_in_production(setup: Setup) -> None:
     logins = desks.build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock)
     assert logins.decoy.params == KdfParams() and logins.decoy.params.meets_production_floor
+
+
+def _answers(logins: LoginDesk, setup: Setup, typed: str) -> list[tuple[str, int | None]]:
+    """What seven wrong passphrases for `typed` are answered, then one more after each lock."""
+    answers = []
+    for wait in (0, 0, 0, 0, 0, 0, 0, 61, 0, 121):
+        setup.clock.advance(seconds=wait)
+        with pytest.raises(LoginRefused) as refused:
+            logins.unlock(typed, b"a wrong guess")
+        answers.append((str(refused.value), refused.value.retry_after))
+    return answers
+
+
+def test_an_id_of_nobody_is_locked_out_as_an_officers_is(setup: Setup) -> None:
+    ana, ana_keys = enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
+    ben, _ = enrol(setup, "eu-del-ke", "Ben Officer", PASSPHRASE, unlock=ana_keys)
+    staff = desks.build_staff_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    staff.revoke(ben, None, keep_mission_key=True)
+    logins = _logins(setup)
+    locked = "too many failed attempts: try again in {} seconds"
+    # A real id: five free failures, then a minute's lock, then two minutes'.
+    expected = _answers(logins, setup, ana)
+    assert expected == [
+        *[(REFUSED, None)] * 5,
+        (locked.format(61), 61),
+        (locked.format(61), 61),
+        (REFUSED, None),
+        (locked.format(121), 121),
+        (REFUSED, None),
+    ]
+    before = _last_seq(setup)
+    # An id nobody has, a revoked one, and typed text that is no id: answered alike.
+    for typed in ("nobody-officer-0000", ben, "my secret passphrase", "x" * 93):
+        assert _answers(logins, setup, typed) == expected, typed
+    entries = _entries(setup, before)
+    locks = [e.subject for e in entries if e.action == "web.locked"]
+    assert locks == [UNKNOWN_ID] * 3 + [ben] * 3 + [UNKNOWN_ID] * 6
+    kept = repr([(e.actor, e.subject, e.detail) for e in entries])
+    assert "nobody" not in kept and "secret" not in kept and "xxx" not in kept
+    assert logins.unlock(ana, PASSPHRASE).officer.id == ana  # her lock has run out
+
+
+def test_the_ids_of_nobody_counted_are_bounded(setup: Setup) -> None:
+    lockout = Lockout(setup.sessions, AuditTrail(setup.sessions, None), setup.clock, 3)
+    for n in range(5):
+        with pytest.raises(LoginRefused):
+            lockout.failed(f"nobody-{n}", "passphrase", "no such officer")
+    assert lockout.strangers == 3
+
+
+def test_a_long_run_of_failures_stays_locked_an_hour(setup: Setup) -> None:
+    ana, _ = enrol(setup, "eu-del-ke", "Ana Officer", PASSPHRASE)
+    with setup.sessions.begin() as session:
+        session.add(WebLockout(officer_id=ana, failures=99, updated_at=setup.clock()))
+    with pytest.raises(LoginRefused, match=REFUSED):
+        _logins(setup).unlock(ana, b"a wrong guess")  # the 100th: 2**95 minutes overflowed
+    with setup.sessions() as session:
+        row = session.get(WebLockout, ana)
+        assert row is not None and row.failures == 100
+        assert row.locked_until == setup.clock() + timedelta(hours=1)

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from intake.storage import audit
 from intake.storage.models import AuditEntry
-from intake.triage.logins import REFUSED
+from intake.triage.logins import FREE_FAILURES, REFUSED
 from intake.triage.officers import UNKNOWN_ID
 from tests.support import scan
 from tests.support.setup import Setup
@@ -71,12 +71,17 @@ def test_a_canary_typed_as_the_id_is_nowhere_at_rest(
     client = world.client()
     for typed in canaries:
         assert _attempt(client, typed).status_code == 401
+    # The first again until it is locked out, as a real id would be (counted in memory).
+    for _ in range(FREE_FAILURES - 1):
+        assert _attempt(client, canaries[0]).status_code == 401
+    locked = _attempt(client, canaries[0])
+    assert locked.status_code == 429 and locked.headers["retry-after"] == "61"
     # And a real id with a wrong passphrase: that id is kept, as the officer's.
     ben = world.officers["ben"]
     assert _attempt(client, ben).status_code == 401
 
-    refusals = [e for e in _entries(world) if e.action == "refused"]
-    assert [e.subject for e in refusals] == [UNKNOWN_ID] * len(canaries) + [ben]
+    refusals = [e for e in _entries(world) if e.action in ("refused", "web.locked")]
+    assert [e.subject for e in refusals] == [UNKNOWN_ID] * (len(canaries) + 6) + [ben]
     assert log.exists()
     # The home (database, WAL, log) on SQLite; the server's data and WAL on PostgreSQL.
     files = scan.at_rest(setup, started, tmp_path)
