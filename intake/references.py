@@ -33,6 +33,7 @@ _SLUG_MAX = 40
 # 40, so it may end with one); then a hyphen and the four random hex digits.
 _OFFICER_ID = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{_SLUG_MAX - 1}}}-[0-9a-f]{{4}}")
 OFFICER_ID_MAX = _SLUG_MAX + 5
+REFERENCE_MAX = 20  # as `cases.reference` keeps them: a longer text is no case's reference
 
 
 def new_reference() -> CaseRef:

@@ -218,6 +218,11 @@ def test_a_long_typed_officer_id_is_refused_and_audited(world: dict[str, str]) -
         assert "Traceback" not in refused.stderr and "no such officer" in refused.stderr
     entries = json.loads(run(world, "audit", "list", "--limit", "3", "--json").stdout)
     assert [e["actor"] for e in entries] == ["officer:unknown-id"] * 3
+    # A reference longer than any (the refusal's subject) is refused before anything else.
+    wrong = {**as_officer(world, "ana"), "HRD_INTAKE_PASSPHRASE_FILE": world["PASS_ivan"]}
+    for env in (wrong, {**world, "HRD_INTAKE_OFFICER": "x" * 93}):
+        refused = run(env, "queue", "show", "HRD-" + "0" * 150, check=False)
+        assert refused.returncode == 1 and "not a case reference" in refused.stderr, refused.stderr
 
 
 def test_a_canary_typed_as_the_officer_is_nowhere_at_rest(world: dict[str, str]) -> None:
