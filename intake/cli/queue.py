@@ -23,7 +23,7 @@ from intake.cli.common import (
     recovery_key_option,
 )
 from intake.core.desks import build_desk, utcnow
-from intake.references import CaseRef, MissionId, OfficerId, parse_reference
+from intake.references import REFERENCE_MAX, CaseRef, MissionId, parse_reference
 from intake.storage.models import Officer
 from intake.triage.desk import Acting, CaseDesk
 from intake.triage.queue import STATUSES, QueueFilter
@@ -51,7 +51,7 @@ def _desk(ctx: Context) -> CaseDesk:
 def _officer(desk: CaseDesk, officer_id: str | None, action: str, subject: str) -> Officer:
     if not officer_id:
         fail("this command acts as an officer: give --officer ID or set HRD_INTAKE_OFFICER")
-    return desk.officer(OfficerId(officer_id), action, subject)
+    return desk.officer(officer_id, action, subject)
 
 
 def _acting(
@@ -70,7 +70,11 @@ def _acting(
 
 
 def _reference(text: str) -> CaseRef:
-    return parse_reference(text) or CaseRef(text.strip())
+    """The reference typed, normalised; refused when no case can have it (nor audit entry name it)."""
+    reference = parse_reference(text) or CaseRef(text.strip())
+    if len(reference) > REFERENCE_MAX:
+        fail("not a case reference (HRD-XXXX-XXXX)")
+    return reference
 
 
 def _read_text(source: Path | None, what: str) -> str:

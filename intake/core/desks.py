@@ -200,9 +200,15 @@ def build_logins(
     sessions: sessionmaker[Session],
     cipher: RecordCipher,
     clock: Callable[[], datetime] = utcnow,
+    kdf: KdfParams | None = None,
 ) -> LoginDesk:
-    """The web console's login desk (passphrase, second factors, enrolment, lockout)."""
-    return LoginDesk(sessions, cipher, AuditTrail(sessions, settings.audit_checkpoint), clock)
+    """The web console's login desk (passphrase, second factors, enrolment, lockout).
+
+    `kdf`: the Argon2id cost of officers' keys, for the decoy of logins without an
+    officer (default: the production one; tests that enrol cheaply pass theirs).
+    """
+    trail = AuditTrail(sessions, settings.audit_checkpoint)
+    return LoginDesk(sessions, cipher, trail, clock, kdf)
 
 
 def build_login_throttle(

@@ -43,7 +43,7 @@ from intake.triage.actions import REASON_REQUIRED, AttachmentContent, OpenedCase
 from intake.triage.case_file import CaseFile, CaseRenderer
 from intake.triage.checkins import CheckinListing, checkins_for
 from intake.triage.missions import list_missions, mission_exists
-from intake.triage.officers import active_officer, list_officers, unlock
+from intake.triage.officers import active_officer, list_officers, named_officer, unlock
 from intake.triage.queue import CaseSummary, list_cases
 from intake.triage.statistics import MissionStatistics, count_statistics
 
@@ -87,13 +87,13 @@ class CaseDesk:
 
     # Who acts
 
-    def officer(self, officer_id: OfficerId, action: str, subject: str) -> Officer:
-        """The active officer with this id (refusal audited)."""
+    def officer(self, typed_id: str, action: str, subject: str) -> Officer:
+        """The active officer whose id was typed (refusal audited; an id kept only if real)."""
         with self._sessions() as session:
             try:
-                return active_officer(session, officer_id)
+                return active_officer(session, typed_id)
             except OfficerRefused as exc:
-                self._refuse(f"officer:{officer_id}", action, subject, exc)
+                self._refuse(f"officer:{named_officer(session, typed_id)}", action, subject, exc)
 
     def unlock(self, officer: Officer, passphrase: bytes, subject: str) -> Acting:
         """The officer's keys, opened with their passphrase (a wrong one is audited)."""

@@ -11,14 +11,15 @@ What is kept, and who can read it:
   attacker's (they could seal one to the officer's public key, not MAC it).
 - Enrolment codes (`officers web-enrol ID`) are kept as SHA-256 hashes of
   128 random bits, valid 72 hours, used once.
-- Failed attempts in a row and the lockout end (`web_lockouts`): plaintext.
+- Failed attempts in a row and the lockout end (`web_lockouts`): plaintext,
+  for officers; for ids that are nobody's, in memory only.
+- Audit entries name the id typed only if it is an officer's, else `unknown-id`.
 
-A failure at any stage (unknown officer, wrong passphrase, wrong code) counts
-against the officer id, and answers the same sentence; from `FREE_FAILURES`
-on, each further failure locks the id out for twice as long as the last (one
-minute, two, four... at most an hour). Every failure, lockout and login is
-in the audit log. Before any of it, the console takes each attempt from its
-client address's allowance (`intake.triage.throttle`).
+A failure at any stage (unknown officer, wrong passphrase, wrong code) answers
+the same sentence, takes as long (`intake.triage.decoy`), and counts against
+the id typed, real or not, with backoff (`intake.triage.lockout`). Every
+failure, lockout and login is in the audit log. Before any of it, the console
+takes each attempt from its client address's allowance (`intake.triage.throttle`).
 """
 
 from __future__ import annotations
@@ -34,20 +35,32 @@ from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto import BadPassphrase, CryptoError, PublicKey, SealContext, open_sealed, seal
-from intake.errors import LoginRefused, OfficerRefused
+from crypto import (
+    BadPassphrase,
+    CryptoError,
+    KdfParams,
+    PublicKey,
+    SealContext,
+    open_sealed,
+    seal,
+)
+from intake.errors import OfficerRefused
 from intake.keys.holders import officer_recipient
+from intake.references import parse_officer_id
 from intake.storage import web_login
 from intake.storage.audit import AuditTrail
 from intake.storage.models import Officer, WebFactor
 from intake.storage.records import RecordCipher, new_record_id
+from intake.triage.decoy import DecoyKey
 from intake.triage.desk import Acting
+from intake.triage.lockout import FREE_FAILURES, REFUSED, Lockout
 from intake.triage.officers import active_officer, unlock
 from intake.triage.totp import new_totp_secret, totp_step, totp_uri
 
 __all__ = [
     "ENROLMENT_VALIDITY",
     "FREE_FAILURES",
+    "REFUSED",
     "LoginDesk",
     "Unlocked",
     "WebAuthnCredential",
@@ -55,11 +68,7 @@ __all__ = [
     "totp_uri",
 ]
 
-FREE_FAILURES = 5
-FIRST_LOCK = timedelta(minutes=1)
-LONGEST_LOCK = timedelta(hours=1)
 ENROLMENT_VALIDITY = timedelta(hours=72)
-REFUSED = "officer id, passphrase or code not accepted"
 _MAC_NAMESPACE = "web-factor"
 
 
@@ -110,11 +119,15 @@ class LoginDesk:
         cipher: RecordCipher,
         trail: AuditTrail,
         clock: Callable[[], datetime],
+        kdf: KdfParams | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._trail = trail
         self._clock = clock
+        self._lockout = Lockout(sessions, trail, clock)
+        # One Argon2id run, here: `kdf` is the cost officers' keys have (the default).
+        self.decoy = DecoyKey(kdf or KdfParams())
 
     # Security staff
 
@@ -133,21 +146,35 @@ class LoginDesk:
 
     # Step 1: the passphrase
 
-    def unlock(self, officer_id: str, passphrase: bytes) -> Unlocked:
+    def unlock(self, typed_id: str, passphrase: bytes) -> Unlocked:
         """Check the lockout, then open the officer's key (Argon2id: ~150 ms).
+
+        `typed_id` is what was typed as the officer id: anything not shaped like
+        one (`parse_officer_id`: at most 45 characters) is never looked up. When
+        no active officer has it, the passphrase is tried on the decoy key
+        (`intake.triage.decoy`: the same Argon2id run) and refused like a wrong
+        one, so the answer's time does not tell which ids exist.
 
         Raises:
             LoginRefused: locked out (with `retry_after`), or any of id and passphrase wrong.
         """
-        self._check_lockout(officer_id)
+        self._lockout.check(typed_id)
+        officer_id = parse_officer_id(typed_id)
         with self._sessions() as session:
             try:
+                if officer_id is None:
+                    raise OfficerRefused("not an officer id")
                 officer = active_officer(session, officer_id)
+            except OfficerRefused as exc:  # its message never repeats the id
+                session.rollback()
+                self.decoy.open(passphrase)
+                self._lockout.failed(typed_id, "passphrase", str(exc))
+            try:
                 keys = unlock(session, officer_id, passphrase)
             except (OfficerRefused, BadPassphrase) as exc:
                 reason = "wrong passphrase" if isinstance(exc, BadPassphrase) else str(exc)
                 session.rollback()
-                self._failed(officer_id, "passphrase", reason)
+                self._lockout.failed(officer_id, "passphrase", reason)
             kinds = frozenset(f.kind for f in web_login.factors_of(session, officer.id))
             session.expunge(officer)
         return Unlocked(Acting(officer, keys), kinds)
@@ -161,7 +188,7 @@ class LoginDesk:
             LoginRefused: wrong or replayed code, or locked out.
         """
         officer = unlocked.officer
-        self._check_lockout(officer.id)
+        self._lockout.check(officer.id)
         now = self._clock()
         with self._sessions.begin() as session:
             for factor in web_login.factors_of(session, officer.id, "totp"):
@@ -172,11 +199,11 @@ class LoginDesk:
                 if step is not None and step > factor.counter:
                     factor.counter = step
                     factor.mac = self._mac(factor)
-                    self._login_ok(session, officer.id, "totp", now)
+                    self._lockout.logged_in(session, officer.id, "totp", now)
                     break
             else:
                 session.rollback()
-                self._failed(officer.id, "totp", "wrong or reused TOTP code")
+                self._lockout.failed(officer.id, "totp", "wrong or reused TOTP code")
         self._trail.synced()
 
     # Enrolment (first login)
@@ -188,7 +215,7 @@ class LoginDesk:
             LoginRefused: no pending code, expired, or not this one.
         """
         officer = unlocked.officer
-        self._check_lockout(officer.id)
+        self._lockout.check(officer.id)
         with self._sessions() as session:
             row = web_login.enrolment_of(session, officer.id)
             good = (
@@ -197,7 +224,7 @@ class LoginDesk:
                 and hmac.compare_digest(row.code_hash, _hash_code(code))
             )
         if not good:
-            self._failed(officer.id, "enrolment", "enrolment code not accepted")
+            self._lockout.failed(officer.id, "enrolment", "enrolment code not accepted")
 
     def add_totp(self, unlocked: Unlocked, enrolment_code: str, secret: str, code: str) -> None:
         """Keep a new TOTP secret once the officer typed a code it makes; uses up the enrolment.
@@ -209,7 +236,7 @@ class LoginDesk:
         now = self._clock()
         step = totp_step(secret, code, now)
         if step is None:
-            self._failed(unlocked.officer.id, "enrolment", "TOTP code does not match the secret")
+            self._lockout.failed(unlocked.officer.id, "enrolment", "TOTP code does not match the secret")
         self._add_factor(unlocked, "totp", None, secret.encode("ascii"), step, now)
 
     def add_webauthn(
@@ -260,12 +287,12 @@ class LoginDesk:
                 if factor.id == credential.factor_id:
                     factor.counter = sign_count
                     factor.mac = self._mac(factor)
-            self._login_ok(session, unlocked.officer.id, "webauthn", now)
+            self._lockout.logged_in(session, unlocked.officer.id, "webauthn", now)
         self._trail.synced()
 
     def webauthn_failed(self, officer_id: str, reason: str) -> NoReturn:
         """Count and audit a security key answer that did not verify, and refuse."""
-        self._failed(officer_id, "webauthn", reason)
+        self._lockout.failed(officer_id, "webauthn", reason)
 
     def logged_out(self, officer_id: str, why: str) -> None:
         with self._sessions.begin() as session:
@@ -306,7 +333,7 @@ class LoginDesk:
             self._trail.append(
                 session, now, f"officer:{officer.id}", "web.factor_added", officer.id, kind=kind
             )
-            self._login_ok(session, officer.id, kind, now)
+            self._lockout.logged_in(session, officer.id, kind, now)
         self._trail.synced()
 
     def _mac(self, factor: WebFactor) -> str:
@@ -324,61 +351,6 @@ class LoginDesk:
             )
         except CryptoError:
             return None  # sealed to an earlier key pair of the officer: re-enrol
-
-    def _check_lockout(self, officer_id: str) -> None:
-        now = self._clock()
-        with self._sessions() as session:
-            until = web_login.locked_until(session, officer_id)
-        if until is not None and until > now:
-            retry = int((until - now).total_seconds()) + 1
-            self._trail.refusal(now, f"officer:{officer_id}", "web.login", officer_id, "locked out")
-            raise LoginRefused(
-                f"too many failed attempts: try again in {retry} seconds", retry_after=retry
-            )
-
-    def _failed(self, officer_id: str, stage: str, reason: str) -> NoReturn:
-        """Count a failure (lock out past the free ones), audit it, and refuse."""
-        now = self._clock()
-        with self._sessions.begin() as session:
-            try:
-                active_officer(session, officer_id)
-                known = True
-            except OfficerRefused:
-                known = False
-            if known:
-                row = web_login.lockout_of(session, officer_id, now)
-                row.failures += 1
-                row.updated_at = now
-                over = row.failures - FREE_FAILURES
-                if over >= 0:
-                    row.locked_until = now + min(FIRST_LOCK * (2**over), LONGEST_LOCK)
-                    self._trail.append(
-                        session,
-                        now,
-                        "service",
-                        "web.locked",
-                        officer_id,
-                        failures=row.failures,
-                        until=row.locked_until.isoformat(),
-                    )
-            self._trail.append(
-                session,
-                now,
-                f"officer:{officer_id}",
-                "refused",
-                officer_id,
-                attempted=f"web.login.{stage}",
-                reason=reason,
-            )
-        self._trail.synced()
-        raise LoginRefused(REFUSED)
-
-    def _login_ok(self, session: Session, officer_id: str, factor: str, now: datetime) -> None:
-        row = web_login.lockout_of(session, officer_id, now)
-        row.failures, row.locked_until, row.updated_at = 0, None, now
-        self._trail.append(
-            session, now, f"officer:{officer_id}", "web.login", officer_id, factor=factor
-        )
 
 
 def _mac_input(factor: WebFactor) -> str:

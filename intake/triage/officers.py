@@ -10,8 +10,6 @@ creates its key.
 
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -32,23 +30,41 @@ from intake.keys.holders import (
     seal_mission_key,
 )
 from intake.keys.readers import mission_readers
+from intake.references import new_officer_id, parse_officer_id
 from intake.storage.mission_keys import mission_key_versions
 from intake.storage.models import Officer
 from intake.storage.officers import officer_by_id, officers_by_mission_and_id
 from intake.storage.seals import delete_mission_key_seals_to, mission_key_records_held_by
 from intake.triage.missions import mission_exists
 
+# What the audit log names instead of an id as typed that is no officer's: never what was
+# typed (a passphrase typed into the id field would stay in plaintext for good), not even a
+# hash of it (a short passphrase hashed is guessed offline).
+UNKNOWN_ID = "unknown-id"
 
-def _new_officer_id(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "officer"
-    return f"{slug}-{secrets.token_hex(2)}"
+
+def find_officer(session: Session, typed: str) -> Officer | None:
+    """The officer (active or revoked) whose id was typed; what is not shaped like one is not looked up."""
+    officer_id = parse_officer_id(typed)
+    return None if officer_id is None else officer_by_id(session, officer_id)
 
 
 def get_officer(session: Session, officer_id: str) -> Officer:
-    officer = officer_by_id(session, officer_id)
+    """`find_officer`, or refuse (the message does not repeat what was typed).
+
+    Raises:
+        OfficerRefused: no such officer.
+    """
+    officer = find_officer(session, officer_id)
     if officer is None:
-        raise OfficerRefused(f"no officer {officer_id!r}")
+        raise OfficerRefused("no such officer")
     return officer
+
+
+def named_officer(session: Session, typed: str) -> str:
+    """What an audit entry may say of an id as typed: itself if it is an officer's, else UNKNOWN_ID."""
+    officer = find_officer(session, typed)
+    return UNKNOWN_ID if officer is None else officer.id
 
 
 def active_officer(session: Session, officer_id: str) -> Officer:
@@ -79,7 +95,7 @@ def enrol(
     """
     if not mission_exists(session, mission_id):
         raise OfficerRefused(f"no mission {mission_id!r} in the directory")
-    officer_id = _new_officer_id(name)
+    officer_id = new_officer_id(name)
     private, public = generate_keypair()
     officer = Officer(
         id=officer_id,

@@ -117,11 +117,12 @@ class StaffDesk:
                     Refused(f"cannot unlock {officer_id}: wrong passphrase"),
                 )
             except OfficerRefused as exc:
+                named = self._named(officer_id)
                 self._refuse(
-                    f"officer:{officer_id}",
+                    f"officer:{named}",
                     action,
                     subject,
-                    OfficerRefused(f"cannot unlock {officer_id}: {exc}"),
+                    OfficerRefused(f"cannot unlock {named}: {exc}"),
                 )
 
     # Enrolment
@@ -241,7 +242,7 @@ class StaffDesk:
             self._refuse(
                 actor,
                 "officer.revoke",
-                officer_id,
+                self._named(officer_id),
                 NoKeyAtHand("rotating the mission key needs --by OFFICER or --recovery-key FILE"),
             )
         with self._sessions.begin() as session:
@@ -253,7 +254,7 @@ class StaffDesk:
                 removed = officers.revoke(session, officer_id, now, force=force)
             except OfficerRefused as exc:
                 session.rollback()
-                self._refuse(actor, "officer.revoke", officer_id, exc)
+                self._refuse(actor, "officer.revoke", self._named(officer_id), exc)
             self._trail.append(
                 session,
                 now,
@@ -309,7 +310,8 @@ class StaffDesk:
         if new_passphrase is not None:
             check_new_passphrase(new_passphrase)
         now = self._clock()
-        actor = f"officer:{officer_id}"
+        named = self._named(officer_id)  # what the refusals may record of it
+        actor = f"officer:{named}"
         with self._sessions.begin() as session:
             try:
                 moved = officers.rotate_key(
@@ -323,14 +325,14 @@ class StaffDesk:
                 )
             except BadPassphrase:
                 session.rollback()
-                self._refuse(actor, "officer.rotate_key", officer_id, Refused("wrong passphrase"))
+                self._refuse(actor, "officer.rotate_key", named, Refused("wrong passphrase"))
             except (OfficerRefused, NoKeyAtHand, CryptoError) as exc:
                 session.rollback()
                 self._refuse(
                     actor,
                     "officer.rotate_key",
-                    officer_id,
-                    Refused(f"cannot rotate the key of {officer_id}: {exc}"),
+                    named,
+                    Refused(f"cannot rotate the key of {named}: {exc}"),
                 )
             key_id = officers.get_officer(session, officer_id).key_id
             self._trail.append(
@@ -355,18 +357,24 @@ class StaffDesk:
         """
         check_new_passphrase(new)
         now = self._clock()
-        actor = f"officer:{officer_id}"
+        named = self._named(officer_id)  # what the refusals may record of it
+        actor = f"officer:{named}"
         with self._sessions.begin() as session:
             try:
                 officers.change_passphrase(session, officer_id, old, new, self._kdf)
             except BadPassphrase:
                 session.rollback()
-                self._refuse(actor, "officer.passwd", officer_id, Refused("wrong passphrase"))
+                self._refuse(actor, "officer.passwd", named, Refused("wrong passphrase"))
             except OfficerRefused as exc:
                 session.rollback()
-                self._refuse(actor, "officer.passwd", officer_id, exc)
+                self._refuse(actor, "officer.passwd", named, exc)
             self._trail.append(session, now, actor, "officer.passwd", officer_id)
         self._trail.synced()
+
+    def _named(self, typed: str) -> str:
+        """What a refusal may record of an officer id as typed (`officers.named_officer`)."""
+        with self._sessions() as session:
+            return officers.named_officer(session, typed)
 
     def _refuse(self, actor: str, action: str, subject: str, exc: Exception) -> NoReturn:
         reason = str(exc)

@@ -13,6 +13,7 @@ from intake.core.desks import build_desk, build_login_throttle, build_logins
 from intake.triage.logins import LoginDesk
 from intake.triage.throttle import SignInThrottle
 from intake.web import SessionStore, WebOptions, build_app
+from tests.conftest import CHEAP_KDF
 from tests.support.officers import enrol
 from tests.support.setup import Setup
 
@@ -59,7 +60,8 @@ def web_world(setup: Setup, options: WebOptions | None = None) -> WebWorld:
     officers["ben"] = enrol(setup, "eu-del-ke", "Ben Officer", PASSPHRASE, unlock=ana_keys)[0]
     officers["ivan"] = enrol(setup, "eu-del-ua", "Ivan Officer", PASSPHRASE)[0]
     desk = build_desk(setup.settings, setup.sessions, setup.cipher, setup.clock)
-    logins = build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock)
+    # The decoy of logins without an officer costs what the officers' keys cost: cheap here.
+    logins = build_logins(setup.settings, setup.sessions, setup.cipher, setup.clock, CHEAP_KDF)
     throttle = build_login_throttle(setup.settings, setup.sessions, setup.clock)
     store = SessionStore(setup.clock, on_end=logins.logged_out)
     app = build_app(desk, logins, throttle, store, options or WebOptions(), setup.clock)

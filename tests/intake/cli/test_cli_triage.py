@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from intake.config import load_settings
+from intake.core import desks
 from intake.storage.engine import make_engine
+from tests.support import scan
 from tests.support.defender import console_threat_report
-from tests.support.setup import init_home
+from tests.support.setup import Clock, Setup, init_home
 
 CLI = [sys.executable, "-m", "intake"]
 REPORT = console_threat_report("CANARY-CLI-DETAIL")
@@ -200,3 +204,48 @@ def test_cases_nobody_can_read_are_reported_and_guarded(world: dict[str, str]) -
     # Revoking a mission's last officer needs --force
     last = run(world, "officers", "revoke", world["ID_ivan"], check=False)
     assert last.returncode == 1 and "--force" in last.stderr and "eu-del-ua" in last.stderr
+
+
+def test_a_long_typed_officer_id_is_refused_and_audited(world: dict[str, str]) -> None:
+    typed = "x" * 93  # `officer:` and these overflowed the audit log's actor column (100)
+    for env, args in (
+        ({**world, "HRD_INTAKE_OFFICER": typed}, ("queue", "list", "--mine")),
+        (world, ("queue", "show", "HRD-0000-0000", "--officer", "a" * 5000)),
+        (world, ("queue", "claim", "HRD-0000-0000", "--officer", "Ana Officer")),
+    ):
+        refused = run(env, *args, check=False)
+        assert refused.returncode == 1, refused.stderr
+        assert "Traceback" not in refused.stderr and "no such officer" in refused.stderr
+    entries = json.loads(run(world, "audit", "list", "--limit", "3", "--json").stdout)
+    assert [e["actor"] for e in entries] == ["officer:unknown-id"] * 3
+    # A reference longer than any (the refusal's subject) is refused before anything else.
+    wrong = {**as_officer(world, "ana"), "HRD_INTAKE_PASSPHRASE_FILE": world["PASS_ivan"]}
+    for env in (wrong, {**world, "HRD_INTAKE_OFFICER": "x" * 93}):
+        refused = run(env, "queue", "show", "HRD-" + "0" * 150, check=False)
+        assert refused.returncode == 1 and "not a case reference" in refused.stderr, refused.stderr
+
+
+def test_a_canary_typed_as_the_officer_is_nowhere_at_rest(world: dict[str, str]) -> None:
+    # Everything the CLI logs, to its log file; a passphrase for the commands that ask first.
+    env = {**world, "HRD_INTAKE_LOG_LEVEL": "DEBUG", "HRD_INTAKE_PASSPHRASE_FILE": world["PASS_ana"]}
+    started, tag = time.time(), secrets.token_hex(6)
+    canaries = [f"canary-{tag}-0000", f"canary passphrase {tag}", f"canary-{tag}-" + "q" * 300]
+    for typed in canaries:
+        for args in (
+            ("queue", "show", "HRD-0000-0000", "--officer", typed),
+            ("queue", "claim", "HRD-0000-0000"),  # HRD_INTAKE_OFFICER
+            ("officers", "rotate-key", typed),
+            ("officers", "revoke", typed, "--keep-mission-key"),
+        ):
+            refused = run({**env, "HRD_INTAKE_OFFICER": typed}, *args, check=False)
+            assert refused.returncode == 1 and "no such officer" in refused.stderr, refused.stderr
+    settings = load_settings(world)
+    engine, sessions = desks.open_database(settings)
+    try:
+        setup = Setup(settings, world, engine, sessions, desks.build_cipher(settings, sessions), Clock())
+        files = scan.at_rest(setup, started)
+        assert scan.leaks(["officer:unknown-id"], files) != []  # the scan reads the audit log
+        found = scan.leaks([tag], files)
+        assert found == [], [(canary, path.name) for canary, path in found]
+    finally:
+        engine.dispose()
