@@ -39,8 +39,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Every suite on both databases (tests/support/databases.py): all of them on SQLite,
-# then the database suites again on PostgreSQL (127.0.0.1:5432, database `test`).
-unit: unit-sqlite unit-postgresql
+# and the database suites again on PostgreSQL (127.0.0.1:5432, database `test`).
+# The two passes run side by side (each keeps about one core busy); each one's
+# output is printed whole when it ends.
+unit: $(STAMP) tools
+	$(MAKE) --no-print-directory --output-sync=target -j2 unit-sqlite unit-postgresql
 
 unit-sqlite: $(STAMP) tools
 	HRD_TEST_DATABASES=sqlite $(BIN)/pytest

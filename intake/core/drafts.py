@@ -82,7 +82,7 @@ class Drafts:
     def load(self, session: Session, message: Inbound, now: datetime) -> Turn:
         """The sender's conversation for this message: theirs, or a fresh one."""
         candidates = self._cipher.pseudonym_candidates(f"sender:{message.channel}", message.sender)
-        conversation = storage.find_conversation(
+        conversation = storage.conversation_to_update(
             session, message.channel, [digest for _, digest in candidates]
         )
         if conversation is None:

@@ -51,6 +51,12 @@ _FIND_CONVERSATION = select(Conversation).where(
     Conversation.channel == bindparam("channel"),
     Conversation.sender_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
 )
+# Locked and read afresh, even if this session loaded the row before (for a
+# repeated prompt, say): see `conversation_to_update`.
+_FIND_CONVERSATION_FOR_UPDATE = _FIND_CONVERSATION.with_for_update().execution_options(
+    populate_existing=True
+)
+_LOCKED = "intake.storage.locked_conversations"
 
 
 def claim_message(session: Session, channel: str, digest: str, now: datetime) -> bool:
@@ -74,6 +80,36 @@ def find_conversation(
     session: Session, channel: str, pseudonyms: Sequence[str]
 ) -> Conversation | None:
     return session.scalar(_FIND_CONVERSATION, {"channel": channel, "pseudonyms": list(pseudonyms)})
+
+
+def conversation_to_update(
+    session: Session, channel: str, pseudonyms: Sequence[str]
+) -> Conversation | None:
+    """The sender's conversation as last committed, locked until the transaction ends.
+
+    Two processes may hold consecutive messages of one defender at once (a
+    lease takeover overlaps them for a moment). Without the lock the later
+    message would apply itself to the state before the earlier one's answer,
+    and whichever committed last would erase the other's. On PostgreSQL the
+    row lock makes the later one wait, then read the committed state; SQLite
+    has one writer at a time, so the same holds there by itself.
+
+    Once this transaction holds the lock, its own copy is the newest (with the
+    changes of earlier messages of the batch, unflushed): it is returned as is.
+    """
+    held: dict[tuple[str, str], Conversation] = session.info.setdefault(_LOCKED, {})
+    for digest in pseudonyms:
+        conversation = held.get((channel, digest))
+        if conversation is not None and conversation in session:  # not deleted meanwhile
+            return conversation
+    if any(isinstance(row, Conversation) for row in session.dirty):
+        session.flush()  # a fresh read must not overwrite changes not yet written
+    conversation = session.scalar(
+        _FIND_CONVERSATION_FOR_UPDATE, {"channel": channel, "pseudonyms": list(pseudonyms)}
+    )
+    if conversation is not None:
+        held.update({(channel, digest): conversation for digest in pseudonyms})
+    return conversation
 
 
 def draft_attachments(session: Session, conversation_id: str) -> list[Attachment]:

@@ -158,7 +158,8 @@ def test_unreachable_database_stops_the_channel_before_its_lease_expires(
         channel = LeasedChannel("fake", LEASE, factory(runs), leases, status)
         stop = asyncio.Event()
         task = asyncio.create_task(channel.run(stop))
-        await until(lambda: status.ready, 10, "running")
+        # (ready is set as the wrapper starts the channel's task, a moment before it runs)
+        await until(lambda: status.ready and len(runs) == 1, 10, "running")
         # when the database cannot be reached,
         proxy.pause()
         # the channel stops on its own, before its lease expires (another process could

@@ -442,6 +442,17 @@ class FakeTelegram:
                 if c == chat_id and m["from"]["id"] == self.bot_user["id"]
             ]
 
+    def transcript(self, chat_id: int) -> str:
+        """The chat as it reads now, one line a message (for a failing test's report)."""
+        with self._cond:
+            lines = [
+                f"{'bot' if m['from']['id'] == self.bot_user['id'] else 'user'}: "
+                f"{m.get('text', '[' + ','.join(k for k in m if k in _MEDIA) + ']')!r}"
+                for (c, _), m in sorted(self._messages.items())
+                if c == chat_id
+            ]
+        return "\n".join(lines)
+
     def last_sent(self, chat_id: int) -> JSON:
         sent = self.sent_messages(chat_id)
         assert sent, f"the bot has no message in chat {chat_id}"

@@ -128,6 +128,8 @@ def test_one_consumer_at_a_time_and_takeovers_when_the_holder_hangs_or_dies(
             for c in cases
         )
         lease = current(session, telegram_lease_name(TOKEN))
+    missing = [user for user in DEFENDERS if f"details of {user}" not in details]
+    assert not missing, "\n\n".join(f"{user}:\n{tg.transcript(user)}" for user in missing)
     assert details == sorted(f"details of {user}" for user in DEFENDERS)
     # the lease changed hands twice, and the clean stop released it.
     assert lease is not None and lease.generation == 3 and lease.holder is None
