@@ -64,8 +64,11 @@ class Drafts:
         return str(turn.record["flow"].get("lang", self._default_language))
 
     def find(self, session: Session, channel: str, sender: str) -> Conversation | None:
+        """The sender's conversation, locked for this transaction (every caller changes it)."""
         candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
-        return storage.find_conversation(session, channel, [digest for _, digest in candidates])
+        return storage.conversation_to_update(
+            session, channel, [digest for _, digest in candidates]
+        )
 
     def open(self, session: Session, channel: str, sender: str) -> Turn | None:
         """The sender's conversation, or None (none, or its key is gone)."""

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.core.drafts import Drafts
 from intake.messages import Inbound, PendingDelivery
 from intake.storage.conversation_record import open_turn
+from intake.storage.conversations import conversation_by_id_to_update
 from intake.storage.deliveries import (
     claim_deliveries,
     forget_deliveries,
     release_deliveries,
 )
-from intake.storage.models import Conversation
 from intake.storage.records import RecordCipher
 
 
@@ -90,7 +90,7 @@ class Outbox:
                 self._await_answer(session, delivery, sent_message_ids)
             elif delivery.conversation_id and sent_message_ids:
                 # A reply queued before return addresses (addressed by conversation id).
-                conversation = session.get(Conversation, delivery.conversation_id)
+                conversation = conversation_by_id_to_update(session, delivery.conversation_id)
                 if conversation is not None:
                     turn = open_turn(self._cipher, conversation)
                     turn.record["trace"].extend(sent_message_ids)

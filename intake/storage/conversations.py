@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, false, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -57,6 +57,23 @@ _FIND_CONVERSATION_FOR_UPDATE = _FIND_CONVERSATION.with_for_update().execution_o
     populate_existing=True
 )
 _LOCKED = "intake.storage.locked_conversations"
+# SQLite has no row locks, and Python's driver opens the transaction only at its
+# first write: a write that changes nothing takes the database's write lock now,
+# so that nobody commits between our read and our write.
+_SQLITE_WRITE_LOCK = (
+    update(Conversation)
+    .where(false())
+    .values(channel=Conversation.channel)
+    .execution_options(synchronize_session=False)
+)
+
+
+def _lock_for_update(session: Session) -> None:
+    """Before a locked, fresh read (FOR UPDATE takes the lock on PostgreSQL)."""
+    if any(isinstance(row, Conversation) for row in session.dirty):
+        session.flush()  # a fresh read must not overwrite changes not yet written
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(_SQLITE_WRITE_LOCK)
 
 
 def claim_message(session: Session, channel: str, digest: str, now: datetime) -> bool:
@@ -91,8 +108,8 @@ def conversation_to_update(
     lease takeover overlaps them for a moment). Without the lock the later
     message would apply itself to the state before the earlier one's answer,
     and whichever committed last would erase the other's. On PostgreSQL the
-    row lock makes the later one wait, then read the committed state; SQLite
-    has one writer at a time, so the same holds there by itself.
+    row lock makes the later one wait, then read the committed state; on
+    SQLite the database's write lock does (`_lock_for_update`).
 
     Once this transaction holds the lock, its own copy is the newest (with the
     changes of earlier messages of the batch, unflushed): it is returned as is.
@@ -102,14 +119,25 @@ def conversation_to_update(
         conversation = held.get((channel, digest))
         if conversation is not None and conversation in session:  # not deleted meanwhile
             return conversation
-    if any(isinstance(row, Conversation) for row in session.dirty):
-        session.flush()  # a fresh read must not overwrite changes not yet written
+    _lock_for_update(session)
     conversation = session.scalar(
         _FIND_CONVERSATION_FOR_UPDATE, {"channel": channel, "pseudonyms": list(pseudonyms)}
     )
     if conversation is not None:
         held.update({(channel, digest): conversation for digest in pseudonyms})
     return conversation
+
+
+def conversation_by_id_to_update(session: Session, conversation_id: str) -> Conversation | None:
+    """`conversation_to_update` for a conversation known by its id."""
+    held: dict[tuple[str, str], Conversation] = session.info.setdefault(_LOCKED, {})
+    for conversation in held.values():
+        if conversation.id == conversation_id and conversation in session:
+            return conversation
+    _lock_for_update(session)
+    return session.get(
+        Conversation, conversation_id, with_for_update=True, populate_existing=True
+    )
 
 
 def draft_attachments(session: Session, conversation_id: str) -> list[Attachment]:

@@ -17,7 +17,7 @@ import time
 from sqlalchemy import text
 
 from intake.core.service import ConversationService
-from intake.messages import Inbound
+from intake.messages import Inbound, WipeChat
 from intake.triage.queue import list_cases, open_case
 from tests.support.defender import Defender, play, threat_report
 from tests.support.setup import Setup
@@ -49,33 +49,38 @@ def wait_until_blocked_or_done(setup: Setup, worker: threading.Thread) -> None:
         worker.join(0.05)
 
 
+class HeldBatch:
+    """A worker's batch stopped inside its transaction, until `release`."""
+
+    def __init__(self, service: ConversationService, inbound: Inbound) -> None:
+        self._inside, self._release = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=service.handle_batch, args=([inbound], self._hold))
+        self._thread.start()
+        assert self._inside.wait(30), "the batch never reached its commit"
+
+    def _hold(self, *_: object) -> None:
+        self._inside.set()
+        assert self._release.wait(30)
+
+    def release_after(self, setup: Setup, meanwhile: threading.Thread) -> None:
+        """Start `meanwhile`, let it run into the batch's locks, then commit the batch."""
+        meanwhile.start()
+        wait_until_blocked_or_done(setup, meanwhile)
+        self._release.set()
+        for thread in (self._thread, meanwhile):
+            thread.join(30)
+            assert not thread.is_alive()
+
+
 def test_the_next_message_waits_for_the_one_being_processed(setup: Setup) -> None:
     first, second = setup.service(), setup.service()
     defender = Defender(first)
     defender.send("/start")
     # Given one worker inside its transaction with the defender's choice of flow,
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(*_: object) -> None:
-        inside.set()
-        assert release.wait(30)
-
-    def run(service: ConversationService, inbound: Inbound, within: object = None) -> None:
-        service.handle_batch([inbound], within=within)  # type: ignore[arg-type]
-
-    earlier = threading.Thread(
-        target=run, args=(second, message("m-flow", "threat_report"), hold)
-    )
-    earlier.start()
-    assert inside.wait(30)
+    held = HeldBatch(second, message("m-flow", "threat_report"))
     # when another worker gets the defender's next answer (consent) meanwhile,
-    later = threading.Thread(target=run, args=(first, message("m-consent", "yes")))
-    later.start()
-    wait_until_blocked_or_done(setup, later)
-    release.set()
-    earlier.join(30)
-    later.join(30)
-    assert not earlier.is_alive() and not later.is_alive()
+    later = threading.Thread(target=first.handle_batch, args=([message("m-consent", "yes")],))
+    held.release_after(setup, later)
     # then both answers count, in order: the defender goes on from the country question
     play(defender, threat_report(details="Both answers counted.")[2:])
     with setup.sessions() as session:
@@ -83,3 +88,22 @@ def test_the_next_message_waits_for_the_one_being_processed(setup: Setup) -> Non
         content = open_case(session, setup.cipher, case.reference, setup.recovery)
     assert content.payload["answers"]["consent_store"] == "yes"
     assert content.payload["answers"]["details"] == "Both answers counted."
+
+
+def test_remembering_sent_messages_keeps_an_answer_committed_meanwhile(setup: Setup) -> None:
+    service = setup.service()
+    defender = Defender(service)
+    defender.send("/start")
+    # Given a batch with the defender's choice of flow inside its transaction,
+    held = HeldBatch(service, message("m-flow", "threat_report"))
+    # when the channel remembers the ids of the bot's last messages meanwhile,
+    remember = threading.Thread(
+        target=service.record_sent_many, args=("console", {"defender-1": ["bot-7", "bot-8"]})
+    )
+    held.release_after(setup, remember)
+    # then the choice counts (consent is asked next), and so do the ids: /delete wipes them.
+    defender.send(choice="yes")  # (the held batch asked for consent, not this helper)
+    assert "country" in defender.text.lower()
+    defender.send("/delete")
+    [wipe] = [r for r in defender.last if isinstance(r, WipeChat)]
+    assert {"bot-7", "bot-8"} <= set(wipe.message_ids)

@@ -106,6 +106,35 @@ def test_drafts_under_epochs_are_rewrapped_shredded_and_destroyed(
         assert session.get(Conversation, "v-new") is not None
 
 
+def test_a_conversation_to_update_is_read_as_committed_then_kept(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        rows.conversation(session, "v1", channel="telegram", pseudonym="p-old")
+    with sessions.begin() as session, session.no_autoflush:  # as the service batches
+        # Given a copy this session read before another transaction changed the row,
+        stale = conversations.find_conversation(session, "telegram", ["p-old"])
+        assert stale is not None and stale.state_ct != b"theirs"
+        with sessions.begin() as other:
+            changed = other.get(Conversation, "v1")
+            assert changed is not None
+            changed.state_ct = b"theirs"
+        # the row to update is what was committed (the lock is taken by this read),
+        locked = conversations.conversation_to_update(session, "telegram", ["p-new", "p-old"])
+        assert locked is stale and locked.state_ct == b"theirs"
+        # and once held, this transaction's unwritten changes stay (a batch's later message).
+        locked.state_ct = b"ours"
+        again = conversations.conversation_to_update(session, "telegram", ["p-new", "p-old"])
+        assert again is locked and again.state_ct == b"ours"
+        assert conversations.conversation_to_update(session, "matrix", ["p-old"]) is None
+        by_id = conversations.conversation_by_id_to_update(session, "v1")
+        assert by_id is locked
+        assert conversations.conversation_by_id_to_update(session, "v-none") is None
+    with sessions() as session:
+        kept = session.get(Conversation, "v1")
+        assert kept is not None and kept.state_ct == b"ours"
+
+
 def test_duress_marks_name_a_pseudonym_only(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         conversations.mark_duress(session, "telegram", "p-1", T0)
