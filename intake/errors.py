@@ -104,15 +104,17 @@ class CaseNotFound(Refused):
 
 
 class IllegalTransition(Refused):
-    """The case's state does not allow this step; the message lists what does."""
+    """The case's state does not allow this step; the message lists what does.
 
-    def __init__(self, status: str, trigger: str, allowed: Sequence[str]) -> None:
-        shown = ", ".join(allowed) or "none"
-        super().__init__(
-            f"a case in state {status!r} cannot {trigger.replace('_', ' ')} (allowed: {shown})"
-        )
+    `step` and `allowed` are what an officer types (`ack`, `status in_progress`,
+    `reply`...: `intake.triage.workflow.COMMANDS`), never the workflow's own names.
+    """
+
+    def __init__(self, status: str, step: str, allowed: Sequence[str]) -> None:
+        shown = ", ".join(f"`{word}`" for word in allowed) or "nothing"
+        super().__init__(f"a case in state {status!r} does not allow `{step}` (it allows {shown})")
         self.status = status
-        self.trigger = trigger
+        self.step = step
 
 
 class ReasonRequired(Refused):

@@ -57,6 +57,19 @@ TRIGGER_FOR_STATUS = {
 }
 
 
+# What an officer types (a `hrd-intake queue` subcommand; the console's buttons
+# say the same) for each trigger: refusals name these, not the triggers.
+COMMANDS = {
+    "ack": "ack",
+    "start": "status in_progress",
+    "await_defender": "reply",
+    "escalate": "status escalated",
+    "transfer": "transfer",
+    "close": "close",
+    "reopen": "reopen",
+}
+
+
 class _Case:
     state: str
 
@@ -74,16 +87,21 @@ def next_status(status: str, trigger: str) -> str:
         IllegalTransition: the workflow does not allow it.
     """
     if trigger not in TRIGGERS or status not in STATUSES:
-        raise IllegalTransition(status, trigger, allowed_triggers(status))
+        raise _illegal(status, trigger)
     case = _Case()
     _MACHINE.add_model(case, initial=status)
     try:
         getattr(case, trigger)()
     except MachineError:
-        raise IllegalTransition(status, trigger, allowed_triggers(status)) from None
+        raise _illegal(status, trigger) from None
     finally:
         _MACHINE.remove_model(case)
     return case.state
+
+
+def _illegal(status: str, trigger: str) -> IllegalTransition:
+    allowed = [COMMANDS[t] for t in allowed_triggers(status)]
+    return IllegalTransition(status, COMMANDS.get(trigger, trigger), allowed)
 
 
 def allowed_triggers(status: str) -> list[str]:

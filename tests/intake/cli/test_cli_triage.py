@@ -88,7 +88,7 @@ def test_officer_workflow_end_to_end(world: dict[str, str]) -> None:
     assert shown["report"]["answers"]["details"] == "CANARY-CLI-DETAIL"
     run(ana, "queue", "ack", reference)
     refused = run(ana, "queue", "ack", reference, check=False)
-    assert refused.returncode == 1 and "cannot ack" in refused.stderr
+    assert refused.returncode == 1 and "does not allow `ack`" in refused.stderr
     run(ana, "queue", "claim", reference)
     run(ana, "queue", "note", reference, stdin="CANARY-NOTE lawyer informed")
     run(ana, "queue", "reply", reference, stdin="CANARY-REPLY Are you safe?")

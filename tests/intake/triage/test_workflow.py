@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
 from flows import CASE_STATES
+from intake.cli.main import cli
 from intake.triage.workflow import (
+    COMMANDS,
     STATUSES,
     TRANSITIONS,
     TRIGGER_FOR_STATUS,
+    TRIGGERS,
     IllegalTransition,
     allowed_triggers,
     next_status,
@@ -38,5 +42,17 @@ def test_an_unknown_state_or_trigger_is_illegal() -> None:
         next_status("archived", "close")
     with pytest.raises(IllegalTransition):
         next_status("new", "archive")
-    with pytest.raises(IllegalTransition, match="cannot reopen"):
+    with pytest.raises(IllegalTransition, match=r"does not allow `reopen` \(it allows `ack`, `reply`, `transfer`, `close`\)"):
         next_status("new", "reopen")
+
+
+def test_refusals_name_what_an_officer_types() -> None:
+    queue = cli.get_command(click.Context(cli), "queue")
+    assert isinstance(queue, click.Group)
+    assert set(COMMANDS) == set(TRIGGERS)
+    for command in COMMANDS.values():
+        name, *argument = command.split()
+        assert queue.get_command(click.Context(queue), name) is not None, command
+        assert argument == [] or argument[0] in STATUSES
+    with pytest.raises(IllegalTransition, match=r"`status in_progress` \(it allows `reopen`\)"):
+        next_status("closed", "start")
