@@ -54,7 +54,9 @@ def build(home: Path):  # type: ignore[no-untyped-def]
     app.initialise(load_settings(env), demo=True)
     settings = load_settings(env)
     engine, sessions = desks.open_database(settings)
-    service = app.build_service(settings, sessions, RecordCipher(desks.open_keyring(settings)))
+    cipher = RecordCipher(desks.open_keyring(settings))
+    service, preparing = app.build_serving_service(settings, sessions, cipher)
+    preparing.join()  # measure the service as it runs once started
     return settings, engine, sessions, service
 
 

@@ -181,7 +181,9 @@ def run_intake(tg: TimedFake, home: Path, users: int, rounds: int) -> Run:
         update={"telegram": TelegramSettings(token=TOKEN, api_url=tg.api_root)}  # type: ignore[arg-type]
     )
     engine, sessions = desks.open_database(settings)
-    service = app.build_service(settings, sessions, RecordCipher(desks.open_keyring(settings)))
+    cipher = RecordCipher(desks.open_keyring(settings))
+    service, preparing = app.build_serving_service(settings, sessions, cipher)
+    preparing.join()  # measure the service as it runs once started
     limiter = RateLimiter(burst=1_000_000, per_minute=1_000_000)
     channel = build_telegram(settings, service, limiter=limiter, poll_timeout=10)
 

@@ -26,7 +26,6 @@ from bots.console import ConsoleChannel
 from bots.leased import LeasedChannel
 from bots.runner import Channel, run_channels
 from crypto import CryptoError
-from flows import CountryMatcher, load_catalog
 from intake.cli.checkin_task import run_checkins
 from intake.cli.common import EXIT_SETUP, Context, fail, pass_context, refusals
 from intake.config import Settings, parse_http_addr
@@ -55,9 +54,7 @@ def serve(ctx: Context) -> None:
     """Run the configured channels (the console channel when none is configured)."""
     settings = ctx.settings
     metrics = ServiceMetrics()
-    places = CountryMatcher(load_catalog().languages)
-    background.prepare_in_background(places)
-    service = app.build_service(settings, ctx.sessions, ctx.cipher, metrics=metrics, places=places)
+    service, _ = app.build_serving_service(settings, ctx.sessions, ctx.cipher, metrics=metrics)
     cipher = ctx.cipher
     health = Health(ctx.sessions, lambda: directory_problems(ctx.sessions, cipher.keyring()))
     counter = LogCounter()

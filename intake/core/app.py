@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from crypto import KdfParams, create_keyring_file
 from flows import Catalog, CountryMatcher, load_catalog, load_specs
 from flows import Engine as FlowEngine
 from intake.config import Settings
-from intake.core.background import checkin_policy
+from intake.core.background import checkin_policy, prepare_in_background
 from intake.core.config_check import check_routing
 from intake.core.desks import build_draft_epochs, keyring_passphrase, utcnow
 from intake.core.service import ConversationService
@@ -52,6 +53,22 @@ def build_flow_engine(
         places or CountryMatcher(catalog.languages),
         duress_words=settings.duress_words,
     )
+
+
+def build_serving_service(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    cipher: RecordCipher,
+    metrics: ServiceMetrics | None = None,
+) -> tuple[ConversationService, threading.Thread]:
+    """The service as `serve` runs it, and the thread preparing its places index.
+
+    The index is built in the background, then the start-up heap is frozen
+    (`background.prepare_in_background`); benchmarks join the thread before measuring.
+    """
+    places = CountryMatcher(load_catalog().languages)
+    preparing = prepare_in_background(places)
+    return build_service(settings, sessions, cipher, metrics=metrics, places=places), preparing
 
 
 def build_service(

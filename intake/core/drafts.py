@@ -138,8 +138,7 @@ class Drafts:
             created_at=now,
             last_seen_at=now,
         )
-        session.add(conversation)
-        session.flush()
+        storage.add_conversation(session, conversation)
         turn = Turn(conversation, dek, new_record(self._engine.new_state(language)))
         turn.sender = message.sender
         notice = self._first_contact.get(message.channel) if notices else None

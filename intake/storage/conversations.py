@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, false, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,22 +58,26 @@ _FIND_CONVERSATION_FOR_UPDATE = _FIND_CONVERSATION.with_for_update().execution_o
 )
 _LOCKED = "intake.storage.locked_conversations"
 # SQLite has no row locks, and Python's driver opens the transaction only at its
-# first write: a write that changes nothing takes the database's write lock now,
-# so that nobody commits between our read and our write.
-_SQLITE_WRITE_LOCK = (
-    update(Conversation)
-    .where(false())
-    .values(channel=Conversation.channel)
-    .execution_options(synchronize_session=False)
-)
+# first write: a write that changes nothing takes the database's write lock, so
+# that nobody commits between our read and our write.
+_SQLITE_WRITE_LOCK = text("UPDATE conversations SET channel = channel WHERE 0")
+
+
+def _held(session: Session) -> dict[tuple[str, str], Conversation]:
+    """The conversations this transaction locked or created, by (channel, pseudonym)."""
+    held: dict[tuple[str, str], Conversation] = session.info.setdefault(_LOCKED, {})
+    return held
 
 
 def _lock_for_update(session: Session) -> None:
-    """Before a locked, fresh read (FOR UPDATE takes the lock on PostgreSQL)."""
-    if any(isinstance(row, Conversation) for row in session.dirty):
-        session.flush()  # a fresh read must not overwrite changes not yet written
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(_SQLITE_WRITE_LOCK)
+    """Before a read this transaction will write back (FOR UPDATE does it on PostgreSQL)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    # A transaction is open only once something was written (the message's claim,
+    # usually): then this connection holds the write lock already.
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.execute(_SQLITE_WRITE_LOCK)
 
 
 def claim_message(session: Session, channel: str, digest: str, now: datetime) -> bool:
@@ -114,11 +118,13 @@ def conversation_to_update(
     Once this transaction holds the lock, its own copy is the newest (with the
     changes of earlier messages of the batch, unflushed): it is returned as is.
     """
-    held: dict[tuple[str, str], Conversation] = session.info.setdefault(_LOCKED, {})
+    held = _held(session)
     for digest in pseudonyms:
         conversation = held.get((channel, digest))
         if conversation is not None and conversation in session:  # not deleted meanwhile
             return conversation
+    # Every conversation this transaction changes is held (locked here, or
+    # created by `add_conversation`), so the fresh read overwrites no change.
     _lock_for_update(session)
     conversation = session.scalar(
         _FIND_CONVERSATION_FOR_UPDATE, {"channel": channel, "pseudonyms": list(pseudonyms)}
@@ -130,14 +136,22 @@ def conversation_to_update(
 
 def conversation_by_id_to_update(session: Session, conversation_id: str) -> Conversation | None:
     """`conversation_to_update` for a conversation known by its id."""
-    held: dict[tuple[str, str], Conversation] = session.info.setdefault(_LOCKED, {})
+    held = _held(session)
     for conversation in held.values():
         if conversation.id == conversation_id and conversation in session:
             return conversation
     _lock_for_update(session)
-    return session.get(
-        Conversation, conversation_id, with_for_update=True, populate_existing=True
-    )
+    found = session.get(Conversation, conversation_id, with_for_update=True, populate_existing=True)
+    if found is not None:
+        held[(found.channel, found.sender_pseudonym)] = found
+    return found
+
+
+def add_conversation(session: Session, conversation: Conversation) -> None:
+    """A new conversation, written at once (later queries of the batch must see it)."""
+    session.add(conversation)
+    session.flush()
+    _held(session)[(conversation.channel, conversation.sender_pseudonym)] = conversation
 
 
 def draft_attachments(session: Session, conversation_id: str) -> list[Attachment]:

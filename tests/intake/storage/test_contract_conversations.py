@@ -130,9 +130,28 @@ def test_a_conversation_to_update_is_read_as_committed_then_kept(
         by_id = conversations.conversation_by_id_to_update(session, "v1")
         assert by_id is locked
         assert conversations.conversation_by_id_to_update(session, "v-none") is None
+        # A conversation the transaction creates is held as well: changed, then asked for,
+        # it keeps its change.
+        created = Conversation(
+            id="v2",
+            channel="matrix",
+            sender_pseudonym="p-2",
+            pseudonym_version=1,
+            dek_wrapped=b"wrapped",
+            chat_ct=b"chat",
+            state_ct=b"first",
+            created_at=T0,
+            last_seen_at=T0,
+        )
+        conversations.add_conversation(session, created)
+        created.state_ct = b"second"
+        assert conversations.conversation_to_update(session, "matrix", ["p-2"]) is created
+        assert created.state_ct == b"second"
     with sessions() as session:
         kept = session.get(Conversation, "v1")
         assert kept is not None and kept.state_ct == b"ours"
+        second = session.get(Conversation, "v2")
+        assert second is not None and second.state_ct == b"second"
 
 
 def test_duress_marks_name_a_pseudonym_only(sessions: sessionmaker[Session]) -> None:
