@@ -96,6 +96,19 @@ def test_intake_imports_point_down_only() -> None:
     assert offences == []
 
 
+def test_the_entry_points_reach_storage_through_the_desks_only() -> None:
+    # Issue 13: the web console uses the triage and keys layers, never storage
+    # directly (the CLI's set-up commands, init and db upgrade, may).
+    offences = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in _modules("intake")
+        if _part(_module_name(path)) == "web"
+        for line, name in _imports(path)
+        if _part(name) == "storage"
+    ]
+    assert offences == []
+
+
 def test_bots_use_only_the_channel_face_of_intake() -> None:
     offences = [
         f"{path.relative_to(ROOT)}:{line} imports {name}"
