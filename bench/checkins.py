@@ -39,8 +39,11 @@ from sqlalchemy import create_engine, func, insert, select, text
 from flows import RoutingFacts, Submit, load_catalog
 from intake.config import CheckinSettings, load_settings
 from intake.core import app, desks
+from intake.core.background import checkin_policy
 from intake.core.checkin_scheduler import CheckinScheduler
+from intake.core.drafts import Drafts
 from intake.core.effects import EffectHandlers
+from intake.keys.directory import KeyDirectory
 from intake.keys.holders import new_mission_key
 from intake.storage.conversation_record import Turn, new_record
 from intake.storage.models import Case, Checkin, Conversation, Delivery
@@ -58,19 +61,29 @@ def populate(env: dict[str, str], count: int) -> float:
     engine, sessions = desks.open_database(settings)
     cipher = desks.build_cipher(settings, sessions)
     with sessions.begin() as session:
-        new_mission_key(session, "eu-del-ke", T0)  # so alerts are sealed to a mission key too
+        # so alerts are sealed to a mission key too
+        new_mission_key(session, KeyDirectory(cipher.fresh_keyring()), "eu-del-ke", T0)
     started = time.time()
     made = 0
     moment = {"now": T0}
+    catalog = load_catalog()
+    drafts = Drafts(
+        cipher,
+        app.build_flow_engine(settings, catalog),
+        catalog,
+        "en",
+        timedelta(hours=settings.draft_idle_hours),
+        {},
+    )
     effects = EffectHandlers(
         cipher,
-        load_catalog(),
+        catalog,
         settings.routing,
         {"telegram": "-1001"},
         lambda: moment["now"],
-        "en",
+        drafts,
         audited=lambda _n: None,
-        checkin_policy=app.checkin_policy(settings),
+        checkin_policy=checkin_policy(settings),
     )
     while made < count:
         n = min(CHUNK, count - made)

@@ -235,6 +235,7 @@ _ENV_KEYS = {
     "HRD_INTAKE_WEB_TRUSTED_PROXIES": "web.trusted_proxies",
     "HRD_INTAKE_WEB_LOGIN_ATTEMPTS": "web.login_attempts",
     "HRD_INTAKE_WEB_LOGIN_REFILL_SECONDS": "web.login_refill_seconds",
+    "HRD_INTAKE_WEB_CONCURRENT_UNLOCKS": "web.concurrent_unlocks",
     "HRD_INTAKE_DEFAULT_LANGUAGE": "default_language",
     "HRD_INTAKE_KEYRING": "keyring.path",
     "HRD_INTAKE_TELEGRAM_API_URL": "telegram.api_url",

@@ -50,6 +50,7 @@ class WebSettings(_Frozen):
     connection's peer, unless the peer is one of `trusted_proxies` (addresses or
     networks of the operator's reverse proxies): then it is the nearest address in
     `X-Forwarded-For` that is not a trusted proxy. None is trusted by default.
+    At most `concurrent_unlocks` passphrases are checked at once, from all addresses.
     """
 
     listen: str | None = None
@@ -66,6 +67,10 @@ class WebSettings(_Frozen):
     # about 18 s of Argon2id an hour for whoever sprays passphrases from one address.
     login_attempts: int = Field(default=20, ge=1, le=1000)
     login_refill_seconds: int = Field(default=30, ge=1, le=3600)
+    # Passphrase checks running at once, whoever sends them: each is an Argon2id run
+    # (64 MiB, a core for ~150 ms). Sign-ins past these wait a moment, then are told
+    # the console is busy: a spray from many addresses cannot take the host's memory.
+    concurrent_unlocks: int = Field(default=2, ge=1, le=64)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

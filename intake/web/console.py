@@ -6,6 +6,7 @@ holds the desks (which decide and audit), the session store and the templates.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,13 +26,13 @@ from starlette.templating import Jinja2Templates
 from intake.listening import Network
 from intake.references import CaseRef, parse_reference
 from intake.triage.desk import CaseDesk
-from intake.triage.logins import LoginDesk
+from intake.triage.logins import LoginDesk, Unlocked
 from intake.triage.statistics import shown
 from intake.triage.throttle import SignInThrottle
 from intake.web.client import client_address
 from intake.web.sessions import SessionStore, WebSession, same_token
 
-__all__ = ["HERE", "Console", "Redirect", "WebOptions", "form_text", "reference_of"]
+__all__ = ["HERE", "Console", "ConsoleBusy", "Redirect", "WebOptions", "form_text", "reference_of"]
 
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -48,6 +49,9 @@ class WebOptions:
     rp_name: str = "hrd-intake officers' console"
     # Reverse proxies whose X-Forwarded-For names the client (`intake.web.client`).
     trusted_proxies: tuple[Network, ...] = ()
+    # Passphrase checks at once, and how long a sign-in waits for one (`Console.unlock`).
+    concurrent_unlocks: int = 2
+    unlock_wait_seconds: float = 5.0
 
     @property
     def cookie(self) -> str:
@@ -79,6 +83,8 @@ class Console:
         self.templates = Jinja2Templates(env=env)
         self.templates.env.globals["shown"] = shown
         self._told_untrusted = False
+        self.unlock_slots = asyncio.Semaphore(options.concurrent_unlocks)
+        self._told_busy = False
 
     def client_address(self, request: Request) -> str:
         """Where the request comes from, as far as the trusted proxies tell (README)."""
@@ -163,6 +169,37 @@ class Console:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a desk step (database, Argon2id) off the event loop."""
         return await run_in_threadpool(partial(fn, *args, **kwargs))
+
+    async def unlock(self, typed_id: str, passphrase: bytes) -> Unlocked:
+        """The passphrase step, at most `concurrent_unlocks` at once, whoever asks.
+
+        Each is an Argon2id run (64 MiB and a core for a moment); without a cap, a
+        spray from many addresses (each within its own allowance) would start one
+        per request on the thread pool, up to its 40 threads and 2.5 GiB. A
+        sign-in waits up to `unlock_wait_seconds` for a slot.
+
+        Raises:
+            ConsoleBusy: no slot came free in time (nothing was checked or counted).
+            LoginRefused: from `LoginDesk.unlock`.
+        """
+        try:
+            await asyncio.wait_for(self.unlock_slots.acquire(), self.options.unlock_wait_seconds)
+        except TimeoutError:
+            if not self._told_busy:  # once an episode: a flood must not flood the log
+                self._told_busy = True
+                log.warning("sign-ins refused: every passphrase check slot stays busy")
+            raise ConsoleBusy from None
+        self._told_busy = False
+        try:
+            return await self.call(self.logins.unlock, typed_id, passphrase)
+        finally:
+            self.unlock_slots.release()
+
+
+class ConsoleBusy(Exception):
+    """Every passphrase check slot stayed busy: the sign-in is refused, to be tried again."""
+
+    retry_after = 5
 
 
 class Redirect(Exception):

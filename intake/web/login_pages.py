@@ -15,8 +15,10 @@ from starlette.responses import JSONResponse, Response
 from intake.errors import LoginRefused
 from intake.triage.logins import Unlocked, new_totp_secret, totp_uri
 from intake.web import passkeys
-from intake.web.console import Console, Redirect, form_text
+from intake.web.console import Console, ConsoleBusy, Redirect, form_text
 from intake.web.sessions import WebSession, same_token
+
+BUSY = "The console is busy signing other officers in; try again in a few seconds."
 
 __all__ = [
     "enrol_page",
@@ -74,9 +76,13 @@ async def login_submit(request: Request) -> Response:
     passphrase = form.get("passphrase")
     secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else b""
     try:
-        unlocked = await console.call(console.logins.unlock, officer_id, secret)
+        unlocked = await console.unlock(officer_id, secret)
     except LoginRefused as exc:
         return _login_refused(console, request, session, exc)
+    except ConsoleBusy as busy:
+        response = console.page(request, "login.html", session, status_code=503, error=BUSY)
+        response.headers["Retry-After"] = str(busy.retry_after)
+        return response
     session = console.store.renew(session)
     session.pending = unlocked
     if not unlocked.factors:

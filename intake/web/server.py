@@ -32,6 +32,7 @@ def web_options(settings: Settings, listen: str) -> WebOptions:
         rp_id=settings.web.rp_id or shown,
         origin=origin,
         trusted_proxies=settings.web.trusted_networks,
+        concurrent_unlocks=settings.web.concurrent_unlocks,
     )
 
 
