@@ -51,6 +51,9 @@ class Core(Protocol):
     def notice(self, key: str, language: str | None = None) -> str:
         """A channel-level notice in the best language."""
 
+    def language_of(self, channel: str, sender: str) -> str | None:
+        """The language of a sender's conversation, if any (for a channel's notices)."""
+
 
 class Inbox(Protocol):
     """The core's durable inbox, for platforms that do not wait for an acknowledgement.

@@ -38,7 +38,8 @@ told once per episode, after the answers to what was admitted
 (`signal_rate_limited`: wait a minute, then send again each message Signal
 does not show as read), so the read marks say exactly what to resend;
 further messages of the episode are dropped quietly. Signal gives no
-language hint: the notice is in the default language.
+language hint: the notice is in the language of the sender's conversation,
+or the default language for someone who has none yet.
 """
 
 from __future__ import annotations
@@ -222,13 +223,14 @@ class Pipeline:
         """
         if not self._to_tell:
             return
-        # No language hint on Signal: the default language (see the module docstring).
-        text = self._service.notice("signal_rate_limited")
         traces: dict[str, list[str]] = {}
         slots = asyncio.Semaphore(SEND_CONCURRENCY)
 
         async def tell(sender: str) -> None:
             async with slots:
+                # No language hint on Signal: the conversation's (see the module docstring).
+                language = await asyncio.to_thread(self._service.language_of, CHANNEL, sender)
+                text = self._service.notice("signal_rate_limited", language)
                 try:
                     traces[sender] = await self._say(call, sender, text)
                 except RpcError as exc:

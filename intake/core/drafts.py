@@ -70,6 +70,17 @@ class Drafts:
             session, channel, [digest for _, digest in candidates]
         )
 
+    def peek(self, session: Session, channel: str, sender: str) -> Turn | None:
+        """The sender's conversation to read only (no lock), or None (none, or its key is gone)."""
+        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
+        conversation = storage.find_conversation(session, channel, [d for _, d in candidates])
+        if conversation is None:
+            return None
+        try:
+            return open_turn(self._cipher, conversation)
+        except KEY_GONE:
+            return None
+
     def open(self, session: Session, channel: str, sender: str) -> Turn | None:
         """The sender's conversation, or None (none, or its key is gone)."""
         conversation = self.find(session, channel, sender)

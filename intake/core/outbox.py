@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.core.drafts import Drafts
@@ -36,6 +37,19 @@ class Outbox:
     _cipher: RecordCipher
     _clock: Callable[[], datetime]
     _drafts: Drafts
+
+    def language_of(self, channel: str, sender: str) -> str | None:
+        """The language a sender's conversation speaks, for a channel's own notices.
+
+        None when there is no conversation (or it no longer opens), or when the
+        database does not answer: the notice then goes out in the default language.
+        """
+        try:
+            with self._sessions() as session:
+                turn = self._drafts.peek(session, channel, sender)
+                return None if turn is None else self._drafts.language(turn)
+        except SQLAlchemyError:
+            return None
 
     def record_sent(self, channel: str, sender: str, message_ids: Sequence[str]) -> None:
         """Remember (encrypted) the ids of messages the bot sent, to delete them later."""

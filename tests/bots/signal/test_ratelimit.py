@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 
 from bots.ratelimit import RateLimiter
+from flows import load_catalog
 from tests.bots.signal.conftest import RunSignal, SignalDefender, unfinished
 from tests.bots.signal.test_failures import counts
 from tests.support.fake_signal import FakeSignal
@@ -105,3 +106,27 @@ def test_a_backlog_that_waited_on_signals_server_is_no_flood(
         for stamp in stamps:
             me.settle(stamp)
     assert counts(primary_setup) == (14, 14)
+
+
+def test_the_notice_is_in_the_language_the_sender_chose(
+    primary_setup: Setup,
+    signal_fake: FakeSignal,
+    signal_run: RunSignal,
+    signal_defender: Callable[..., SignalDefender],
+) -> None:
+    sig = signal_fake
+    french = load_catalog().text("fr", "notice.signal_rate_limited")
+    me = signal_defender(primary_setup)
+    with signal_run(primary_setup, limiter=limiter(burst=4)):
+        # Given a defender who switched the conversation to French (the picker, by number),
+        me.settle(sig.inject(me.aci, "/language", received=T0))
+        picker = me.last_text()
+        [number] = [line.split(".")[0].strip() for line in picker.splitlines() if "Français" in line]
+        me.settle(sig.inject(me.aci, number, received=T0 + 1))
+        # when they then send faster than the limit,
+        stamps = [sig.inject(me.aci, f"vite {i}", received=T0 + 2 + i) for i in range(4)]
+        me.settle(stamps[1])
+        # they are told once, in French: Signal gives no language hint, the conversation does.
+        sig.wait_for(lambda f: french in f.texts(me.aci), 15, "the notice in French")
+        assert notices(sig, me.aci) == 0  # (the English notice)
+        assert sum(text == french for text in me.texts()) == 1
