@@ -22,7 +22,7 @@ from intake.config import KeySettings
 from intake.keys.readers import UnreadableMission, unreadable_missions
 from intake.keys.recovery import RECOVERY_FILE_NAME
 from intake.storage import key_usage
-from intake.storage.counts import count_conversations_by_pseudonym_version
+from intake.storage.counts import count_pseudonym_records_by_version
 from intake.storage.mission_keys import (
     mission_keys_by_mission_and_version,
     recovery_keys_oldest_first,
@@ -148,7 +148,7 @@ def _keyring_versions(
 ) -> None:
     per_version = records_per_version(session)
     counted = key_usage.encryptions(session)
-    pseudonyms = count_conversations_by_pseudonym_version(session)
+    pseudonyms = count_pseudonym_records_by_version(session)
     kinds: tuple[tuple[KeyKind, int], ...] = (
         ("kek", settings.kek_period_days),
         ("pseudonym", settings.pseudonym_period_days),
@@ -162,8 +162,7 @@ def _keyring_versions(
                 # The counter misses nothing written since migration 0004; rows are a floor.
                 spent = max(counted.get(entry.version, 0), sum(records.values()))
             else:
-                count = pseudonyms.get(entry.version, 0)
-                records = {"conversations": count} if count else {}
+                records = pseudonyms.get(entry.version, {})
                 spent = None
             is_primary = entry.version == primary
             worn = spent is not None and spent >= settings.encryption_warn

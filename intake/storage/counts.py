@@ -59,14 +59,22 @@ def count_deliveries_by_channel(session: Session) -> list[ChannelCount]:
     return [ChannelCount(channel, int(count)) for channel, count in rows]
 
 
-def count_conversations_by_pseudonym_version(session: Session) -> dict[int, int]:
-    """Pseudonym key version -> conversations found by it (versions with none absent)."""
-    rows = session.execute(
-        select(Conversation.pseudonym_version, func.count()).group_by(
-            Conversation.pseudonym_version
+def count_pseudonym_records_by_version(session: Session) -> dict[int, dict[str, int]]:
+    """Pseudonym key version -> what is found by it: conversations, channel store items,
+    inbox messages (tables and versions with none absent). What `keys retire` waits for,
+    but the processed-message digests, which go by age (`processed_message_days`)."""
+    found: dict[int, dict[str, int]] = {}
+    for name, model in (
+        ("conversations", Conversation),
+        ("channel_items", ChannelItem),
+        ("inbox", InboxMessage),
+    ):
+        rows = session.execute(
+            select(model.pseudonym_version, func.count()).group_by(model.pseudonym_version)
         )
-    )
-    return {int(version): int(count) for version, count in rows}
+        for version, count in rows:
+            found.setdefault(int(version), {})[name] = int(count)
+    return found
 
 
 def count_conversations_on_pseudonym_version(session: Session, version: int) -> int:

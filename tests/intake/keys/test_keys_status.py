@@ -17,6 +17,7 @@ from intake.keys.status import KeyStatus, key_status
 from intake.keys.verify import VerifyReport, verify_keyring_records
 from intake.storage import key_usage, migrate
 from intake.storage.engine import make_engine, make_session_factory
+from intake.storage.models import InboxMessage
 from tests.support.bulk import insert_records
 from tests.support.defender import threat_report
 from tests.support.keys import rotate, submit
@@ -61,6 +62,24 @@ def test_status_counts_records_and_encryptions_per_version(setup: Setup) -> None
     assert any("beside the database" in w for w in status.warnings)
     (setup.settings.home / RECOVERY_FILE_NAME).unlink()  # moved offline
     assert not any("beside the database" in w for w in status_of(setup).warnings)
+    # A Signal message kept in the inbox is found by its pseudonym version too (what
+    # `keys retire` waits for), so status counts it beside the conversations.
+    with setup.sessions.begin() as session:
+        session.add(
+            InboxMessage(
+                id="inbox-1",
+                channel="signal",
+                digest="d" * 64,
+                pseudonym_version=pseudonym.version,
+                state="pending",
+                dek_wrapped=b"wrapped",
+                kek_version=kek.version,
+                payload_ct=b"sealed",
+                received_at=setup.clock(),
+            )
+        )
+    [pseudonym] = [v for v in status_of(setup).keyring if v.kind == "pseudonym"]
+    assert pseudonym.records == {"conversations": 15, "inbox": 1}
 
 
 def test_keys_fall_due_after_their_crypto_period(setup: Setup) -> None:

@@ -173,7 +173,10 @@ def test_grouped_counts(sessions: sessionmaker[Session]) -> None:
             ChannelCount("matrix", 1),
             ChannelCount("telegram", 2),
         ]
-        assert counts.count_conversations_by_pseudonym_version(session) == {1: 1, 2: 2}
+        assert counts.count_pseudonym_records_by_version(session) == {
+            1: {"conversations": 1},
+            2: {"conversations": 2},
+        }
         assert counts.count_conversations_on_pseudonym_version(session, 2) == 2
         assert counts.count_conversations_on_pseudonym_version(session, 3) == 0
         assert counts.count_processed_messages_before(session, T0 - timedelta(days=1)) == 1

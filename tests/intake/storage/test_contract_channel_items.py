@@ -31,6 +31,7 @@ def test_items_round_trip_sealed_under_pseudonyms(
         assert all(ROOM not in row.item and ROOM.encode() not in row.value_ct for row in rows)
         assert counts.count_channel_items_on_pseudonym_version(session, 1) == 3
         assert counts.count_channel_items_on_pseudonym_version(session, 2) == 0
+        assert counts.count_pseudonym_records_by_version(session)[1]["channel_items"] == 3
     items.delete("room", ROOM)
     assert set(items.load()) == {"device"}
     items.clear()

@@ -117,3 +117,6 @@ def test_rows_are_counted_by_pseudonym_version_in_any_state(
         assert counts.count_inbox_on_pseudonym_version(session, 1) == 2
         assert counts.count_inbox_on_pseudonym_version(session, 2) == 1
         assert counts.count_inbox_on_pseudonym_version(session, 3) == 0
+        assert {v: f.get("inbox") for v, f in counts.count_pseudonym_records_by_version(
+            session
+        ).items()} == {1: 2, 2: 1}
