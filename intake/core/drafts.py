@@ -65,25 +65,22 @@ class Drafts:
 
     def find(self, session: Session, channel: str, sender: str) -> Conversation | None:
         """The sender's conversation, locked for this transaction (every caller changes it)."""
-        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
-        return storage.conversation_to_update(
-            session, channel, [digest for _, digest in candidates]
-        )
+        return storage.conversation_to_update(session, channel, self._digests(channel, sender))
 
     def peek(self, session: Session, channel: str, sender: str) -> Turn | None:
         """The sender's conversation to read only (no lock), or None (none, or its key is gone)."""
-        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
-        conversation = storage.find_conversation(session, channel, [d for _, d in candidates])
-        if conversation is None:
-            return None
-        try:
-            return open_turn(self._cipher, conversation)
-        except KEY_GONE:
-            return None
+        found = storage.find_conversation(session, channel, self._digests(channel, sender))
+        return self._opened(found, sender)
 
     def open(self, session: Session, channel: str, sender: str) -> Turn | None:
-        """The sender's conversation, or None (none, or its key is gone)."""
-        conversation = self.find(session, channel, sender)
+        """The sender's conversation, locked, or None (none, or its key is gone)."""
+        return self._opened(self.find(session, channel, sender), sender)
+
+    def _digests(self, channel: str, sender: str) -> list[str]:
+        candidates = self._cipher.pseudonym_candidates(f"sender:{channel}", sender)
+        return [digest for _, digest in candidates]
+
+    def _opened(self, conversation: Conversation | None, sender: str) -> Turn | None:
         if conversation is None:
             return None
         try:

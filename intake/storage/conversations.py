@@ -64,8 +64,17 @@ _SQLITE_WRITE_LOCK = text("UPDATE conversations SET channel = channel WHERE 0")
 
 
 def _held(session: Session) -> dict[tuple[str, str], Conversation]:
-    """The conversations this transaction locked or created, by (channel, pseudonym)."""
-    held: dict[tuple[str, str], Conversation] = session.info.setdefault(_LOCKED, {})
+    """The conversations this transaction locked or created, by (channel, pseudonym).
+
+    Kept beside the transaction it belongs to: a session used for a second
+    transaction starts with none held (its locks ended with the first).
+    """
+    session.connection()  # begins the transaction, if nothing has yet
+    transaction = session.get_transaction()
+    kept = session.info.get(_LOCKED)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_LOCKED] = (transaction, {})
+    held: dict[tuple[str, str], Conversation] = kept[1]
     return held
 
 

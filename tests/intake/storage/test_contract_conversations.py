@@ -154,6 +154,27 @@ def test_a_conversation_to_update_is_read_as_committed_then_kept(
         assert second is not None and second.state_ct == b"second"
 
 
+def test_what_a_transaction_held_is_read_afresh_by_the_next_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        rows.conversation(session, "v1", channel="telegram", pseudonym="p-1")
+    with sessions() as session, session.no_autoflush:
+        # Given a session that held the row in one transaction,
+        first = conversations.conversation_to_update(session, "telegram", ["p-1"])
+        assert first is not None
+        session.commit()
+        # when another transaction changes it before the session's next one,
+        with sessions.begin() as other:
+            changed = other.get(Conversation, "v1")
+            assert changed is not None
+            changed.state_ct = b"theirs"
+        # that next one locks and reads it again: its locks ended with the first.
+        again = conversations.conversation_to_update(session, "telegram", ["p-1"])
+        assert again is not None and again.state_ct == b"theirs"
+        session.rollback()
+
+
 def test_duress_marks_name_a_pseudonym_only(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         conversations.mark_duress(session, "telegram", "p-1", T0)
